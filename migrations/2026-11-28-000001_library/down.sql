@@ -1,0 +1,15 @@
+DROP TABLE artists_fts;
+DROP TABLE albums_fts;
+DROP TABLE tracks_fts;
+DROP TABLE scan_state;
+DROP TABLE scan_errors;
+DROP TABLE album_genres;
+DROP TABLE track_genres;
+DROP TABLE album_artists;
+DROP TABLE track_artists;
+DROP TABLE tracks;
+DROP TABLE genres;
+DROP TABLE albums;
+DROP TABLE artists;
+DROP TABLE directories;
+DROP TABLE music_folders;

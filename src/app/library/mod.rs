@@ -1,0 +1,87 @@
+//! The music library: scanning folders into the database, keeping up with changes live, and
+//! (for the API issues to come) the browse and search queries.
+//!
+//! [`Library`] is the one type the rest of the program uses. It owns the scan lock, so a periodic
+//! scan, a watcher batch and a `houseband scan` never run at once in one process.
+
+pub mod fold;
+pub mod record;
+pub mod scanner;
+pub mod store;
+pub mod tags;
+pub mod walk;
+pub mod watcher;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Result;
+
+use crate::app::db::Db;
+use crate::config::Settings;
+pub use scanner::{Progress, ProgressView, ScanConfig, ScanReport, ScanRequest};
+use tags::TagOptions;
+
+pub struct Library {
+    db: Arc<Db>,
+    config: ScanConfig,
+    progress: Progress,
+    scan_lock: Mutex<()>,
+}
+
+impl Library {
+    pub fn new(db: Arc<Db>, settings: &Settings) -> Library {
+        Library {
+            db,
+            config: ScanConfig {
+                roots: settings
+                    .music
+                    .iter()
+                    .map(|p| scanner::absolute(p))
+                    .collect(),
+                tags: TagOptions {
+                    separators: settings.tag_separators.clone(),
+                },
+                threads: settings.scan_threads,
+                missing_grace: settings.missing_grace,
+            },
+            progress: Progress::default(),
+            scan_lock: Mutex::new(()),
+        }
+    }
+
+    pub fn roots(&self) -> &[std::path::PathBuf] {
+        &self.config.roots
+    }
+
+    /// Runs a scan (blocking; waits for a scan already running to end first).
+    pub fn scan(&self, request: &ScanRequest) -> Result<ScanReport> {
+        let _guard = self.scan_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.progress.scanning.store(true, Ordering::SeqCst);
+        let result = scanner::scan(&self.db, &self.config, &self.progress, request);
+        self.progress.scanning.store(false, Ordering::SeqCst);
+        // A big scan leaves freed memory in the allocator's arenas; hand it back to the system.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        if let Err(e) = &result {
+            tracing::error!("scan failed: {e:#}");
+        }
+        result
+    }
+
+    pub fn is_scanning(&self) -> bool {
+        self.progress.scanning.load(Ordering::SeqCst)
+    }
+
+    pub fn progress(&self) -> ProgressView {
+        self.progress.view()
+    }
+
+    /// Tracks present in the library (missing ones not counted). Blocking.
+    pub fn track_count(&self) -> Result<i64> {
+        let mut conn = self.db.read()?;
+        Ok(store::count_tracks(&mut conn)?)
+    }
+}

@@ -1,0 +1,750 @@
+//! Reading one audio file's tags and properties with lofty into a [`TrackRecord`].
+//!
+//! Everything lofty reads is accepted: MP3 (ID3v1, ID3v2.3/2.4, APE), FLAC, Ogg Vorbis, Opus, Speex,
+//! MP4 (AAC, ALAC), WAV, AIFF, Monkey's Audio, WavPack, Musepack and raw AAC (ADTS). The file type
+//! comes from the content, not the name. All tags of a file are merged, the format's main tag first.
+//! Hostile values (control characters, absurd numbers, thousands of artists, huge texts) are cleaned
+//! or capped, never trusted, and each fix is reported as a warning on the record.
+
+use std::path::Path;
+
+use lofty::config::{ParseOptions, ParsingMode};
+use lofty::file::{FileType, TaggedFileExt};
+use lofty::prelude::AudioFile;
+use lofty::probe::Probe;
+use lofty::tag::{ItemKey, Tag};
+
+use super::record::{role, Credit, TrackRecord};
+
+/// The longest text kept from one tag field (titles, names); longer ones are cut with a warning.
+const MAX_FIELD_CHARS: usize = 1_000;
+/// The longest lyrics or comment kept.
+const MAX_LONG_TEXT_CHARS: usize = 64 * 1024;
+/// The most credits kept per role and the most genres per track.
+const MAX_VALUES: usize = 100;
+
+pub const UNKNOWN_ARTIST: &str = "[Unknown Artist]";
+pub const UNKNOWN_ALBUM: &str = "[Unknown Album]";
+pub const VARIOUS_ARTISTS: &str = "Various Artists";
+
+/// Extensions the walker hands to the tag reader.
+pub const AUDIO_EXTENSIONS: &[&str] = &[
+    "mp3", "mp2", "flac", "ogg", "oga", "opus", "spx", "m4a", "m4b", "mp4", "aac", "wav", "aif",
+    "aiff", "aifc", "ape", "wv", "mpc", "mp+", "mpp",
+];
+
+pub fn is_audio_extension(ext: &str) -> bool {
+    AUDIO_EXTENSIONS.iter().any(|e| e.eq_ignore_ascii_case(ext))
+}
+
+#[derive(Debug, Clone)]
+pub struct TagOptions {
+    /// Separators that split one artist/genre value into several (never applied to titles).
+    pub separators: Vec<String>,
+}
+
+impl Default for TagOptions {
+    fn default() -> Self {
+        TagOptions {
+            separators: vec![";".into(), " / ".into()],
+        }
+    }
+}
+
+/// Reads a file. The error is a reason fit for a person: it goes into `scan_errors`.
+pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, String> {
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read file: {e}"))?;
+    if meta.len() == 0 {
+        return Err("empty file (0 bytes)".into());
+    }
+    let (file_type, tagged, tag_error) = match open(path, true) {
+        Ok((t, f)) => (t, f, None),
+        // Unreadable tags (invalid UTF-8, a broken frame) must not cost the user the song: read
+        // the audio alone and name the track after its file.
+        Err(first) => match open(path, false) {
+            Ok((t, f)) => (t, f, Some(first)),
+            Err(_) => return Err(first),
+        },
+    };
+    let mut rec = TrackRecord::default();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let props = tagged.properties();
+    describe_format(&mut rec, file_type, props.bit_depth().is_some(), &ext);
+
+    rec.duration_ms = i64::try_from(props.duration().as_millis()).unwrap_or(0);
+    rec.bit_rate = props
+        .audio_bitrate()
+        .or(props.overall_bitrate())
+        .map(|b| b as i32);
+    rec.sample_rate = props.sample_rate().map(|s| s as i32);
+    rec.bit_depth = props.bit_depth().map(i32::from);
+    rec.channels = props.channels().map(i32::from);
+    if rec.duration_ms == 0 {
+        rec.warnings
+            .push("no audio length could be read: the file may be truncated".into());
+    } else if is_lossless(file_type) {
+        let audio_kbps = meta.len() as f64 * 8.0 / rec.duration_ms as f64;
+        // Lossless audio below ~24 kbit/s cannot hold the length its header claims.
+        if audio_kbps < 24.0 {
+            rec.warnings.push(format!(
+                "the file holds far less audio than its header claims ({:.1} s): it looks truncated",
+                rec.duration_ms as f64 / 1000.0
+            ));
+        }
+    }
+
+    // The format's own tag first, then the others (e.g. ID3v1 behind ID3v2) to fill gaps.
+    let primary = tagged.primary_tag_type();
+    let mut tags: Vec<&Tag> = tagged.tags().iter().collect();
+    tags.sort_by_key(|t| t.tag_type() != primary);
+    let reader = Fields {
+        tags: &tags,
+        separators: &options.separators,
+    };
+    reader.fill(&mut rec, path);
+    if let Some(e) = tag_error {
+        rec.warnings.push(format!(
+            "the tags cannot be read ({e}): the track is named after its file"
+        ));
+    }
+    Ok(rec)
+}
+
+fn open(path: &Path, with_tags: bool) -> Result<(FileType, lofty::file::TaggedFile), String> {
+    let parse = ParseOptions::new()
+        .parsing_mode(ParsingMode::BestAttempt)
+        .read_tags(with_tags)
+        .read_cover_art(with_tags);
+    let probe = Probe::open(path)
+        .map_err(|e| format!("cannot open file: {e}"))?
+        .options(parse)
+        .guess_file_type()
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    let file_type = probe
+        .file_type()
+        .ok_or_else(|| "not an audio file this server can read".to_string())?;
+    let tagged = probe
+        .read()
+        .map_err(|e| format!("not a readable {} file: {e}", format_name(file_type)))?;
+    Ok((file_type, tagged))
+}
+
+fn format_name(t: FileType) -> &'static str {
+    match t {
+        FileType::Aac => "AAC",
+        FileType::Aiff => "AIFF",
+        FileType::Ape => "Monkey's Audio",
+        FileType::Flac => "FLAC",
+        FileType::Mpeg => "MPEG audio",
+        FileType::Mp4 => "MP4",
+        FileType::Mpc => "Musepack",
+        FileType::Opus => "Opus",
+        FileType::Vorbis => "Ogg Vorbis",
+        FileType::Speex => "Speex",
+        FileType::Wav => "WAV",
+        FileType::WavPack => "WavPack",
+        _ => "audio",
+    }
+}
+
+fn is_lossless(t: FileType) -> bool {
+    matches!(t, FileType::Flac | FileType::Ape | FileType::WavPack)
+}
+
+/// Sets format, suffix and content type. The suffix is the file's own extension when it fits the
+/// content (so ".oga" stays ".oga"), else the content's usual one: clients pick a decoder by it.
+fn describe_format(rec: &mut TrackRecord, t: FileType, has_bit_depth: bool, ext: &str) {
+    let (format, suffixes, mime): (&str, &[&str], &str) = match t {
+        FileType::Aac => ("aac", &["aac"], "audio/aac"),
+        FileType::Aiff => ("aiff", &["aiff", "aif", "aifc"], "audio/aiff"),
+        FileType::Ape => ("ape", &["ape"], "audio/x-ape"),
+        FileType::Flac => ("flac", &["flac"], "audio/flac"),
+        FileType::Mpeg => ("mp3", &["mp3", "mp2"], "audio/mpeg"),
+        // lofty's generic properties carry a bit depth for ALAC and none for AAC.
+        FileType::Mp4 if has_bit_depth => ("alac", &["m4a", "m4b", "mp4"], "audio/mp4"),
+        FileType::Mp4 => ("aac", &["m4a", "m4b", "mp4"], "audio/mp4"),
+        FileType::Mpc => ("mpc", &["mpc", "mp+", "mpp"], "audio/x-musepack"),
+        FileType::Opus => ("opus", &["opus", "ogg", "oga"], "audio/ogg"),
+        FileType::Vorbis => ("vorbis", &["ogg", "oga"], "audio/ogg"),
+        FileType::Speex => ("speex", &["spx", "ogg", "oga"], "audio/ogg"),
+        FileType::Wav => ("wav", &["wav"], "audio/wav"),
+        FileType::WavPack => ("wavpack", &["wv"], "audio/x-wavpack"),
+        _ => ("unknown", &[], "application/octet-stream"),
+    };
+    rec.format = format.to_string();
+    rec.content_type = mime.to_string();
+    if suffixes.contains(&ext) {
+        rec.suffix = ext.to_string();
+    } else {
+        let real = suffixes.first().copied().unwrap_or("bin");
+        rec.warnings.push(format!(
+            "the file name says .{ext} but the content is {}: served as .{real}",
+            format_name(t)
+        ));
+        rec.suffix = real.to_string();
+    }
+}
+
+struct Fields<'a> {
+    tags: &'a [&'a Tag],
+    separators: &'a [String],
+}
+
+impl Fields<'_> {
+    /// All values of a key from the first tag that has any, split at ID3v2.4 null separators.
+    fn values(&self, key: ItemKey) -> Vec<String> {
+        for tag in self.tags {
+            let found: Vec<String> = tag
+                .get_strings(key)
+                .flat_map(|v| v.split('\0'))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+                .collect();
+            if !found.is_empty() {
+                return found;
+            }
+        }
+        Vec::new()
+    }
+
+    fn first(&self, key: ItemKey) -> Option<String> {
+        self.values(key).into_iter().next()
+    }
+
+    /// Values split at the configured separators ("A; B", "A / B"), for names and genres.
+    fn split_values(&self, key: ItemKey) -> Vec<String> {
+        self.values(key)
+            .iter()
+            .flat_map(|v| split_multi(v, self.separators))
+            .collect()
+    }
+
+    fn fill(&self, rec: &mut TrackRecord, path: &Path) {
+        let mut w = Vec::new();
+        let text = |v: Option<String>, what: &str, w: &mut Vec<String>| -> Option<String> {
+            v.map(|s| clean(&s, MAX_FIELD_CHARS, what, w))
+                .filter(|s| !s.is_empty())
+        };
+
+        rec.title = text(self.first(ItemKey::TrackTitle), "title", &mut w).unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+        rec.sort_title = text(
+            self.first(ItemKey::TrackTitleSortOrder),
+            "title sort",
+            &mut w,
+        );
+        rec.album = text(self.first(ItemKey::AlbumTitle), "album", &mut w)
+            .unwrap_or_else(|| UNKNOWN_ALBUM.to_string());
+        rec.album_sort = text(
+            self.first(ItemKey::AlbumTitleSortOrder),
+            "album sort",
+            &mut w,
+        );
+
+        // Artists: the multi-valued ARTISTS tag wins; else ARTIST, split at the separators.
+        let artist_tag = self.values(ItemKey::TrackArtist);
+        let explicit_artists = self.values(ItemKey::TrackArtists);
+        let artists = if explicit_artists.is_empty() {
+            self.split_values(ItemKey::TrackArtist)
+        } else {
+            explicit_artists
+        };
+        let artists = clean_names(artists, "artists", &mut w);
+        rec.artist_display = if artist_tag.is_empty() {
+            artists.join(" / ")
+        } else {
+            clean(
+                &artist_tag[..artist_tag.len().min(MAX_VALUES)].join(" / "),
+                MAX_FIELD_CHARS,
+                "artist",
+                &mut w,
+            )
+        };
+        let artists = if artists.is_empty() {
+            vec![UNKNOWN_ARTIST.to_string()]
+        } else {
+            artists
+        };
+        if rec.artist_display.is_empty() {
+            rec.artist_display = artists.join(" / ");
+        }
+        rec.artist_sort = text(
+            self.first(ItemKey::TrackArtistSortOrder),
+            "artist sort",
+            &mut w,
+        );
+        rec.mbz_artist_ids = mbids(self.values(ItemKey::MusicBrainzArtistId));
+        push_credits(
+            rec,
+            role::ARTIST,
+            &artists,
+            rec.artist_sort.clone(),
+            &rec.mbz_artist_ids.clone(),
+        );
+
+        // Compilations: the flag, or an album artist that says so.
+        let album_artist_tag = self.values(ItemKey::AlbumArtist);
+        rec.compilation = self
+            .first(ItemKey::FlagCompilation)
+            .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "TRUE" | "yes"))
+            || album_artist_tag
+                .iter()
+                .any(|a| is_various(&super::fold::fold(a)));
+        let explicit_album_artists = self.values(ItemKey::AlbumArtists);
+        let mut album_artists = if explicit_album_artists.is_empty() {
+            self.split_values(ItemKey::AlbumArtist)
+        } else {
+            explicit_album_artists
+        };
+        album_artists = clean_names(album_artists, "album artists", &mut w);
+        if album_artists.is_empty() {
+            album_artists = if rec.compilation {
+                vec![VARIOUS_ARTISTS.to_string()]
+            } else {
+                artists.clone()
+            };
+        }
+        rec.album_artist_display = if album_artist_tag.is_empty() {
+            album_artists.join(" / ")
+        } else {
+            clean(
+                &album_artist_tag[..album_artist_tag.len().min(MAX_VALUES)].join(" / "),
+                MAX_FIELD_CHARS,
+                "album artist",
+                &mut w,
+            )
+        };
+        rec.album_artist_sort = text(
+            self.first(ItemKey::AlbumArtistSortOrder),
+            "album artist sort",
+            &mut w,
+        );
+        rec.mbz_album_artist_ids = mbids(self.values(ItemKey::MusicBrainzReleaseArtistId));
+        push_credits(
+            rec,
+            role::ALBUM_ARTIST,
+            &album_artists,
+            rec.album_artist_sort.clone(),
+            &rec.mbz_album_artist_ids.clone(),
+        );
+
+        for (key, role) in [
+            (ItemKey::Composer, role::COMPOSER),
+            (ItemKey::Conductor, role::CONDUCTOR),
+            (ItemKey::Lyricist, role::LYRICIST),
+            (ItemKey::Arranger, role::ARRANGER),
+            (ItemKey::Producer, role::PRODUCER),
+            (ItemKey::Remixer, role::REMIXER),
+            (ItemKey::MixEngineer, role::MIXER),
+            (ItemKey::MixDj, role::MIXER),
+            (ItemKey::Engineer, role::ENGINEER),
+            (ItemKey::Director, role::DIRECTOR),
+            (ItemKey::Writer, role::WRITER),
+        ] {
+            let names = clean_names(self.split_values(key), role, &mut w);
+            let sort = if role == role::COMPOSER {
+                self.first(ItemKey::ComposerSortOrder)
+            } else {
+                None
+            };
+            push_credits(rec, role, &names, sort, &[]);
+        }
+        // Performers: "Name (instrument)".
+        let performers = clean_names(self.split_values(ItemKey::Performer), "performers", &mut w);
+        for p in performers {
+            let (name, sub_role) = split_performer(&p);
+            rec.credits.push(Credit {
+                role: role::PERFORMER,
+                name,
+                sub_role,
+                sort_name: None,
+                mbid: None,
+            });
+        }
+
+        let mut genres: Vec<String> = Vec::new();
+        for g in clean_names(self.split_values(ItemKey::Genre), "genres", &mut w) {
+            if !genres.iter().any(|x| x.eq_ignore_ascii_case(&g)) {
+                genres.push(g);
+            }
+        }
+        rec.genres = genres;
+
+        let (n, t) = self.number_pair(ItemKey::TrackNumber, ItemKey::TrackTotal, "track", &mut w);
+        rec.track_number = n;
+        rec.track_total = t;
+        let (n, t) = self.number_pair(ItemKey::DiscNumber, ItemKey::DiscTotal, "disc", &mut w);
+        rec.disc_number = n;
+        rec.disc_total = t;
+        rec.disc_subtitle = text(self.first(ItemKey::SetSubtitle), "disc subtitle", &mut w);
+
+        rec.date = self.date(&[ItemKey::RecordingDate, ItemKey::Year], "date", &mut w);
+        rec.original_date = self.date(&[ItemKey::OriginalReleaseDate], "original date", &mut w);
+        rec.release_date = self.date(&[ItemKey::ReleaseDate], "release date", &mut w);
+        rec.year = rec
+            .date
+            .as_deref()
+            .or(rec.release_date.as_deref())
+            .or(rec.original_date.as_deref())
+            .and_then(|d| d.get(..4))
+            .and_then(|y| y.parse().ok());
+
+        rec.bpm = self
+            .first(ItemKey::Bpm)
+            .or_else(|| self.first(ItemKey::IntegerBpm))
+            .and_then(|v| {
+                let bpm = v.parse::<f64>().ok().filter(|b| *b > 0.0 && *b < 1000.0);
+                if bpm.is_none() {
+                    w.push(format!("ignored impossible BPM {:?}", short(&v)));
+                }
+                bpm.map(|b| b.round() as i32)
+            });
+        rec.comment = self
+            .first(ItemKey::Comment)
+            .map(|s| clean(&s, MAX_LONG_TEXT_CHARS, "comment", &mut w))
+            .filter(|s| !s.is_empty());
+        let isrcs: Vec<String> = self
+            .values(ItemKey::Isrc)
+            .iter()
+            .map(|s| clean(s, 64, "ISRC", &mut w))
+            .filter(|s| !s.is_empty())
+            .take(MAX_VALUES)
+            .collect();
+        rec.isrc = (!isrcs.is_empty()).then(|| isrcs.join(";"));
+        rec.label = text(
+            self.first(ItemKey::Label)
+                .or_else(|| self.first(ItemKey::Publisher)),
+            "label",
+            &mut w,
+        );
+        let types: Vec<String> = self
+            .split_values(ItemKey::MusicBrainzReleaseType)
+            .iter()
+            .map(|s| clean(s, 64, "release type", &mut w).to_lowercase())
+            .filter(|s| !s.is_empty())
+            .take(MAX_VALUES)
+            .collect();
+        rec.release_types = (!types.is_empty()).then(|| types.join(";"));
+        rec.explicit = self
+            .first(ItemKey::ParentalAdvisory)
+            .and_then(|v| match v.trim() {
+                "1" | "4" | "explicit" => Some(true),
+                "2" | "clean" => Some(false),
+                _ => None,
+            });
+
+        rec.rg_track_gain = self.gain(ItemKey::ReplayGainTrackGain, ItemKey::R128TrackGain, &mut w);
+        rec.rg_album_gain = self.gain(ItemKey::ReplayGainAlbumGain, ItemKey::R128AlbumGain, &mut w);
+        rec.rg_track_peak = self.peak(ItemKey::ReplayGainTrackPeak, &mut w);
+        rec.rg_album_peak = self.peak(ItemKey::ReplayGainAlbumPeak, &mut w);
+
+        rec.mbz_recording_id = mbids(self.values(ItemKey::MusicBrainzRecordingId))
+            .into_iter()
+            .next();
+        rec.mbz_release_track_id = mbids(self.values(ItemKey::MusicBrainzTrackId))
+            .into_iter()
+            .next();
+        rec.mbz_album_id = mbids(self.values(ItemKey::MusicBrainzReleaseId))
+            .into_iter()
+            .next();
+        rec.mbz_release_group_id = mbids(self.values(ItemKey::MusicBrainzReleaseGroupId))
+            .into_iter()
+            .next();
+
+        rec.lyrics = self
+            .first(ItemKey::Lyrics)
+            .or_else(|| self.first(ItemKey::UnsyncLyrics))
+            .map(|s| clean(&s, MAX_LONG_TEXT_CHARS, "lyrics", &mut w))
+            .filter(|s| !s.is_empty());
+        rec.has_cover = self.tags.iter().any(|t| t.picture_count() > 0);
+        rec.warnings.extend(w);
+    }
+
+    /// "3", "3/12", with a separate total key as fallback. Negative or absurd numbers are dropped.
+    fn number_pair(
+        &self,
+        number_key: ItemKey,
+        total_key: ItemKey,
+        what: &str,
+        w: &mut Vec<String>,
+    ) -> (Option<i32>, Option<i32>) {
+        let mut parse = |raw: Option<String>, what: &str| -> (Option<i32>, Option<i32>) {
+            let Some(raw) = raw else { return (None, None) };
+            let mut parts = raw.splitn(2, '/');
+            let mut one = |s: Option<&str>| -> Option<i32> {
+                let s = s?.trim();
+                if s.is_empty() {
+                    return None;
+                }
+                match s.parse::<i64>() {
+                    Ok(n) if (0..=100_000).contains(&n) => Some(n as i32),
+                    _ => {
+                        w.push(format!("ignored impossible {what} {:?}", short(s)));
+                        None
+                    }
+                }
+            };
+            (one(parts.next()), one(parts.next()))
+        };
+        let (number, total_in_number) = parse(self.first(number_key), &format!("{what} number"));
+        let (total, _) = parse(self.first(total_key), &format!("{what} total"));
+        (number, total.or(total_in_number))
+    }
+
+    /// A date as YYYY, YYYY-MM or YYYY-MM-DD; anything else is dropped with a warning.
+    fn date(&self, keys: &[ItemKey], what: &str, w: &mut Vec<String>) -> Option<String> {
+        let raw = keys.iter().find_map(|k| self.first(*k))?;
+        let parsed = parse_date(&raw);
+        if parsed.is_none() {
+            w.push(format!("ignored unreadable {what} {:?}", short(&raw)));
+        }
+        parsed
+    }
+
+    fn gain(&self, key: ItemKey, r128_key: ItemKey, w: &mut Vec<String>) -> Option<f64> {
+        if let Some(raw) = self.first(key) {
+            let number = raw
+                .trim()
+                .trim_end_matches(|c: char| c.is_alphabetic() || c.is_whitespace());
+            match number.parse::<f64>() {
+                Ok(g) if g.is_finite() && g.abs() <= 100.0 => return Some(g),
+                _ => w.push(format!("ignored unreadable ReplayGain {:?}", short(&raw))),
+            }
+        }
+        // Opus R128 gains are Q7.8 fixed point relative to -23 LUFS; ReplayGain uses -18 LUFS.
+        let raw = self.first(r128_key)?;
+        raw.trim()
+            .parse::<i32>()
+            .ok()
+            .map(|q| f64::from(q) / 256.0 + 5.0)
+    }
+
+    fn peak(&self, key: ItemKey, w: &mut Vec<String>) -> Option<f64> {
+        let raw = self.first(key)?;
+        match raw.trim().parse::<f64>() {
+            Ok(p) if p.is_finite() && (0.0..=100.0).contains(&p) => Some(p),
+            _ => {
+                w.push(format!(
+                    "ignored unreadable ReplayGain peak {:?}",
+                    short(&raw)
+                ));
+                None
+            }
+        }
+    }
+}
+
+fn is_various(folded: &str) -> bool {
+    matches!(
+        folded,
+        "various artists" | "various" | "va" | "v.a." | "various artist"
+    )
+}
+
+fn push_credits(
+    rec: &mut TrackRecord,
+    role: &'static str,
+    names: &[String],
+    first_sort: Option<String>,
+    ids: &[String],
+) {
+    let ids_fit = ids.len() == names.len();
+    for (i, name) in names.iter().enumerate() {
+        rec.credits.push(Credit {
+            role,
+            name: name.clone(),
+            sub_role: None,
+            // A sort tag names the whole credit; it belongs to a lone artist only.
+            sort_name: if names.len() == 1 {
+                first_sort.clone()
+            } else {
+                None
+            },
+            mbid: if ids_fit { Some(ids[i].clone()) } else { None },
+        });
+    }
+}
+
+/// Splits a value at any of the separators. "AC/DC" stays whole: the default " / " needs spaces.
+pub fn split_multi(value: &str, separators: &[String]) -> Vec<String> {
+    let mut parts = vec![value.to_string()];
+    for sep in separators {
+        parts = parts
+            .iter()
+            .flat_map(|p| {
+                p.split(sep.as_str())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+    }
+    parts
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn split_performer(value: &str) -> (String, Option<String>) {
+    if let Some(open) = value.rfind('(') {
+        if value.ends_with(')') && open > 0 {
+            let name = value[..open].trim().to_string();
+            let part = value[open + 1..value.len() - 1].trim().to_string();
+            if !name.is_empty() && !part.is_empty() {
+                return (name, Some(part));
+            }
+        }
+    }
+    (value.to_string(), None)
+}
+
+/// MusicBrainz ids: several may share one value, separated by '/' or ';'. Junk is dropped.
+fn mbids(values: Vec<String>) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(['/', ';']))
+        .map(str::trim)
+        .filter(|v| v.len() == 36 && v.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))
+        .map(|v| v.to_ascii_lowercase())
+        .take(MAX_VALUES)
+        .collect()
+}
+
+fn clean_names(names: Vec<String>, what: &str, w: &mut Vec<String>) -> Vec<String> {
+    let total = names.len();
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        let n = clean(&n, MAX_FIELD_CHARS, what, w);
+        if !n.is_empty() && !out.contains(&n) {
+            out.push(n);
+        }
+        if out.len() == MAX_VALUES {
+            break;
+        }
+    }
+    if total > MAX_VALUES {
+        w.push(format!(
+            "{total} {what} in the tags: kept the first {MAX_VALUES}"
+        ));
+    }
+    out
+}
+
+/// Drops control characters (keeping line breaks and tabs), trims, and caps the length.
+fn clean(value: &str, max_chars: usize, what: &str, w: &mut Vec<String>) -> String {
+    let mut removed = false;
+    let mut out: String = value
+        .chars()
+        .filter(|c| {
+            let bad = (c.is_control() && !matches!(c, '\n' | '\t' | '\r')) || *c == '\u{fffd}';
+            removed |= bad;
+            !bad
+        })
+        .collect();
+    if removed {
+        w.push(format!(
+            "removed control or invalid characters from the {what}"
+        ));
+    }
+    if out.chars().count() > max_chars {
+        out = out.chars().take(max_chars).collect();
+        w.push(format!(
+            "the {what} was longer than {max_chars} characters: cut"
+        ));
+    }
+    out.trim().to_string()
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Accepts YYYY, YYYY-MM, YYYY-MM-DD (and longer ISO timestamps, cut to the day).
+pub fn parse_date(raw: &str) -> Option<String> {
+    let s = raw.trim();
+    let bytes = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    let year = digits(0..4).filter(|y| (1..=9999).contains(y))?;
+    if bytes.len() > 4 && !matches!(bytes[4], b'-' | b'.' | b'/') && !bytes[4].is_ascii_whitespace()
+    {
+        return None;
+    }
+    let month = if bytes.len() >= 7 && bytes[4] == b'-' {
+        digits(5..7).filter(|m| (1..=12).contains(m))
+    } else {
+        None
+    };
+    let day = match month {
+        Some(_) if bytes.len() >= 10 && bytes[7] == b'-' => {
+            digits(8..10).filter(|d| (1..=31).contains(d))
+        }
+        _ => None,
+    };
+    Some(match (month, day) {
+        (Some(m), Some(d)) => format!("{year:04}-{m:02}-{d:02}"),
+        (Some(m), None) => format!("{year:04}-{m:02}"),
+        _ => format!("{year:04}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_at_separators_but_not_inside_names() {
+        let seps = TagOptions::default().separators;
+        assert_eq!(split_multi("AC/DC", &seps), vec!["AC/DC"]);
+        assert_eq!(split_multi("A / B; C", &seps), vec!["A", "B", "C"]);
+        assert_eq!(split_multi(" ; ", &seps), Vec::<String>::new());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date("2019-03-14"), Some("2019-03-14".into()));
+        assert_eq!(parse_date("2019-03-14T10:00:00"), Some("2019-03-14".into()));
+        assert_eq!(parse_date("2005"), Some("2005".into()));
+        assert_eq!(parse_date("1999-13"), Some("1999".into()));
+        assert_eq!(parse_date("99999-99-99"), None);
+        assert_eq!(parse_date("junk"), None);
+        assert_eq!(parse_date("0000"), None);
+    }
+
+    #[test]
+    fn performers_and_mbids() {
+        assert_eq!(
+            split_performer("Maria Solo (violin)"),
+            ("Maria Solo".to_string(), Some("violin".to_string()))
+        );
+        assert_eq!(split_performer("(solo)"), ("(solo)".to_string(), None));
+        assert_eq!(
+            mbids(vec![
+                "30000000-0000-4000-8000-000000000001/30000000-0000-4000-8000-000000000002".into(),
+                "junk".into()
+            ])
+            .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn cleans_control_characters_and_caps() {
+        let mut w = Vec::new();
+        assert_eq!(clean("a\u{0}b\u{7}c", 10, "title", &mut w), "abc");
+        assert_eq!(w.len(), 1);
+        assert_eq!(clean(&"x".repeat(20), 10, "title", &mut w).len(), 10);
+    }
+}

@@ -1,0 +1,36 @@
+//! The application without HTTP: each domain behind one manager type. `server/` translates
+//! requests into calls on these; nothing here knows about HTTP.
+
+pub mod db;
+pub mod library;
+pub mod users;
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::config::Settings;
+use db::Db;
+use library::Library;
+use users::Users;
+
+pub struct App {
+    pub settings: Settings,
+    pub db: Arc<Db>,
+    pub library: Arc<Library>,
+    pub users: Users,
+}
+
+impl App {
+    pub fn open(settings: Settings) -> Result<App> {
+        let db = Arc::new(Db::open(&settings.data)?);
+        let library = Arc::new(Library::new(db.clone(), &settings));
+        let users = Users::new(db.clone(), &settings.data)?;
+        Ok(App {
+            settings,
+            db,
+            library,
+            users,
+        })
+    }
+}

@@ -1,0 +1,267 @@
+//! Users: accounts, with passwords kept encrypted (not hashed) because Subsonic token auth needs
+//! the plain password to check md5(password + salt). The key is 32 random bytes in
+//! `<data>/secret.key` (mode 0600), made on first use; it never lives in the code or the database.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use diesel::prelude::*;
+use rand::RngCore;
+
+use crate::app::db::schema::users;
+use crate::app::db::{now, Db};
+
+pub const KEY_FILE: &str = "secret.key";
+const NONCE_LEN: usize = 12;
+
+#[derive(Debug, Clone, Queryable)]
+pub struct User {
+    pub id: i64,
+    pub name: String,
+    pub is_admin: bool,
+    pub created_at: i64,
+}
+
+pub struct Users {
+    db: Arc<Db>,
+    cipher: ChaCha20Poly1305,
+}
+
+/// Reads the secret key, creating it (readable by the owner only) if it does not exist yet.
+fn load_or_create_key(path: &Path) -> Result<[u8; 32]> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                anyhow!(
+                    "{} is damaged (expected 32 bytes, found {}); restore it from a backup, or delete it and set every password again",
+                    path.display(),
+                    bytes.len()
+                )
+            })?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; 32];
+            rand::rng().fill_bytes(&mut key);
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options
+                .open(path)
+                .with_context(|| format!("cannot create the secret key {}", path.display()))?;
+            file.write_all(&key)?;
+            file.sync_all()?;
+            Ok(key)
+        }
+        Err(e) => Err(anyhow!(
+            "cannot read the secret key {}: {e}",
+            path.display()
+        )),
+    }
+}
+
+fn valid_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 64 {
+        bail!("a user name must be 1 to 64 characters long");
+    }
+    if name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        bail!("a user name cannot contain spaces or control characters");
+    }
+    Ok(())
+}
+
+fn valid_password(password: &str) -> Result<()> {
+    if password.is_empty() {
+        bail!("the password cannot be empty");
+    }
+    if password.len() > 1024 {
+        bail!("the password is longer than 1024 bytes");
+    }
+    Ok(())
+}
+
+impl Users {
+    pub fn new(db: Arc<Db>, data_dir: &Path) -> Result<Users> {
+        let key = load_or_create_key(&data_dir.join(KEY_FILE))?;
+        Ok(Users {
+            db,
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+        })
+    }
+
+    pub fn key_path(data_dir: &Path) -> PathBuf {
+        data_dir.join(KEY_FILE)
+    }
+
+    fn seal(&self, password: &str) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), password.as_bytes())
+            .map_err(|_| anyhow!("cannot encrypt the password"))?;
+        Ok([nonce.as_slice(), &sealed].concat())
+    }
+
+    fn open(&self, sealed: &[u8]) -> Result<String> {
+        if sealed.len() < NONCE_LEN {
+            bail!("stored password is damaged");
+        }
+        let (nonce, body) = sealed.split_at(NONCE_LEN);
+        let plain = self
+            .cipher
+            .decrypt(Nonce::from_slice(nonce), body)
+            .map_err(|_| {
+                anyhow!("stored password cannot be decrypted: was secret.key replaced?")
+            })?;
+        String::from_utf8(plain).map_err(|_| anyhow!("stored password is damaged"))
+    }
+
+    pub fn add(&self, name: &str, password: &str, admin: bool) -> Result<User> {
+        valid_name(name)?;
+        valid_password(password)?;
+        let sealed = self.seal(password)?;
+        let mut conn = self.db.write();
+        let t = now();
+        let exists: i64 = users::table
+            .filter(users::name.eq(name))
+            .count()
+            .get_result(&mut *conn)?;
+        if exists > 0 {
+            bail!("user {name:?} already exists; use `houseband user passwd {name}` to change the password");
+        }
+        let id = diesel::insert_into(users::table)
+            .values((
+                users::name.eq(name),
+                users::password_enc.eq(&sealed),
+                users::is_admin.eq(admin),
+                users::created_at.eq(t),
+                users::updated_at.eq(t),
+            ))
+            .returning(users::id)
+            .get_result(&mut *conn)?;
+        Ok(User {
+            id,
+            name: name.to_string(),
+            is_admin: admin,
+            created_at: t,
+        })
+    }
+
+    pub fn list(&self) -> Result<Vec<User>> {
+        let mut conn = self.db.read()?;
+        Ok(users::table
+            .select((users::id, users::name, users::is_admin, users::created_at))
+            .order(users::name)
+            .load(&mut conn)?)
+    }
+
+    pub fn count(&self) -> Result<i64> {
+        let mut conn = self.db.read()?;
+        Ok(users::table.count().get_result(&mut conn)?)
+    }
+
+    pub fn set_password(&self, name: &str, password: &str) -> Result<()> {
+        valid_password(password)?;
+        let sealed = self.seal(password)?;
+        let mut conn = self.db.write();
+        let n = diesel::update(users::table.filter(users::name.eq(name)))
+            .set((users::password_enc.eq(&sealed), users::updated_at.eq(now())))
+            .execute(&mut *conn)?;
+        if n == 0 {
+            bail!("no user named {name:?}; `houseband user list` shows who exists");
+        }
+        Ok(())
+    }
+
+    /// Deletes a user and everything that user made (stars, plays, playlists, queues).
+    pub fn delete(&self, name: &str) -> Result<()> {
+        let mut conn = self.db.write();
+        let n = diesel::delete(users::table.filter(users::name.eq(name))).execute(&mut *conn)?;
+        if n == 0 {
+            bail!("no user named {name:?}; `houseband user list` shows who exists");
+        }
+        Ok(())
+    }
+
+    /// The stored password of a user (for token authentication), if the user exists.
+    pub fn password(&self, name: &str) -> Result<Option<String>> {
+        let mut conn = self.db.read()?;
+        let sealed: Option<Vec<u8>> = users::table
+            .filter(users::name.eq(name))
+            .select(users::password_enc)
+            .first(&mut conn)
+            .optional()?;
+        sealed.map(|s| self.open(&s)).transpose()
+    }
+
+    /// Checks a user's password; constant-time in the password's content.
+    pub fn verify(&self, name: &str, password: &str) -> Result<bool> {
+        Ok(match self.password(name)? {
+            Some(stored) => constant_time_eq(stored.as_bytes(), password.as_bytes()),
+            None => false,
+        })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_encrypted_and_verifiable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open(dir.path()).unwrap());
+        let users = Users::new(db.clone(), dir.path()).unwrap();
+        users.add("alice", "s3cret!", true).unwrap();
+        assert!(users.verify("alice", "s3cret!").unwrap());
+        assert!(!users.verify("alice", "wrong").unwrap());
+        assert!(!users.verify("bob", "s3cret!").unwrap());
+        assert!(
+            users.add("Alice", "x", false).is_err(),
+            "names are case-insensitive"
+        );
+
+        let mut conn = db.read().unwrap();
+        let stored: Vec<u8> = users::table
+            .select(users::password_enc)
+            .first(&mut conn)
+            .unwrap();
+        assert!(
+            !stored.windows(7).any(|w| w == b"s3cret!"),
+            "never stored in plain text"
+        );
+
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(Users::key_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // A second manager reads the same key back.
+        let again = Users::new(db, dir.path()).unwrap();
+        assert!(again.verify("alice", "s3cret!").unwrap());
+        again.set_password("alice", "new").unwrap();
+        assert!(again.verify("alice", "new").unwrap());
+        again.delete("alice").unwrap();
+        assert!(again.list().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,346 @@
+//! The command line: `houseband serve | scan | user ...`. Parses flags, resolves settings and calls
+//! the app; exit code 2 means a usage or configuration mistake, 1 a failure while running.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::library::{watcher, ScanRequest};
+use crate::app::App;
+use crate::config::{self, ConfigError, Flags, Settings};
+
+#[derive(Parser, Debug)]
+#[command(name = "houseband", version, about = "A self-hosted home music server")]
+pub struct Cli {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Common {
+    /// Data directory (database, secret key, caches) [env: HOUSEBAND_DATA]
+    #[arg(long, global = true, value_name = "DIR")]
+    data: Option<String>,
+    /// TOML config file [env: HOUSEBAND_CONFIG; default: <data>/houseband.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<String>,
+    /// Log filter, e.g. debug or houseband=trace [env: HOUSEBAND_LOG]
+    #[arg(long, global = true, value_name = "FILTER")]
+    log: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+struct LibraryFlags {
+    /// A music folder (repeat for several) [env: HOUSEBAND_MUSIC, ':'-separated]
+    #[arg(long, value_name = "DIR")]
+    music: Vec<String>,
+    /// A separator that splits artist and genre tags (repeat for several) [env: HOUSEBAND_TAG_SEPARATORS]
+    #[arg(long = "tag-separator", value_name = "TEXT")]
+    tag_separator: Vec<String>,
+    /// Threads reading tags during a scan, 0 = one per core [env: HOUSEBAND_SCAN_THREADS]
+    #[arg(long, value_name = "N")]
+    scan_threads: Option<String>,
+    /// How long a vanished track is kept before purging, e.g. 30d [env: HOUSEBAND_MISSING_GRACE]
+    #[arg(long, value_name = "DURATION")]
+    missing_grace: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server
+    Serve {
+        #[command(flatten)]
+        library: LibraryFlags,
+        /// Listen address [env: HOUSEBAND_BIND; default: 0.0.0.0:4545]
+        #[arg(long, value_name = "ADDR:PORT")]
+        bind: Option<String>,
+        /// Periodic full rescan, e.g. 1h; 0 = off [env: HOUSEBAND_SCAN_INTERVAL]
+        #[arg(long, value_name = "DURATION")]
+        scan_interval: Option<String>,
+        /// Scan in the background at start (true/false) [env: HOUSEBAND_SCAN_ON_START]
+        #[arg(long, value_name = "BOOL")]
+        scan_on_start: Option<String>,
+        /// Watch folders for changes (on/off) [env: HOUSEBAND_WATCH]
+        #[arg(long, value_name = "on|off")]
+        watch: Option<String>,
+        /// Quiet time before a burst of changes is rescanned, e.g. 500ms [env: HOUSEBAND_WATCH_DEBOUNCE]
+        #[arg(long, value_name = "DURATION")]
+        watch_debounce: Option<String>,
+    },
+    /// Scan the music folders once and exit
+    Scan {
+        #[command(flatten)]
+        library: LibraryFlags,
+        /// Read every file again, even unchanged ones
+        #[arg(long)]
+        full: bool,
+    },
+    /// Manage users
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user
+    Add {
+        name: String,
+        /// Make the user an administrator
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        password: PasswordFlags,
+    },
+    /// List users
+    List,
+    /// Change a user's password (read from standard input unless --password is given)
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        password: PasswordFlags,
+    },
+    /// Delete a user and everything that user made
+    Delete { name: String },
+}
+
+#[derive(Args, Debug)]
+struct PasswordFlags {
+    /// The password (visible to other local users in the process list: prefer --password-stdin)
+    #[arg(long, conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// Runs the program; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let settings = match config::resolve(&flags_of(&cli), &env) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("houseband: {e}");
+            return 2;
+        }
+    };
+    init_logging(&settings);
+    match run(cli.command, settings) {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Some(cfg) = e.downcast_ref::<ConfigError>() {
+                eprintln!("houseband: {cfg}");
+                return 2;
+            }
+            eprintln!("houseband: {e:#}");
+            1
+        }
+    }
+}
+
+fn flags_of(cli: &Cli) -> Flags {
+    let mut f = Flags::default();
+    f.set("data", cli.common.data.clone());
+    f.set("config", cli.common.config.clone());
+    f.set("log", cli.common.log.clone());
+    let library = |l: &LibraryFlags, f: &mut Flags| {
+        f.set_list("music", l.music.clone());
+        f.set_list("tag_separators", l.tag_separator.clone());
+        f.set("scan_threads", l.scan_threads.clone());
+        f.set("missing_grace", l.missing_grace.clone());
+    };
+    match &cli.command {
+        Command::Serve {
+            library: l,
+            bind,
+            scan_interval,
+            scan_on_start,
+            watch,
+            watch_debounce,
+        } => {
+            library(l, &mut f);
+            f.set("bind", bind.clone());
+            f.set("scan_interval", scan_interval.clone());
+            f.set("scan_on_start", scan_on_start.clone());
+            f.set("watch", watch.clone());
+            f.set("watch_debounce", watch_debounce.clone());
+        }
+        Command::Scan { library: l, .. } => library(l, &mut f),
+        Command::User { .. } => {}
+    }
+    f
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(command: Command, settings: Settings) -> Result<()> {
+    match command {
+        Command::Serve { .. } => serve(settings),
+        Command::Scan { full, .. } => scan(settings, full),
+        Command::User { command } => user(settings, command),
+    }
+}
+
+fn require_music(settings: &Settings) -> Result<()> {
+    if settings.music.is_empty() {
+        return Err(ConfigError(
+            "no music folders: pass --music DIR, set HOUSEBAND_MUSIC, or add `music = [\"...\"]` to the config file".into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+fn scan(settings: Settings, full: bool) -> Result<()> {
+    require_music(&settings)?;
+    let app = App::open(settings)?;
+    let report = app.library.scan(&ScanRequest { full, paths: None })?;
+    let mut out = std::io::stdout().lock();
+    for (folder, reason) in &report.skipped_folders {
+        writeln!(out, "skipped folder {folder}: {reason}")?;
+    }
+    for (path, reason) in &report.warnings {
+        writeln!(out, "warning: {path}: {reason}")?;
+    }
+    for (path, reason) in &report.errors {
+        writeln!(out, "error: {path}: {reason}")?;
+    }
+    writeln!(out, "{}", report.summary())?;
+    Ok(())
+}
+
+fn serve(settings: Settings) -> Result<()> {
+    if settings.music.is_empty() {
+        tracing::warn!("no music folders configured: pass --music DIR or set HOUSEBAND_MUSIC");
+    }
+    let app = Arc::new(App::open(settings)?);
+    if let Some(password) = &app.settings.admin_password {
+        if app.users.count()? == 0 {
+            app.users.add("admin", password, true)?;
+            tracing::info!("created the user admin from HOUSEBAND_ADMIN_PASSWORD");
+        }
+    }
+    let system = actix_web::rt::System::new();
+    system.block_on(async move {
+        let server = crate::server::bind(app.clone())?;
+        tracing::info!(bind = %app.settings.bind, db = %app.db.path().display(), "listening");
+        start_background(&app)?;
+        server
+            .await
+            .context("the HTTP server stopped with an error")
+    })
+}
+
+/// The first scan, the watcher and the periodic scan: all off the HTTP workers.
+fn start_background(app: &Arc<App>) -> Result<()> {
+    let library = app.library.clone();
+    let settings = app.settings.clone();
+    if settings.music.is_empty() {
+        return Ok(());
+    }
+    let watch = if settings.watch {
+        Some(watcher::start(library.clone(), settings.watch_debounce)?)
+    } else {
+        None
+    };
+    std::thread::Builder::new()
+        .name("library-scan".into())
+        .spawn(move || {
+            let _watch = watch;
+            if settings.scan_on_start {
+                let _ = library.scan(&ScanRequest::default());
+            }
+            if settings.scan_interval.is_zero() {
+                // Keep the watcher alive for the life of the process.
+                loop {
+                    std::thread::park();
+                }
+            }
+            loop {
+                std::thread::sleep(settings.scan_interval.max(Duration::from_secs(1)));
+                let _ = library.scan(&ScanRequest::default());
+            }
+        })
+        .context("cannot start the scan thread")?;
+    Ok(())
+}
+
+fn read_password(flags: &PasswordFlags, prompt_if_tty: bool) -> Result<String> {
+    if let Some(p) = &flags.password {
+        return Ok(p.clone());
+    }
+    if !flags.password_stdin && !prompt_if_tty {
+        return Err(ConfigError(
+            "give the password with --password-stdin (preferred) or --password".into(),
+        )
+        .into());
+    }
+    let stdin = std::io::stdin();
+    if !flags.password_stdin && stdin.is_terminal() {
+        eprint!("new password: ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_string();
+    if password.is_empty() {
+        bail!("no password given on standard input");
+    }
+    Ok(password)
+}
+
+fn user(settings: Settings, command: UserCommand) -> Result<()> {
+    let app = App::open(settings)?;
+    match command {
+        UserCommand::Add {
+            name,
+            admin,
+            password,
+        } => {
+            let password = read_password(&password, false)?;
+            let user = app.users.add(&name, &password, admin)?;
+            println!(
+                "added user {}{}",
+                user.name,
+                if admin { " (admin)" } else { "" }
+            );
+        }
+        UserCommand::List => {
+            for u in app.users.list()? {
+                println!("{}\t{}", u.name, if u.is_admin { "admin" } else { "user" });
+            }
+        }
+        UserCommand::Passwd { name, password } => {
+            let password = read_password(&password, true)?;
+            app.users.set_password(&name, &password)?;
+            println!("changed the password of {name}");
+        }
+        UserCommand::Delete { name } => {
+            app.users.delete(&name)?;
+            println!("deleted user {name}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,579 @@
+//! Settings: every knob Houseband has, and where each value came from.
+//!
+//! A setting is read from, in order of precedence, a command-line flag, an environment variable
+//! `HOUSEBAND_<NAME>`, the TOML config file (`--config`, default `<data>/houseband.toml`), and
+//! finally its default. A bad value stops the program with one line naming the setting and its
+//! source (exit code 2). `docs/configuration.md` lists every setting; a test keeps the two in step.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Flag(String),
+    Env(String),
+    File(PathBuf),
+    Default,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Env(var) => write!(f, "environment variable {var}"),
+            Source::File(path) => write!(f, "config file {}", path.display()),
+            Source::Default => write!(f, "default"),
+        }
+    }
+}
+
+/// A configuration mistake: printed as one line, exit code 2.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One setting's description: the single list that flags, env vars, TOML keys and docs follow.
+pub struct SettingInfo {
+    pub key: &'static str,
+    pub flag: Option<&'static str>,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+impl SettingInfo {
+    pub fn env_var(&self) -> String {
+        format!("HOUSEBAND_{}", self.key.to_ascii_uppercase())
+    }
+}
+
+pub const SETTINGS: &[SettingInfo] = &[
+    SettingInfo {
+        key: "music",
+        flag: Some("--music"),
+        default: "(none)",
+        help: "Music folders to scan. Repeat the flag; in the env var separate folders with ':'; in the file a list of strings.",
+    },
+    SettingInfo {
+        key: "data",
+        flag: Some("--data"),
+        default: "$XDG_DATA_HOME/houseband, else ~/.local/share/houseband",
+        help: "Where the database, the secret key and caches live. Not read from the config file (the file lives there).",
+    },
+    SettingInfo {
+        key: "config",
+        flag: Some("--config"),
+        default: "<data>/houseband.toml",
+        help: "The TOML config file. A missing default file is fine; a missing file named explicitly is an error.",
+    },
+    SettingInfo {
+        key: "bind",
+        flag: Some("--bind"),
+        default: "0.0.0.0:4545",
+        help: "Address and port the HTTP server listens on.",
+    },
+    SettingInfo {
+        key: "scan_interval",
+        flag: Some("--scan-interval"),
+        default: "1h",
+        help: "How often to rescan every folder (for network shares, which send no change events). A duration such as 30m, 1h, 1d; 0 turns it off.",
+    },
+    SettingInfo {
+        key: "scan_on_start",
+        flag: Some("--scan-on-start"),
+        default: "true",
+        help: "Scan the folders in the background when the server starts.",
+    },
+    SettingInfo {
+        key: "watch",
+        flag: Some("--watch"),
+        default: "true",
+        help: "Watch the music folders and pick up changes within seconds.",
+    },
+    SettingInfo {
+        key: "watch_debounce",
+        flag: Some("--watch-debounce"),
+        default: "500ms",
+        help: "How long the watcher waits for a burst of file events to settle before it rescans what changed.",
+    },
+    SettingInfo {
+        key: "missing_grace",
+        flag: Some("--missing-grace"),
+        default: "30d",
+        help: "How long a track that disappeared is kept (with its stars, plays and playlist entries) before it is purged. Returning within this time restores it with the same id.",
+    },
+    SettingInfo {
+        key: "tag_separators",
+        flag: Some("--tag-separator"),
+        default: "\";\", \" / \"",
+        help: "Separators that split one artist or genre tag into several values. Repeat the flag; in the env var separate them with ','; in the file a list of strings. Use an empty list to split nothing.",
+    },
+    SettingInfo {
+        key: "scan_threads",
+        flag: Some("--scan-threads"),
+        default: "0",
+        help: "Threads that read tags during a scan; 0 means one per CPU core.",
+    },
+    SettingInfo {
+        key: "log",
+        flag: Some("--log"),
+        default: "info",
+        help: "Log filter in tracing's syntax: error, warn, info, debug, trace, or per module such as houseband=debug.",
+    },
+    SettingInfo {
+        key: "admin_password",
+        flag: None,
+        default: "(none)",
+        help: "If set and no user exists, `serve` creates the user `admin` with this password. Environment only (HOUSEBAND_ADMIN_PASSWORD).",
+    },
+];
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub music: Vec<PathBuf>,
+    pub data: PathBuf,
+    pub config: PathBuf,
+    pub bind: SocketAddr,
+    pub scan_interval: Duration,
+    pub scan_on_start: bool,
+    pub watch: bool,
+    pub watch_debounce: Duration,
+    pub missing_grace: Duration,
+    pub tag_separators: Vec<String>,
+    pub scan_threads: usize,
+    pub log: String,
+    pub admin_password: Option<String>,
+}
+
+impl Settings {
+    /// Settings for tests and tools: defaults, with the given data dir and music folders.
+    pub fn for_dirs(data: &Path, music: &[PathBuf]) -> Settings {
+        Settings {
+            music: music.to_vec(),
+            data: data.to_path_buf(),
+            config: data.join("houseband.toml"),
+            bind: "127.0.0.1:4545".parse().expect("literal address"),
+            scan_interval: Duration::from_secs(3600),
+            scan_on_start: true,
+            watch: true,
+            watch_debounce: Duration::from_millis(500),
+            missing_grace: Duration::from_secs(30 * 86400),
+            tag_separators: vec![";".into(), " / ".into()],
+            scan_threads: 0,
+            log: "info".into(),
+            admin_password: None,
+        }
+    }
+}
+
+/// Values given on the command line; `None`/empty means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub values: BTreeMap<&'static str, Vec<String>>,
+}
+
+impl Flags {
+    pub fn set(&mut self, key: &'static str, value: Option<String>) {
+        if let Some(v) = value {
+            self.values.insert(key, vec![v]);
+        }
+    }
+    pub fn set_list(&mut self, key: &'static str, values: Vec<String>) {
+        if !values.is_empty() {
+            self.values.insert(key, values);
+        }
+    }
+}
+
+/// A raw value before parsing: one string, or a list (repeated flags, TOML arrays, split env vars).
+#[derive(Debug, Clone)]
+enum Raw {
+    One(String),
+    Many(Vec<String>),
+}
+
+struct Resolver<'a> {
+    flags: &'a Flags,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    file: BTreeMap<String, toml::Value>,
+    file_path: PathBuf,
+}
+
+fn info(key: &str) -> &'static SettingInfo {
+    SETTINGS
+        .iter()
+        .find(|s| s.key == key)
+        .expect("every setting is listed in SETTINGS")
+}
+
+fn bad(key: &str, value: &str, source: &Source, expected: &str) -> ConfigError {
+    ConfigError(format!(
+        "invalid value {value:?} for setting `{key}` (from {source}): expected {expected}"
+    ))
+}
+
+impl Resolver<'_> {
+    /// The highest-precedence raw value of a setting and where it came from.
+    fn raw(
+        &self,
+        key: &str,
+        env_list_sep: Option<char>,
+    ) -> Result<Option<(Raw, Source)>, ConfigError> {
+        let info = info(key);
+        if let Some(values) = self.flags.values.get(key) {
+            let flag = info.flag.unwrap_or(key).to_string();
+            return Ok(Some(match values.as_slice() {
+                [one] if env_list_sep.is_none() => (Raw::One(one.clone()), Source::Flag(flag)),
+                many => (Raw::Many(many.to_vec()), Source::Flag(flag)),
+            }));
+        }
+        let var = info.env_var();
+        if let Some(value) = (self.env)(&var) {
+            let raw = match env_list_sep {
+                Some(sep) => Raw::Many(
+                    value
+                        .split(sep)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                None => Raw::One(value),
+            };
+            return Ok(Some((raw, Source::Env(var))));
+        }
+        if let Some(value) = self.file.get(key) {
+            let source = Source::File(self.file_path.clone());
+            let raw = match value {
+                toml::Value::String(s) => Raw::One(s.clone()),
+                toml::Value::Integer(i) => Raw::One(i.to_string()),
+                toml::Value::Float(f) => Raw::One(f.to_string()),
+                toml::Value::Boolean(b) => Raw::One(b.to_string()),
+                toml::Value::Array(items) => {
+                    let mut out = Vec::new();
+                    for item in items {
+                        match item {
+                            toml::Value::String(s) => out.push(s.clone()),
+                            other => {
+                                return Err(bad(
+                                    key,
+                                    &other.to_string(),
+                                    &source,
+                                    "a list of strings",
+                                ))
+                            }
+                        }
+                    }
+                    Raw::Many(out)
+                }
+                other => {
+                    return Err(bad(
+                        key,
+                        &other.to_string(),
+                        &source,
+                        "a string, number or list",
+                    ))
+                }
+            };
+            return Ok(Some((raw, source)));
+        }
+        Ok(None)
+    }
+
+    fn one<T>(
+        &self,
+        key: &str,
+        default: T,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, ConfigError> {
+        match self.raw(key, None)? {
+            None => Ok(default),
+            Some((Raw::One(s), source)) => {
+                parse(s.trim()).ok_or_else(|| bad(key, &s, &source, expected))
+            }
+            Some((Raw::Many(v), source)) => Err(bad(key, &v.join(","), &source, expected)),
+        }
+    }
+
+    fn list(&self, key: &str, env_sep: char) -> Result<Option<Vec<String>>, ConfigError> {
+        Ok(self.raw(key, Some(env_sep))?.map(|(raw, _)| match raw {
+            Raw::One(s) => vec![s],
+            Raw::Many(v) => v,
+        }))
+    }
+}
+
+/// Parses a duration such as `0`, `90` (seconds), `500ms`, `30s`, `15m`, `1h`, `30d`.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let n: u64 = number.parse().ok()?;
+    let ms = match unit.trim() {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(ms).map(Duration::from_millis)
+}
+
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Some(true),
+        "0" | "false" | "off" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// The data dir when none is given: `$XDG_DATA_HOME/houseband`, else `~/.local/share/houseband`.
+pub fn default_data_dir(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    if let Some(xdg) = env("XDG_DATA_HOME").filter(|s| !s.is_empty()) {
+        return PathBuf::from(xdg).join("houseband");
+    }
+    let home = env("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".local/share/houseband")
+}
+
+/// Resolves every setting from flags, the environment (through `env`) and the config file.
+pub fn resolve(
+    flags: &Flags,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let mut resolver = Resolver {
+        flags,
+        env,
+        file: BTreeMap::new(),
+        file_path: PathBuf::new(),
+    };
+    // The data dir and the config file decide where the file is, so they never come from it.
+    let data = match resolver.raw("data", None)? {
+        Some((Raw::One(s), _)) if !s.trim().is_empty() => PathBuf::from(s),
+        Some((raw, source)) => {
+            let shown = match raw {
+                Raw::One(s) => s,
+                Raw::Many(v) => v.join(","),
+            };
+            return Err(bad("data", &shown, &source, "one directory path"));
+        }
+        None => default_data_dir(env),
+    };
+    let (config, explicit) = match resolver.raw("config", None)? {
+        Some((Raw::One(s), _)) => (PathBuf::from(s), true),
+        Some((Raw::Many(v), source)) => {
+            return Err(bad("config", &v.join(","), &source, "one file path"))
+        }
+        None => (data.join("houseband.toml"), false),
+    };
+    match std::fs::read_to_string(&config) {
+        Ok(text) => {
+            let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                ConfigError(format!(
+                    "config file {} is not valid TOML: {}",
+                    config.display(),
+                    e.message()
+                ))
+            })?;
+            for key in table.keys() {
+                let known = SETTINGS.iter().any(|s| s.key == key && s.flag.is_some());
+                if !known || key == "data" || key == "config" {
+                    return Err(ConfigError(format!(
+                        "config file {} sets unknown setting `{key}`; see docs/configuration.md for the list",
+                        config.display()
+                    )));
+                }
+            }
+            resolver.file = table.into_iter().collect();
+            resolver.file_path = config.clone();
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {}
+        Err(e) => {
+            return Err(ConfigError(format!(
+                "cannot read config file {}: {e}",
+                config.display()
+            )))
+        }
+    }
+
+    let music = resolver
+        .list("music", ':')?
+        .unwrap_or_default()
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    let tag_separators = resolver
+        .list("tag_separators", ',')?
+        .unwrap_or_else(|| vec![";".into(), " / ".into()]);
+    if let Some(sep) = tag_separators.iter().find(|s| s.is_empty()) {
+        return Err(ConfigError(format!(
+            "invalid value {sep:?} for setting `tag_separators`: an empty separator would split every character"
+        )));
+    }
+    Ok(Settings {
+        music,
+        data,
+        config,
+        bind: resolver.one(
+            "bind",
+            "0.0.0.0:4545".parse().expect("literal address"),
+            "ADDR:PORT such as 0.0.0.0:4545 or [::]:4545",
+            |s| s.parse().ok(),
+        )?,
+        scan_interval: resolver.one(
+            "scan_interval",
+            Duration::from_secs(3600),
+            "a duration such as 30m, 1h, 1d, or 0 for off",
+            parse_duration,
+        )?,
+        scan_on_start: resolver.one("scan_on_start", true, "true or false", parse_bool)?,
+        watch: resolver.one("watch", true, "on or off", parse_bool)?,
+        watch_debounce: resolver.one(
+            "watch_debounce",
+            Duration::from_millis(500),
+            "a duration such as 500ms or 2s",
+            parse_duration,
+        )?,
+        missing_grace: resolver.one(
+            "missing_grace",
+            Duration::from_secs(30 * 86400),
+            "a duration such as 30d or 12h",
+            parse_duration,
+        )?,
+        tag_separators,
+        scan_threads: resolver.one(
+            "scan_threads",
+            0,
+            "a number of threads (0 = one per core)",
+            |s| s.parse::<usize>().ok().filter(|n| *n <= 1024),
+        )?,
+        log: resolver.one(
+            "log",
+            "info".to_string(),
+            "a log filter such as info or houseband=debug",
+            |s| {
+                tracing_subscriber::EnvFilter::try_new(s)
+                    .ok()
+                    .map(|_| s.to_string())
+            },
+        )?,
+        admin_password: env("HOUSEBAND_ADMIN_PASSWORD").filter(|p| !p.is_empty()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn precedence_is_flag_env_file_default() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("houseband.toml"),
+            "bind = \"127.0.0.1:1111\"\nscan_interval = \"2h\"\nwatch = false\nmusic = [\"/a\", \"/b\"]\n",
+        )
+        .unwrap();
+        let data = dir.path().to_str().unwrap();
+        let env = env_of(&[("HOUSEBAND_DATA", data), ("HOUSEBAND_SCAN_INTERVAL", "5m")]);
+        let mut flags = Flags::default();
+        flags.set("bind", Some("127.0.0.1:2222".into()));
+        let s = resolve(&flags, &env).unwrap();
+        assert_eq!(s.bind.port(), 2222, "flag beats file");
+        assert_eq!(s.scan_interval, Duration::from_secs(300), "env beats file");
+        assert!(!s.watch, "file beats default");
+        assert_eq!(s.music, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert_eq!(s.missing_grace, Duration::from_secs(30 * 86400), "default");
+        assert_eq!(s.tag_separators, vec![";".to_string(), " / ".to_string()]);
+    }
+
+    #[test]
+    fn env_music_splits_on_colon() {
+        let env = env_of(&[("HOUSEBAND_MUSIC", "/x:/y"), ("HOME", "/nonexistent-home")]);
+        let s = resolve(&Flags::default(), &env).unwrap();
+        assert_eq!(s.music, vec![PathBuf::from("/x"), PathBuf::from("/y")]);
+        assert_eq!(
+            s.data,
+            PathBuf::from("/nonexistent-home/.local/share/houseband")
+        );
+    }
+
+    #[test]
+    fn xdg_data_home_wins_over_home() {
+        let env = env_of(&[("XDG_DATA_HOME", "/xdg"), ("HOME", "/h")]);
+        assert_eq!(
+            resolve(&Flags::default(), &env).unwrap().data,
+            PathBuf::from("/xdg/houseband")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_setting_and_source() {
+        let env = env_of(&[("HOUSEBAND_BIND", "nowhere"), ("HOME", "/nonexistent-home")]);
+        let err = resolve(&Flags::default(), &env).unwrap_err().to_string();
+        assert!(
+            err.contains("`bind`") && err.contains("HOUSEBAND_BIND"),
+            "{err}"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "scan_interval = \"soon\"\n").unwrap();
+        let mut flags = Flags::default();
+        flags.set("config", Some(file.to_str().unwrap().into()));
+        let err = resolve(&flags, &env_of(&[("HOME", "/h")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`scan_interval`") && err.contains("c.toml"),
+            "{err}"
+        );
+
+        std::fs::write(&file, "scna_interval = \"1h\"\n").unwrap();
+        let err = resolve(&flags, &env_of(&[("HOME", "/h")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown setting `scna_interval`"), "{err}");
+    }
+
+    #[test]
+    fn explicit_missing_config_file_is_an_error() {
+        let mut flags = Flags::default();
+        flags.set("config", Some("/nonexistent/houseband.toml".into()));
+        let err = resolve(&flags, &env_of(&[("HOME", "/h")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cannot read config file"), "{err}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("30d"), Some(Duration::from_secs(30 * 86400)));
+        assert_eq!(parse_duration("-1h"), None);
+        assert_eq!(parse_duration("1y"), None);
+    }
+}

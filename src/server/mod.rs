@@ -1,0 +1,33 @@
+//! The HTTP server: actix-web routes that translate requests into calls on the app's managers.
+//! Blocking database work runs on actix's blocking pool, never on the async workers.
+
+pub mod api;
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpServer};
+use anyhow::{Context, Result};
+
+use crate::app::App;
+
+/// Binds the listening socket now (so the caller knows the server is reachable) and returns the
+/// server future to run.
+pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
+    let bind = app.settings.bind;
+    let data = web::Data::from(app);
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get().min(4))
+        .unwrap_or(2);
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(data.clone())
+            .configure(api::routes)
+    })
+    .workers(workers)
+    .bind(bind)
+    .with_context(|| {
+        format!("cannot listen on {bind}: is another server using that port? (setting `bind`)")
+    })?
+    .run();
+    Ok(server)
+}
