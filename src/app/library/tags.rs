@@ -86,15 +86,8 @@ pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, Stri
     if rec.duration_ms == 0 {
         rec.warnings
             .push("no audio length could be read: the file may be truncated".into());
-    } else if is_lossless(file_type) {
-        let audio_kbps = meta.len() as f64 * 8.0 / rec.duration_ms as f64;
-        // Lossless audio below ~24 kbit/s cannot hold the length its header claims.
-        if audio_kbps < 24.0 {
-            rec.warnings.push(format!(
-                "the file holds far less audio than its header claims ({:.1} s): it looks truncated",
-                rec.duration_ms as f64 / 1000.0
-            ));
-        }
+    } else if let Some(why) = truncation(path, file_type, props, meta.len()) {
+        rec.warnings.push(why);
     }
 
     // The format's own tag first, then the others (e.g. ID3v1 behind ID3v2) to fill gaps.
@@ -151,8 +144,87 @@ fn format_name(t: FileType) -> &'static str {
     }
 }
 
-fn is_lossless(t: FileType) -> bool {
-    matches!(t, FileType::Flac | FileType::Ape | FileType::WavPack)
+/// Signs that a file was cut short (an interrupted copy): it still plays up to the cut, so it
+/// stays in the library, with a warning.
+fn truncation(
+    path: &Path,
+    file_type: FileType,
+    props: &lofty::properties::FileProperties,
+    len: u64,
+) -> Option<String> {
+    let claimed = format!("{:.1} s", props.duration().as_secs_f64());
+    match file_type {
+        // The stream's own bit rate (from its headers) against what the file size allows.
+        FileType::Mpeg | FileType::Aac | FileType::Mp4 => {
+            let (overall, audio) = (props.overall_bitrate()?, props.audio_bitrate()?);
+            (u64::from(overall) * 10 < u64::from(audio) * 9).then(|| {
+                format!("the file holds less audio than its header claims ({claimed}): it looks truncated")
+            })
+        }
+        FileType::Flac => {
+            let (frames, min_frame, audio_start) = flac_stream_info(path)?;
+            (frames * min_frame > len.saturating_sub(audio_start)).then(|| {
+                format!("the FLAC stream is shorter than its {frames} frames of at least {min_frame} bytes ({claimed}): it looks truncated")
+            })
+        }
+        _ => None,
+    }
+}
+
+/// From a FLAC file's STREAMINFO: (frame count, smallest frame size, offset of the audio).
+fn flac_stream_info(path: &Path) -> Option<(u64, u64, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut head = [0u8; 10];
+    f.read_exact(&mut head).ok()?;
+    // An ID3v2 tag may come first; its size is "syncsafe" (7 bits a byte).
+    let mut offset = if &head[..3] == b"ID3" {
+        let size = head[6..10]
+            .iter()
+            .fold(0u64, |acc, b| (acc << 7) | u64::from(b & 0x7f));
+        10 + size
+    } else {
+        0
+    };
+    f.seek(SeekFrom::Start(offset)).ok()?;
+    let mut magic = [0u8; 4];
+    f.read_exact(&mut magic).ok()?;
+    if &magic != b"fLaC" {
+        return None;
+    }
+    offset += 4;
+    let mut info = None;
+    loop {
+        let mut block = [0u8; 4];
+        f.read_exact(&mut block).ok()?;
+        let last = block[0] & 0x80 != 0;
+        let kind = block[0] & 0x7f;
+        let size = u64::from(block[1]) << 16 | u64::from(block[2]) << 8 | u64::from(block[3]);
+        if kind == 0 && size >= 34 {
+            let mut si = [0u8; 18];
+            f.read_exact(&mut si).ok()?;
+            f.seek(SeekFrom::Current(size as i64 - 18)).ok()?;
+            let max_block = u64::from(si[2]) << 8 | u64::from(si[3]);
+            let min_frame = u64::from(si[4]) << 16 | u64::from(si[5]) << 8 | u64::from(si[6]);
+            let total = (u64::from(si[13] & 0x0f) << 32)
+                | u64::from(si[14]) << 24
+                | u64::from(si[15]) << 16
+                | u64::from(si[16]) << 8
+                | u64::from(si[17]);
+            info = Some((max_block, min_frame, total));
+        } else {
+            f.seek(SeekFrom::Current(size as i64)).ok()?;
+        }
+        offset += 4 + size;
+        if last {
+            break;
+        }
+    }
+    let (max_block, min_frame, total) = info?;
+    if max_block == 0 || min_frame == 0 || total == 0 {
+        return None;
+    }
+    Some((total.div_ceil(max_block), min_frame, offset))
 }
 
 /// Sets format, suffix and content type. The suffix is the file's own extension when it fits the

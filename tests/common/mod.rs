@@ -1,0 +1,206 @@
+//! Helpers shared by the integration tests: run the real `houseband` binary against temporary
+//! folders and read the real SQLite file it writes.
+#![allow(dead_code, unused_imports)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use houseband::testkit::{exec, rows};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_houseband");
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A data dir and a music dir in one temporary folder.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    /// A sandbox whose music folder holds a copy of the demo library.
+    pub fn with_library() -> Sandbox {
+        let sb = Sandbox::new();
+        copy_dir(&fixtures().join("library"), &sb.music());
+        sb
+    }
+    pub fn music(&self) -> PathBuf {
+        self.dir.path().join("music")
+    }
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    pub fn db(&self) -> PathBuf {
+        self.data().join("houseband.db")
+    }
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .arg("--data")
+            .arg(self.data())
+            .env_remove("HOUSEBAND_MUSIC")
+            .env_remove("HOUSEBAND_DATA")
+            .env_remove("HOUSEBAND_CONFIG")
+            .env("HOUSEBAND_LOG", "warn");
+        c
+    }
+    /// `houseband scan --music <music> [extra]`, asserting success; returns stdout.
+    pub fn scan(&self, extra: &[&str]) -> String {
+        let out = self.scan_output(extra);
+        assert!(
+            out.status.success(),
+            "scan failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    pub fn scan_output(&self, extra: &[&str]) -> Output {
+        let music = self.music();
+        let mut args = vec!["scan", "--music", music.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.cmd(&args).output().unwrap()
+    }
+    pub fn track_id(&self, file_name: &str) -> i64 {
+        let found = rows(
+            &self.db(),
+            "id",
+            &format!(
+                "FROM tracks WHERE path LIKE '%/' || '{}'",
+                file_name.replace('\'', "''")
+            ),
+        )
+        .unwrap();
+        assert_eq!(found.len(), 1, "expected one track named {file_name}");
+        found[0][0].as_i64().unwrap()
+    }
+    pub fn count(&self, rest: &str) -> i64 {
+        rows(&self.db(), "COUNT(*)", rest).unwrap()[0][0]
+            .as_i64()
+            .unwrap()
+    }
+}
+
+/// The numbers from a scan's last line.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub files: u64,
+    pub added: u64,
+    pub updated: u64,
+    pub removed: u64,
+    pub errors: u64,
+}
+
+pub fn summary(stdout: &str) -> Summary {
+    let last = stdout.lines().last().expect("scan printed nothing");
+    let nums: Vec<u64> = last
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(5)
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert!(last.starts_with("scanned "), "unexpected last line: {last}");
+    Summary {
+        files: nums[0],
+        added: nums[1],
+        updated: nums[2],
+        removed: nums[3],
+        errors: nums[4],
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `houseband serve` on loopback, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Server {
+    pub fn start(sb: &Sandbox, extra: &[&str]) -> Server {
+        let port = free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let music = sb.music();
+        let mut args = vec!["serve", "--music", music.to_str().unwrap(), "--bind", &bind];
+        args.extend_from_slice(extra);
+        let child = sb
+            .cmd(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server { child, port };
+        server.wait_for(Duration::from_secs(20), |_| true);
+        server
+    }
+
+    pub fn health(&self) -> Option<serde_json::Value> {
+        let url = format!("http://127.0.0.1:{}/api/health", self.port);
+        let resp = ureq::get(&url)
+            .timeout(Duration::from_secs(5))
+            .call()
+            .ok()?;
+        serde_json::from_str(&resp.into_string().ok()?).ok()
+    }
+
+    /// Polls health until `pred` holds; returns the time it took. Panics after `limit`.
+    pub fn wait_for(&self, limit: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            if let Some(h) = self.health() {
+                if pred(&h) {
+                    return start.elapsed();
+                }
+            }
+            assert!(
+                start.elapsed() < limit,
+                "condition not reached within {limit:?}: {:?}",
+                self.health()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn tracks(&self) -> i64 {
+        self.health().unwrap()["tracks"].as_i64().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
