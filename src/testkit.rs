@@ -136,7 +136,7 @@ pub fn generate(out: &Path, opts: &GenOptions) -> Result<Vec<GenTrack>> {
         .try_for_each(|(track, base)| -> Result<()> {
             let dir = track.path.parent().expect("generated paths have a folder");
             std::fs::create_dir_all(dir)?;
-            if track.index % opts.tracks_per_album == 0 {
+            if track.index.is_multiple_of(opts.tracks_per_album) {
                 std::fs::write(dir.join("cover.jpg"), &cover)?;
             }
             std::fs::write(&track.path, &bases[*base])?;
@@ -168,7 +168,7 @@ fn retag(path: &Path, t: &GenTrack, opts: &GenOptions) -> Result<()> {
     tag.set_genre(GENRES[(t.index / opts.tracks_per_album) % GENRES.len()].to_string());
     tag.insert_text(ItemKey::Year, t.year.to_string());
     tag.insert_text(ItemKey::RecordingDate, t.year.to_string());
-    if t.index % 3 == 0 {
+    if t.index.is_multiple_of(3) {
         tag.insert_text(
             ItemKey::MusicBrainzRecordingId,
             format!("00000000-0000-4000-9000-{:012}", t.index),

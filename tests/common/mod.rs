@@ -146,6 +146,10 @@ pub struct Server {
 
 impl Server {
     pub fn start(sb: &Sandbox, extra: &[&str]) -> Server {
+        Server::start_with_env(sb, extra, &[])
+    }
+
+    pub fn start_with_env(sb: &Sandbox, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let port = free_port();
         let bind = format!("127.0.0.1:{port}");
         let music = sb.music();
@@ -155,6 +159,7 @@ impl Server {
             .cmd(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .envs(env.iter().copied())
             .spawn()
             .unwrap();
         let server = Server { child, port };
@@ -172,7 +177,11 @@ impl Server {
     }
 
     /// Polls health until `pred` holds; returns the time it took. Panics after `limit`.
-    pub fn wait_for(&self, limit: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> Duration {
+    pub fn wait_for(
+        &self,
+        limit: Duration,
+        mut pred: impl FnMut(&serde_json::Value) -> bool,
+    ) -> Duration {
         let start = Instant::now();
         loop {
             if let Some(h) = self.health() {

@@ -318,6 +318,9 @@ pub fn scan(
         report: &mut report,
         progress,
     };
+    // Set when the writer fails, so the readers stop instead of reading files nobody will store.
+    let stop = AtomicBool::new(false);
+    let stop_ref = &stop;
     let write_result = std::thread::scope(|s| {
         s.spawn(move || {
             pool.install(|| {
@@ -325,16 +328,24 @@ pub fn scan(
                     .par_iter()
                     .enumerate()
                     .for_each_with(tx, |tx, (i, w)| {
+                        if stop_ref.load(Ordering::Relaxed) {
+                            return;
+                        }
                         let outcome = match read_track(&w.facts.path, tag_options) {
                             Ok(rec) => Outcome::Read(Box::new(rec)),
                             Err(reason) => Outcome::Failed(reason),
                         };
-                        // The writer only stops receiving when it failed; the scan ends with its error.
+                        // A send fails only once the writer has given up; the scan ends with its error.
                         let _ = tx.send((i, outcome));
                     });
             });
         });
-        writer.run(&rx, work_ref)
+        // `run` owns the receiver: when it returns, blocked senders wake up and fail at once.
+        let result = writer.run(rx, work_ref);
+        if result.is_err() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        result
     });
     write_result?;
 
@@ -609,7 +620,7 @@ struct Writer<'a> {
 impl Writer<'_> {
     fn run(
         &mut self,
-        rx: &crossbeam_channel::Receiver<(usize, Outcome)>,
+        rx: crossbeam_channel::Receiver<(usize, Outcome)>,
         work: &[Work],
     ) -> Result<()> {
         let mut batch: Vec<(usize, Outcome)> = Vec::with_capacity(BATCH);
