@@ -202,54 +202,27 @@ CREATE TABLE scan_state (
 );
 
 -- Full-text search, case- and accent-insensitive ("beyonce" finds "Beyoncé"), with prefixes for
--- search-as-you-type. External-content tables kept in step by triggers.
+-- search-as-you-type. The FTS tables hold their own copy of the text, keyed by the item's id, and
+-- are filled in bulk by the scanner (one statement per batch): a per-row trigger would make FTS5
+-- flush a tiny segment for every inserted track, which costs more than the rest of the insert.
+-- Only deletions (purges, rare) go through triggers.
 CREATE VIRTUAL TABLE tracks_fts USING fts5(
-    title, artist, album, content='tracks', content_rowid='id',
-    tokenize="unicode61 remove_diacritics 2", prefix='2 3'
+    title, artist, album, tokenize="unicode61 remove_diacritics 2", prefix='2 3'
 );
-CREATE TRIGGER tracks_fts_insert AFTER INSERT ON tracks BEGIN
-    INSERT INTO tracks_fts(rowid, title, artist, album)
-    VALUES (new.id, new.title, new.artist_display, new.album_name);
-END;
 CREATE TRIGGER tracks_fts_delete AFTER DELETE ON tracks BEGIN
-    INSERT INTO tracks_fts(tracks_fts, rowid, title, artist, album)
-    VALUES ('delete', old.id, old.title, old.artist_display, old.album_name);
-END;
-CREATE TRIGGER tracks_fts_update AFTER UPDATE OF title, artist_display, album_name ON tracks BEGIN
-    INSERT INTO tracks_fts(tracks_fts, rowid, title, artist, album)
-    VALUES ('delete', old.id, old.title, old.artist_display, old.album_name);
-    INSERT INTO tracks_fts(rowid, title, artist, album)
-    VALUES (new.id, new.title, new.artist_display, new.album_name);
+    DELETE FROM tracks_fts WHERE rowid = old.id;
 END;
 
 CREATE VIRTUAL TABLE albums_fts USING fts5(
-    name, artist, content='albums', content_rowid='id',
-    tokenize="unicode61 remove_diacritics 2", prefix='2 3'
+    name, artist, tokenize="unicode61 remove_diacritics 2", prefix='2 3'
 );
-CREATE TRIGGER albums_fts_insert AFTER INSERT ON albums BEGIN
-    INSERT INTO albums_fts(rowid, name, artist) VALUES (new.id, new.name, new.artist_display);
-END;
 CREATE TRIGGER albums_fts_delete AFTER DELETE ON albums BEGIN
-    INSERT INTO albums_fts(albums_fts, rowid, name, artist)
-    VALUES ('delete', old.id, old.name, old.artist_display);
-END;
-CREATE TRIGGER albums_fts_update AFTER UPDATE OF name, artist_display ON albums BEGIN
-    INSERT INTO albums_fts(albums_fts, rowid, name, artist)
-    VALUES ('delete', old.id, old.name, old.artist_display);
-    INSERT INTO albums_fts(rowid, name, artist) VALUES (new.id, new.name, new.artist_display);
+    DELETE FROM albums_fts WHERE rowid = old.id;
 END;
 
 CREATE VIRTUAL TABLE artists_fts USING fts5(
-    name, content='artists', content_rowid='id',
-    tokenize="unicode61 remove_diacritics 2", prefix='2 3'
+    name, tokenize="unicode61 remove_diacritics 2", prefix='2 3'
 );
-CREATE TRIGGER artists_fts_insert AFTER INSERT ON artists BEGIN
-    INSERT INTO artists_fts(rowid, name) VALUES (new.id, new.name);
-END;
 CREATE TRIGGER artists_fts_delete AFTER DELETE ON artists BEGIN
-    INSERT INTO artists_fts(artists_fts, rowid, name) VALUES ('delete', old.id, old.name);
-END;
-CREATE TRIGGER artists_fts_update AFTER UPDATE OF name ON artists BEGIN
-    INSERT INTO artists_fts(artists_fts, rowid, name) VALUES ('delete', old.id, old.name);
-    INSERT INTO artists_fts(rowid, name) VALUES (new.id, new.name);
+    DELETE FROM artists_fts WHERE rowid = old.id;
 END;

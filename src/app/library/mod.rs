@@ -5,6 +5,7 @@
 //! scan, a watcher batch and a `houseband scan` never run at once in one process.
 
 pub mod fold;
+pub mod head_tail;
 pub mod record;
 pub mod scanner;
 pub mod store;

@@ -348,6 +348,10 @@ pub fn scan(
         result
     });
     write_result?;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "files read and stored"
+    );
 
     // 4. What vanished, purges and summaries.
     let cutoff = now() - config.missing_grace.as_secs() as i64;
@@ -667,7 +671,7 @@ impl Writer<'_> {
                     c, ids, &ctx, moves, vanished, dirty, &work[*i], outcome, &mut tally,
                 )?;
             }
-            Ok::<_, diesel::result::Error>(())
+            store::index_tracks(c, &tally.stored)
         });
         if let Err(e) = result {
             // The caches may name rows the rollback removed.
@@ -699,6 +703,8 @@ struct Tally {
     added: u64,
     updated: u64,
     moved: u64,
+    /// Tracks inserted or changed in this batch, for the search index.
+    stored: Vec<i64>,
     errors: Vec<(String, String)>,
     warnings: Vec<(String, String)>,
 }
@@ -781,6 +787,7 @@ fn store_one(
         },
     };
     dirty.insert(album_id);
+    tally.stored.push(track_id);
 
     let mut positions: HashMap<&str, i32> = HashMap::new();
     for credit in &rec.credits {

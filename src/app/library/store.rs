@@ -682,6 +682,31 @@ pub fn purge_missing(conn: &mut SqliteConnection, cutoff: i64) -> DbResult<usize
     Ok(n)
 }
 
+/// Brings the tracks' search index up to date for the given tracks (inserted or changed).
+pub fn index_tracks(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    conn.batch_execute(
+        "CREATE TEMP TABLE IF NOT EXISTS touched_tracks (id INTEGER PRIMARY KEY); DELETE FROM touched_tracks;",
+    )?;
+    for chunk in ids.chunks(500) {
+        let values = chunk
+            .iter()
+            .map(|id| format!("({id})"))
+            .collect::<Vec<_>>()
+            .join(",");
+        conn.batch_execute(&format!(
+            "INSERT OR IGNORE INTO touched_tracks (id) VALUES {values};"
+        ))?;
+    }
+    conn.batch_execute(
+        "DELETE FROM tracks_fts WHERE rowid IN (SELECT id FROM touched_tracks);
+         INSERT INTO tracks_fts (rowid, title, artist, album)
+           SELECT id, title, artist_display, album_name FROM tracks WHERE id IN (SELECT id FROM touched_tracks);",
+    )
+}
+
 /// Recomputes album, artist and genre summaries. `albums = None` means every album.
 pub fn refresh_summaries(conn: &mut SqliteConnection, albums: Option<&[i64]>) -> DbResult<()> {
     conn.batch_execute(
@@ -773,7 +798,14 @@ pub fn refresh_summaries(conn: &mut SqliteConnection, albums: Option<&[i64]>) ->
          UPDATE genres SET album_count = c.n FROM (
              SELECT ag.genre_id, COUNT(*) AS n FROM album_genres ag
              JOIN albums a ON a.id = ag.album_id WHERE a.track_count > 0 GROUP BY ag.genre_id) AS c
-           WHERE genres.id = c.genre_id;",
+           WHERE genres.id = c.genre_id;
+
+         DELETE FROM albums_fts WHERE rowid IN (SELECT id FROM dirty_albums);
+         INSERT INTO albums_fts (rowid, name, artist)
+           SELECT id, name, artist_display FROM albums WHERE id IN (SELECT id FROM dirty_albums);
+         -- An artist's name never changes (it is its identity): index the new ones.
+         INSERT INTO artists_fts (rowid, name)
+           SELECT id, name FROM artists WHERE id > (SELECT COALESCE(MAX(rowid), 0) FROM artists_fts);",
     )?;
     refresh_artist_images(conn)
 }

@@ -14,6 +14,9 @@ use lofty::prelude::AudioFile;
 use lofty::probe::Probe;
 use lofty::tag::{ItemKey, Tag};
 
+use std::io::{Read, Seek, SeekFrom};
+
+use super::head_tail::HeadTailFile;
 use super::record::{role, Credit, TrackRecord};
 
 /// The longest text kept from one tag field (titles, names); longer ones are cut with a warning.
@@ -53,16 +56,12 @@ impl Default for TagOptions {
 
 /// Reads a file. The error is a reason fit for a person: it goes into `scan_errors`.
 pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read file: {e}"))?;
-    if meta.len() == 0 {
-        return Err("empty file (0 bytes)".into());
-    }
-    let (file_type, tagged, tag_error) = match open(path, true) {
-        Ok((t, f)) => (t, f, None),
+    let (file_type, tagged, tag_error, truncated) = match open(path, true) {
+        Ok((t, f, cut)) => (t, f, None, cut),
         // Unreadable tags (invalid UTF-8, a broken frame) must not cost the user the song: read
         // the audio alone and name the track after its file.
         Err(first) => match open(path, false) {
-            Ok((t, f)) => (t, f, Some(first)),
+            Ok((t, f, cut)) => (t, f, Some(first), cut),
             Err(_) => return Err(first),
         },
     };
@@ -86,7 +85,7 @@ pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, Stri
     if rec.duration_ms == 0 {
         rec.warnings
             .push("no audio length could be read: the file may be truncated".into());
-    } else if let Some(why) = truncation(path, file_type, props, meta.len()) {
+    } else if let Some(why) = truncated.or_else(|| truncation(file_type, props)) {
         rec.warnings.push(why);
     }
 
@@ -107,23 +106,41 @@ pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, Stri
     Ok(rec)
 }
 
-fn open(path: &Path, with_tags: bool) -> Result<(FileType, lofty::file::TaggedFile), String> {
+/// Reads a file with lofty; for FLAC also checks the stream against its STREAMINFO.
+fn open(
+    path: &Path,
+    with_tags: bool,
+) -> Result<(FileType, lofty::file::TaggedFile, Option<String>), String> {
     let parse = ParseOptions::new()
         .parsing_mode(ParsingMode::BestAttempt)
         .read_tags(with_tags)
         .read_cover_art(with_tags);
-    let probe = Probe::open(path)
-        .map_err(|e| format!("cannot open file: {e}"))?
+    let file = HeadTailFile::open(path).map_err(|e| format!("cannot read file: {e}"))?;
+    if file.is_empty() {
+        return Err("empty file (0 bytes)".into());
+    }
+    let probe = Probe::new(file)
+        .set_file_type_opt(FileType::from_path(path))
         .options(parse)
         .guess_file_type()
         .map_err(|e| format!("cannot read file: {e}"))?;
     let file_type = probe
         .file_type()
         .ok_or_else(|| "not an audio file this server can read".to_string())?;
-    let tagged = probe
+    let mut reader = probe.into_inner();
+    let truncated = if file_type == FileType::Flac {
+        flac_truncation(&mut reader)
+    } else {
+        None
+    };
+    reader
+        .seek(SeekFrom::Start(0))
+        .map_err(|e| format!("cannot read file: {e}"))?;
+    let tagged = Probe::with_file_type(reader, file_type)
+        .options(parse)
         .read()
         .map_err(|e| format!("not a readable {} file: {e}", format_name(file_type)))?;
-    Ok((file_type, tagged))
+    Ok((file_type, tagged, truncated))
 }
 
 fn format_name(t: FileType) -> &'static str {
@@ -144,37 +161,47 @@ fn format_name(t: FileType) -> &'static str {
     }
 }
 
+trait SetFileTypeOpt {
+    fn set_file_type_opt(self, t: Option<FileType>) -> Self;
+}
+
+impl<R: std::io::Read> SetFileTypeOpt for Probe<R> {
+    fn set_file_type_opt(self, t: Option<FileType>) -> Self {
+        match t {
+            Some(t) => self.set_file_type(t),
+            None => self,
+        }
+    }
+}
+
 /// Signs that a file was cut short (an interrupted copy): it still plays up to the cut, so it
 /// stays in the library, with a warning.
-fn truncation(
-    path: &Path,
-    file_type: FileType,
-    props: &lofty::properties::FileProperties,
-    len: u64,
-) -> Option<String> {
-    let claimed = format!("{:.1} s", props.duration().as_secs_f64());
+fn truncation(file_type: FileType, props: &lofty::properties::FileProperties) -> Option<String> {
     match file_type {
         // The stream's own bit rate (from its headers) against what the file size allows.
         FileType::Mpeg | FileType::Aac | FileType::Mp4 => {
             let (overall, audio) = (props.overall_bitrate()?, props.audio_bitrate()?);
             (u64::from(overall) * 10 < u64::from(audio) * 9).then(|| {
-                format!("the file holds less audio than its header claims ({claimed}): it looks truncated")
-            })
-        }
-        FileType::Flac => {
-            let (frames, min_frame, audio_start) = flac_stream_info(path)?;
-            (frames * min_frame > len.saturating_sub(audio_start)).then(|| {
-                format!("the FLAC stream is shorter than its {frames} frames of at least {min_frame} bytes ({claimed}): it looks truncated")
+                format!(
+                    "the file holds less audio than its header claims ({:.1} s): it looks truncated",
+                    props.duration().as_secs_f64()
+                )
             })
         }
         _ => None,
     }
 }
 
+/// A FLAC stream cannot be shorter than its frame count times its smallest frame.
+fn flac_truncation(f: &mut HeadTailFile) -> Option<String> {
+    let (frames, min_frame, audio_start) = flac_stream_info(f)?;
+    (frames * min_frame > f.len().saturating_sub(audio_start)).then(|| {
+        format!("the FLAC stream is shorter than its {frames} frames of at least {min_frame} bytes: it looks truncated")
+    })
+}
+
 /// From a FLAC file's STREAMINFO: (frame count, smallest frame size, offset of the audio).
-fn flac_stream_info(path: &Path) -> Option<(u64, u64, u64)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut f = std::fs::File::open(path).ok()?;
+fn flac_stream_info(f: &mut HeadTailFile) -> Option<(u64, u64, u64)> {
     let mut head = [0u8; 10];
     f.read_exact(&mut head).ok()?;
     // An ID3v2 tag may come first; its size is "syncsafe" (7 bits a byte).
