@@ -126,12 +126,14 @@ fn every_format_is_read_with_its_tags() {
         );
         assert_eq!(credits(&sb, file, "composer"), ["Ingrid Holm"], "{file}");
     }
-    // BPM is read from Vorbis comments; lofty maps no APE key to it (see docs/configuration.md).
-    assert_eq!(track(&sb, "01 - Polar Night.flac", "bpm")[0], 92);
+    // BPM from Vorbis comments and from APEv2 (a key lofty's generic tag has no name for).
+    for (file, ..) in &formats {
+        assert_eq!(track(&sb, file, "bpm")[0], 92, "{file}: BPM");
+    }
     let first = track(
         &sb,
         "01 - Polar Night.flac",
-        "has_cover, lyrics, disc_subtitle, sort_title, bit_depth, channels",
+        "has_cover, lyrics, disc_subtitle, sort_title, bit_depth, channels, explicit",
     );
     assert_eq!(
         first,
@@ -141,8 +143,18 @@ fn every_format_is_read_with_its_tags() {
             "Side A",
             "Polar Night, The",
             16,
-            2
+            2,
+            1
         ])
+    );
+    assert_eq!(
+        rows(
+            &sb.db(),
+            "explicit",
+            "FROM albums WHERE name = 'Northern Lights'"
+        )
+        .unwrap()[0][0],
+        1
     );
     assert!(track(&sb, "03 - Midnight Sun.opus", "lrc_path")[0]
         .as_str()

@@ -105,6 +105,7 @@ CREATE TABLE tracks (
     album_artist_display TEXT NOT NULL,
     album_artist_sort TEXT,
     genre_display TEXT,
+    moods TEXT,
     track_number INTEGER,
     track_total INTEGER,
     disc_number INTEGER,

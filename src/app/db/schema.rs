@@ -110,6 +110,7 @@ diesel::table! {
         album_artist_display -> Text,
         album_artist_sort -> Nullable<Text>,
         genre_display -> Nullable<Text>,
+        moods -> Nullable<Text>,
         track_number -> Nullable<Integer>,
         track_total -> Nullable<Integer>,
         disc_number -> Nullable<Integer>,

@@ -64,6 +64,7 @@ pub struct TrackRecord {
     pub album_artist_sort: Option<String>,
     pub credits: Vec<Credit>,
     pub genres: Vec<String>,
+    pub moods: Vec<String>,
 
     pub track_number: Option<i32>,
     pub track_total: Option<i32>,

@@ -37,6 +37,8 @@ use crate::app::db::{now, Db};
 const BATCH: usize = 2_000;
 const COMMIT_EVERY: Duration = Duration::from_millis(500);
 const INTERRUPTED: &str = "scan_interrupted";
+/// How often a running scan logs its progress.
+const LOG_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
@@ -317,6 +319,7 @@ pub fn scan(
         dirty_albums: &mut dirty_albums,
         report: &mut report,
         progress,
+        last_log: Instant::now(),
     };
     // Set when the writer fails, so the readers stop instead of reading files nobody will store.
     let stop = AtomicBool::new(false);
@@ -619,6 +622,7 @@ struct Writer<'a> {
     dirty_albums: &'a mut HashSet<i64>,
     report: &'a mut ScanReport,
     progress: &'a Progress,
+    last_log: Instant,
 }
 
 impl Writer<'_> {
@@ -689,6 +693,17 @@ impl Writer<'_> {
         self.progress
             .errors
             .store(self.report.errors.len() as u64, Ordering::Relaxed);
+        if self.last_log.elapsed() >= LOG_EVERY {
+            self.last_log = Instant::now();
+            let p = self.progress.view();
+            tracing::info!(
+                processed = p.files_processed,
+                to_read = p.files_to_read,
+                seen = p.files_seen,
+                errors = p.errors,
+                "scan progress"
+            );
+        }
         Ok(())
     }
 }

@@ -56,12 +56,12 @@ impl Default for TagOptions {
 
 /// Reads a file. The error is a reason fit for a person: it goes into `scan_errors`.
 pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, String> {
-    let (file_type, tagged, tag_error, truncated) = match open(path, true) {
-        Ok((t, f, cut)) => (t, f, None, cut),
+    let (file_type, tagged, tag_error, truncated, extras) = match open(path, true) {
+        Ok((t, f, cut, x)) => (t, f, None, cut, x),
         // Unreadable tags (invalid UTF-8, a broken frame) must not cost the user the song: read
         // the audio alone and name the track after its file.
         Err(first) => match open(path, false) {
-            Ok((t, f, cut)) => (t, f, Some(first), cut),
+            Ok((t, f, cut, x)) => (t, f, Some(first), cut, x),
             Err(_) => return Err(first),
         },
     };
@@ -97,7 +97,7 @@ pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, Stri
         tags: &tags,
         separators: &options.separators,
     };
-    reader.fill(&mut rec, path);
+    reader.fill(&mut rec, path, extras);
     if let Some(e) = tag_error {
         rec.warnings.push(format!(
             "the tags cannot be read ({e}): the track is named after its file"
@@ -110,7 +110,7 @@ pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, Stri
 fn open(
     path: &Path,
     with_tags: bool,
-) -> Result<(FileType, lofty::file::TaggedFile, Option<String>), String> {
+) -> Result<(FileType, lofty::file::TaggedFile, Option<String>, Extras), String> {
     let parse = ParseOptions::new()
         .parsing_mode(ParsingMode::BestAttempt)
         .read_tags(with_tags)
@@ -136,11 +136,93 @@ fn open(
     reader
         .seek(SeekFrom::Start(0))
         .map_err(|e| format!("cannot read file: {e}"))?;
-    let tagged = Probe::with_file_type(reader, file_type)
-        .options(parse)
-        .read()
+    let (tagged, extras) = read_with_extras(reader, file_type, parse)
         .map_err(|e| format!("not a readable {} file: {e}", format_name(file_type)))?;
-    Ok((file_type, tagged, truncated))
+    Ok((file_type, tagged, truncated, extras))
+}
+
+/// Values lofty's generic tag has no key for, read from the format's own tag.
+#[derive(Debug, Default)]
+struct Extras {
+    explicit: Option<String>,
+    bpm: Option<String>,
+}
+
+fn vorbis_extras(vc: &lofty::ogg::tag::VorbisComments) -> Extras {
+    Extras {
+        explicit: vc
+            .get("ITUNESADVISORY")
+            .or_else(|| vc.get("EXPLICIT"))
+            .map(str::to_string),
+        bpm: None,
+    }
+}
+
+fn ape_extras(ape: &lofty::ape::ApeTag) -> Extras {
+    Extras {
+        explicit: None,
+        bpm: ape
+            .get("BPM")
+            .and_then(|item| item.text_values())
+            .and_then(|mut values| values.next())
+            .map(str::to_string),
+    }
+}
+
+fn read_with_extras(
+    mut reader: HeadTailFile,
+    file_type: FileType,
+    parse: ParseOptions,
+) -> Result<(lofty::file::TaggedFile, Extras), lofty::error::FileParseError> {
+    use lofty::ape::ApeFile;
+    use lofty::flac::FlacFile;
+    use lofty::musepack::MpcFile;
+    use lofty::ogg::{OpusFile, SpeexFile, VorbisFile};
+    use lofty::wavpack::WavPackFile;
+    let r = &mut reader;
+    Ok(match file_type {
+        FileType::Flac => {
+            let f = FlacFile::read_from(r, parse)?;
+            let e = f.vorbis_comments().map(vorbis_extras).unwrap_or_default();
+            (f.into(), e)
+        }
+        FileType::Vorbis => {
+            let f = VorbisFile::read_from(r, parse)?;
+            let e = vorbis_extras(f.vorbis_comments());
+            (f.into(), e)
+        }
+        FileType::Opus => {
+            let f = OpusFile::read_from(r, parse)?;
+            let e = vorbis_extras(f.vorbis_comments());
+            (f.into(), e)
+        }
+        FileType::Speex => {
+            let f = SpeexFile::read_from(r, parse)?;
+            let e = vorbis_extras(f.vorbis_comments());
+            (f.into(), e)
+        }
+        FileType::Ape => {
+            let f = ApeFile::read_from(r, parse)?;
+            let e = f.ape().map(ape_extras).unwrap_or_default();
+            (f.into(), e)
+        }
+        FileType::WavPack => {
+            let f = WavPackFile::read_from(r, parse)?;
+            let e = f.ape().map(ape_extras).unwrap_or_default();
+            (f.into(), e)
+        }
+        FileType::Mpc => {
+            let f = MpcFile::read_from(r, parse)?;
+            let e = f.ape().map(ape_extras).unwrap_or_default();
+            (f.into(), e)
+        }
+        _ => (
+            Probe::with_file_type(reader, file_type)
+                .options(parse)
+                .read()?,
+            Extras::default(),
+        ),
+    })
 }
 
 fn format_name(t: FileType) -> &'static str {
@@ -323,7 +405,7 @@ impl Fields<'_> {
             .collect()
     }
 
-    fn fill(&self, rec: &mut TrackRecord, path: &Path) {
+    fn fill(&self, rec: &mut TrackRecord, path: &Path, extras: Extras) {
         let mut w = Vec::new();
         let text = |v: Option<String>, what: &str, w: &mut Vec<String>| -> Option<String> {
             v.map(|s| clean(&s, MAX_FIELD_CHARS, what, w))
@@ -476,6 +558,7 @@ impl Fields<'_> {
             }
         }
         rec.genres = genres;
+        rec.moods = clean_names(self.split_values(ItemKey::Mood), "moods", &mut w);
 
         let (n, t) = self.number_pair(ItemKey::TrackNumber, ItemKey::TrackTotal, "track", &mut w);
         rec.track_number = n;
@@ -499,6 +582,7 @@ impl Fields<'_> {
         rec.bpm = self
             .first(ItemKey::Bpm)
             .or_else(|| self.first(ItemKey::IntegerBpm))
+            .or(extras.bpm)
             .and_then(|v| {
                 let bpm = v.parse::<f64>().ok().filter(|b| *b > 0.0 && *b < 1000.0);
                 if bpm.is_none() {
@@ -534,6 +618,7 @@ impl Fields<'_> {
         rec.release_types = (!types.is_empty()).then(|| types.join(";"));
         rec.explicit = self
             .first(ItemKey::ParentalAdvisory)
+            .or(extras.explicit)
             .and_then(|v| match v.trim() {
                 "1" | "4" | "explicit" => Some(true),
                 "2" | "clean" => Some(false),
