@@ -179,50 +179,42 @@ fn read_with_extras(
     use lofty::musepack::MpcFile;
     use lofty::ogg::{OpusFile, SpeexFile, VorbisFile};
     use lofty::wavpack::WavPackFile;
+
+    /// Reads a file as its concrete lofty type, takes the extras, then converts it.
+    fn typed<F: AudioFile + Into<lofty::file::TaggedFile>>(
+        reader: &mut HeadTailFile,
+        parse: ParseOptions,
+        extras: impl FnOnce(&F) -> Extras,
+    ) -> Result<(lofty::file::TaggedFile, Extras), lofty::error::FileParseError> {
+        let file = F::read_from(reader, parse)?;
+        let found = extras(&file);
+        Ok((file.into(), found))
+    }
+
     let r = &mut reader;
-    Ok(match file_type {
-        FileType::Flac => {
-            let f = FlacFile::read_from(r, parse)?;
-            let e = f.vorbis_comments().map(vorbis_extras).unwrap_or_default();
-            (f.into(), e)
-        }
-        FileType::Vorbis => {
-            let f = VorbisFile::read_from(r, parse)?;
-            let e = vorbis_extras(f.vorbis_comments());
-            (f.into(), e)
-        }
-        FileType::Opus => {
-            let f = OpusFile::read_from(r, parse)?;
-            let e = vorbis_extras(f.vorbis_comments());
-            (f.into(), e)
-        }
-        FileType::Speex => {
-            let f = SpeexFile::read_from(r, parse)?;
-            let e = vorbis_extras(f.vorbis_comments());
-            (f.into(), e)
-        }
+    match file_type {
+        FileType::Flac => typed::<FlacFile>(r, parse, |f| {
+            f.vorbis_comments().map(vorbis_extras).unwrap_or_default()
+        }),
+        FileType::Vorbis => typed::<VorbisFile>(r, parse, |f| vorbis_extras(f.vorbis_comments())),
+        FileType::Opus => typed::<OpusFile>(r, parse, |f| vorbis_extras(f.vorbis_comments())),
+        FileType::Speex => typed::<SpeexFile>(r, parse, |f| vorbis_extras(f.vorbis_comments())),
         FileType::Ape => {
-            let f = ApeFile::read_from(r, parse)?;
-            let e = f.ape().map(ape_extras).unwrap_or_default();
-            (f.into(), e)
+            typed::<ApeFile>(r, parse, |f| f.ape().map(ape_extras).unwrap_or_default())
         }
         FileType::WavPack => {
-            let f = WavPackFile::read_from(r, parse)?;
-            let e = f.ape().map(ape_extras).unwrap_or_default();
-            (f.into(), e)
+            typed::<WavPackFile>(r, parse, |f| f.ape().map(ape_extras).unwrap_or_default())
         }
         FileType::Mpc => {
-            let f = MpcFile::read_from(r, parse)?;
-            let e = f.ape().map(ape_extras).unwrap_or_default();
-            (f.into(), e)
+            typed::<MpcFile>(r, parse, |f| f.ape().map(ape_extras).unwrap_or_default())
         }
-        _ => (
+        _ => Ok((
             Probe::with_file_type(reader, file_type)
                 .options(parse)
                 .read()?,
             Extras::default(),
-        ),
-    })
+        )),
+    }
 }
 
 fn format_name(t: FileType) -> &'static str {
