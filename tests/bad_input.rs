@@ -142,6 +142,12 @@ fn broken_and_hostile_files_are_reported_and_the_rest_is_scanned() {
             .any(|(n, k, _)| n == "manyartists.flac" && k == "warning"),
         "{recorded:?}"
     );
+    assert!(
+        recorded
+            .iter()
+            .any(|(n, k, r)| n == "again" && k == "error" && r.contains("symbolic link loop")),
+        "{recorded:?}"
+    );
 
     // A rescan still reports them but does not read (or log) the unchanged broken files again.
     let again = sb.scan_output(&[]);
@@ -151,6 +157,10 @@ fn broken_and_hostile_files_are_reported_and_the_rest_is_scanned() {
     assert!(
         !stderr.contains("cannot read audio file"),
         "logged twice:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("cannot scan"),
+        "the symlink loop was logged twice:\n{stderr}"
     );
 
     // A repaired file leaves the error list.
@@ -216,4 +226,9 @@ fn an_unreadable_folder_is_reported_and_its_tracks_are_kept() {
     );
     assert_eq!(summary(&stdout).removed, 0, "{stdout}");
     assert_eq!(sb.count("FROM tracks WHERE missing_since IS NULL"), 22);
+    assert_eq!(
+        sb.count("FROM scan_errors WHERE kind = 'error' AND path LIKE '%/The Testers' AND reason LIKE '%ermission denied%'"),
+        1,
+        "the unreadable folder is recorded"
+    );
 }

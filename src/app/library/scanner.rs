@@ -203,15 +203,22 @@ pub fn scan(
         .seen
         .store(walked.files.len() as u64, Ordering::Relaxed);
     report.files = walked.files.len() as u64;
-    for (path, reason) in &walked.errors {
-        tracing::warn!(path = %path.display(), %reason, "cannot scan");
-        report.errors.push((path_str(path), reason.clone()));
-    }
-    let unreadable: Vec<String> = walked.errors.iter().map(|(p, _)| path_str(p)).collect();
-
-    // 2. Compare with what the database knows.
     let known_problems = store::known_problems(&mut conn)
         .map_err(|e| store::explain(e, "cannot read the scan errors"))?;
+    for (path, reason) in &walked.errors {
+        let p = path_str(path);
+        // Logged once: a folder that was already unreadable last time is only reported.
+        if known_problems.contains_key(&p) {
+            tracing::debug!(path = %p, %reason, "still cannot scan");
+        } else {
+            tracing::warn!(path = %p, %reason, "cannot scan");
+        }
+        report.errors.push((p, reason.clone()));
+    }
+    let unreadable: Vec<String> = walked.errors.iter().map(|(p, _)| path_str(p)).collect();
+    let under_unreadable = |p: &str| unreadable.iter().any(|u| Path::new(p).starts_with(u));
+
+    // 2. Compare with what the database knows.
     let mut work: Vec<Work> = Vec::new();
     let mut vanished: HashMap<i64, KnownTrack> = HashMap::new();
     let mut dirty_albums: HashSet<i64> = HashSet::new();
@@ -267,8 +274,7 @@ pub fn scan(
             }
         }
         for (path, k) in known {
-            let under_unreadable = unreadable.iter().any(|u| Path::new(&path).starts_with(u));
-            if k.missing_since.is_none() && !under_unreadable {
+            if k.missing_since.is_none() && !under_unreadable(&path) {
                 vanished.insert(k.id, k);
             }
         }
@@ -364,25 +370,28 @@ pub fn scan(
             dirty_albums.insert(k.album_id);
         }
         report.removed = store::mark_missing(c, &gone)? as u64;
+        // What lies under an unreadable folder counts as still there: nothing is known about it.
+        let seen_dirs: HashSet<String> = walked.dirs.keys().map(|p| path_str(p)).collect();
+        let existing: HashSet<&str> = walked
+            .files
+            .iter()
+            .filter_map(|f| f.path.to_str())
+            .collect();
         for plan in plans.iter().filter(|p| p.reachable) {
-            let seen_dirs: HashSet<String> = walked.dirs.keys().map(|p| path_str(p)).collect();
-            let existing: HashSet<&str> = walked
-                .files
-                .iter()
-                .filter_map(|f| f.path.to_str())
-                .collect();
             for scope in &plan.scopes {
                 if let Scope::Tree(tree) = scope {
                     let t = path_str(tree);
-                    if !unreadable
-                        .iter()
-                        .any(|u| tree.starts_with(u) || Path::new(u).starts_with(tree))
-                    {
-                        store::mark_dirs_missing(c, &t, &seen_dirs)?;
-                        store::clear_problems_not_in(c, &t, &existing)?;
-                    }
+                    store::mark_dirs_missing(c, &t, |d| {
+                        seen_dirs.contains(d) || under_unreadable(d)
+                    })?;
+                    store::clear_problems_not_in(c, &t, |f| {
+                        existing.contains(f) || under_unreadable(f)
+                    })?;
                 }
             }
+        }
+        for (path, reason) in &walked.errors {
+            store::record_problem(c, &path_str(path), "error", reason, None)?;
         }
         report.purged = store::purge_missing(c, cutoff)? as u64;
         let changed = !dirty_albums.is_empty() || report.purged > 0;

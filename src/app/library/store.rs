@@ -546,7 +546,7 @@ pub fn dir_id(conn: &mut SqliteConnection, path: &str) -> DbResult<Option<i64>> 
 pub fn mark_dirs_missing(
     conn: &mut SqliteConnection,
     tree: &str,
-    seen: &std::collections::HashSet<String>,
+    still_there: impl Fn(&str) -> bool,
 ) -> DbResult<usize> {
     let (lo, hi) = subtree_bounds(tree);
     let rows: Vec<(i64, String)> = directories::table
@@ -556,7 +556,7 @@ pub fn mark_dirs_missing(
         .load(conn)?;
     let gone: Vec<i64> = rows
         .into_iter()
-        .filter(|(_, p)| !seen.contains(p))
+        .filter(|(_, p)| !still_there(p))
         .map(|(id, _)| id)
         .collect();
     for chunk in gone.chunks(500) {
@@ -621,7 +621,7 @@ pub fn clear_problem(conn: &mut SqliteConnection, path: &str) -> DbResult<()> {
 pub fn clear_problems_not_in(
     conn: &mut SqliteConnection,
     tree: &str,
-    existing: &std::collections::HashSet<&str>,
+    still_there: impl Fn(&str) -> bool,
 ) -> DbResult<()> {
     let (lo, hi) = subtree_bounds(tree);
     let rows: Vec<(i64, String)> = scan_errors::table
@@ -634,7 +634,7 @@ pub fn clear_problems_not_in(
         .load(conn)?;
     let gone: Vec<i64> = rows
         .into_iter()
-        .filter(|(_, p)| !existing.contains(p.as_str()))
+        .filter(|(_, p)| !still_there(p))
         .map(|(id, _)| id)
         .collect();
     for chunk in gone.chunks(500) {

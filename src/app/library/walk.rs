@@ -79,6 +79,9 @@ impl Walked {
                 }
             }
             Scope::Dir(dir) => {
+                if !dir.exists() {
+                    return;
+                }
                 let walker = WalkDir::new(dir)
                     .follow_links(true)
                     .max_depth(1)
