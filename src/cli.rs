@@ -266,7 +266,7 @@ fn start_background(app: &Arc<App>) -> Result<()> {
     std::thread::Builder::new()
         .name("library-scan".into())
         .spawn(move || {
-            let _watch = watch;
+            let mut watch = watch;
             if settings.scan_on_start {
                 let _ = library.scan(&ScanRequest::default());
             }
@@ -279,6 +279,9 @@ fn start_background(app: &Arc<App>) -> Result<()> {
             loop {
                 std::thread::sleep(settings.scan_interval.max(Duration::from_secs(1)));
                 let _ = library.scan(&ScanRequest::default());
+                if let Some(w) = watch.as_mut() {
+                    w.retry();
+                }
             }
         })
         .context("cannot start the scan thread")?;

@@ -275,3 +275,27 @@ fn the_admin_password_variable_creates_the_first_admin() {
     let list = sb.cmd(&["user", "list"]).output().unwrap();
     assert_eq!(String::from_utf8(list.stdout).unwrap(), "admin\tadmin\n");
 }
+
+#[test]
+fn a_folder_mounted_after_start_is_scanned_and_then_watched() {
+    let sb = Sandbox::new();
+    // The music folder does not exist yet (a share not mounted at boot).
+    let server = Server::start(&sb, &["--scan-interval", "3s", "--watch-debounce", "200ms"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.tracks(), 0);
+    copy_dir(
+        &fixtures().join("library/The Testers"),
+        &sb.music().join("The Testers"),
+    );
+    let t = server.wait_for(LIMIT, |h| h["tracks"] == 10);
+    eprintln!("periodic scan found the folder after {t:?}");
+    // Right after that scan the folder is watched: a new file shows up long before the next
+    // periodic scan (3 s later).
+    std::fs::copy(
+        fixtures().join("broken/good.mp3"),
+        sb.music().join("new.mp3"),
+    )
+    .unwrap();
+    let t = server.wait_for(Duration::from_secs(2), |h| h["tracks"] == 11);
+    eprintln!("new file visible after {t:?}");
+}

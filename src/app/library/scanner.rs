@@ -412,6 +412,9 @@ pub fn scan(
         Ok::<_, diesel::result::Error>(())
     });
     finish.map_err(|e| store::explain(e, "cannot finish the scan"))?;
+    // The writer's page cache is only worth its memory while a scan writes: give it back.
+    let _ =
+        diesel::connection::SimpleConnection::batch_execute(&mut *conn, "PRAGMA shrink_memory;");
     report.seconds = started.elapsed().as_secs_f64();
     tracing::info!(
         files = report.files,

@@ -18,7 +18,25 @@ use super::{Library, ScanRequest};
 
 /// Keeps the watch alive; dropping it stops watching.
 pub struct Watcher {
-    _debouncer: notify_debouncer_full::Debouncer<notify::RecommendedWatcher, NoCache>,
+    debouncer: notify_debouncer_full::Debouncer<notify::RecommendedWatcher, NoCache>,
+    /// Folders that could not be watched (missing, unmounted), tried again by [`Watcher::retry`].
+    unwatched: Vec<PathBuf>,
+}
+
+impl Watcher {
+    /// Tries again to watch folders that could not be watched before (a share mounted late).
+    pub fn retry(&mut self) {
+        let debouncer = &mut self.debouncer;
+        self.unwatched.retain(
+            |root| match debouncer.watch(root, RecursiveMode::Recursive) {
+                Ok(()) => {
+                    tracing::info!(folder = %root.display(), "now watching folder");
+                    false
+                }
+                Err(_) => true,
+            },
+        );
+    }
 }
 
 pub fn start(library: Arc<Library>, debounce: Duration) -> Result<Watcher> {
@@ -34,9 +52,11 @@ pub fn start(library: Arc<Library>, debounce: Duration) -> Result<Watcher> {
         notify::Config::default(),
     )
     .context("cannot start watching the music folders")?;
+    let mut unwatched = Vec::new();
     for root in library.roots() {
         if let Err(e) = debouncer.watch(root, RecursiveMode::Recursive) {
             tracing::warn!(folder = %root.display(), "cannot watch folder ({e}); the periodic scan will cover it");
+            unwatched.push(root.clone());
         }
     }
     std::thread::Builder::new()
@@ -78,6 +98,7 @@ pub fn start(library: Arc<Library>, debounce: Duration) -> Result<Watcher> {
         })
         .context("cannot start the watcher thread")?;
     Ok(Watcher {
-        _debouncer: debouncer,
+        debouncer,
+        unwatched,
     })
 }
