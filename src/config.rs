@@ -315,6 +315,14 @@ impl Resolver<'_> {
 }
 
 /// Parses a duration such as `0`, `90` (seconds), `500ms`, `30s`, `15m`, `1h`, `30d`.
+///
+/// ```
+/// use std::time::Duration;
+/// use houseband::config::parse_duration;
+/// assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+/// assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+/// assert_eq!(parse_duration("soon"), None);
+/// ```
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let digits_end = text

@@ -5,6 +5,12 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 /// Lower-case, accents removed, inner white space collapsed, trimmed.
+///
+/// ```
+/// use houseband::app::library::fold::fold;
+/// assert_eq!(fold(" Beyoncé  Knowles"), "beyonce knowles");
+/// assert_eq!(fold("Sigur Rós"), fold("SIGUR ROS"));
+/// ```
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
