@@ -71,6 +71,9 @@ enum Command {
         /// Quiet time before a burst of changes is rescanned, e.g. 500ms [env: HOUSEBAND_WATCH_DEBOUNCE]
         #[arg(long, value_name = "DURATION")]
         watch_debounce: Option<String>,
+        /// Leading words ignored when sorting artists [env: HOUSEBAND_IGNORED_ARTICLES]
+        #[arg(long, value_name = "WORDS")]
+        ignored_articles: Option<String>,
     },
     /// Scan the music folders once and exit
     Scan {
@@ -170,6 +173,7 @@ fn flags_of(cli: &Cli) -> Flags {
             scan_on_start,
             watch,
             watch_debounce,
+            ignored_articles,
         } => {
             library(l, &mut f);
             f.set("bind", bind.clone());
@@ -177,6 +181,7 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("scan_on_start", scan_on_start.clone());
             f.set("watch", watch.clone());
             f.set("watch_debounce", watch_debounce.clone());
+            f.set("ignored_articles", ignored_articles.clone());
         }
         Command::Scan { library: l, .. } => library(l, &mut f),
         Command::User { .. } => {}

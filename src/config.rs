@@ -125,6 +125,12 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "Threads that read tags during a scan; 0 means one per CPU core.",
     },
     SettingInfo {
+        key: "ignored_articles",
+        flag: Some("--ignored-articles"),
+        default: "The El La Los Las Le Les",
+        help: "Leading words ignored when artists are sorted and indexed (Subsonic getArtists/getIndexes), separated by spaces.",
+    },
+    SettingInfo {
         key: "log",
         flag: Some("--log"),
         default: "info",
@@ -152,6 +158,7 @@ pub struct Settings {
     pub missing_grace: Duration,
     pub tag_separators: Vec<String>,
     pub scan_threads: usize,
+    pub ignored_articles: Vec<String>,
     pub log: String,
     pub admin_password: Option<String>,
 }
@@ -171,6 +178,7 @@ impl Settings {
             missing_grace: Duration::from_secs(30 * 86400),
             tag_separators: vec![";".into(), " / ".into()],
             scan_threads: 0,
+            ignored_articles: default_articles(),
             log: "info".into(),
             admin_password: None,
         }
@@ -312,6 +320,13 @@ impl Resolver<'_> {
             Raw::Many(v) => v,
         }))
     }
+}
+
+fn default_articles() -> Vec<String> {
+    "The El La Los Las Le Les"
+        .split(' ')
+        .map(str::to_string)
+        .collect()
 }
 
 /// Parses a duration such as `0`, `90` (seconds), `500ms`, `30s`, `15m`, `1h`, `30d`.
@@ -468,6 +483,12 @@ pub fn resolve(
             0,
             "a number of threads (0 = one per core)",
             |s| s.parse::<usize>().ok().filter(|n| *n <= 1024),
+        )?,
+        ignored_articles: resolver.one(
+            "ignored_articles",
+            default_articles(),
+            "words separated by spaces, such as \"The El La\"",
+            |s| Some(s.split_whitespace().map(str::to_string).collect()),
         )?,
         log: resolver.one(
             "log",

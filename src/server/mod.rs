@@ -2,6 +2,7 @@
 //! Blocking database work runs on actix's blocking pool, never on the async workers.
 
 pub mod api;
+pub mod subsonic;
 
 use std::sync::Arc;
 
@@ -22,6 +23,7 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
         actix_web::App::new()
             .app_data(data.clone())
             .configure(api::routes)
+            .configure(subsonic::routes)
     })
     .workers(workers)
     .bind(bind)

@@ -4,6 +4,7 @@
 //! [`Library`] is the one type the rest of the program uses. It owns the scan lock, so a periodic
 //! scan, a watcher batch and a `houseband scan` never run at once in one process.
 
+pub mod browse;
 pub mod fold;
 pub mod head_tail;
 pub mod record;

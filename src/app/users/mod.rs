@@ -192,6 +192,15 @@ impl Users {
         Ok(())
     }
 
+    pub fn find(&self, name: &str) -> Result<Option<User>> {
+        let mut conn = self.db.read()?;
+        Ok(users::table
+            .filter(users::name.eq(name))
+            .select((users::id, users::name, users::is_admin, users::created_at))
+            .first(&mut conn)
+            .optional()?)
+    }
+
     /// The stored password of a user (for token authentication), if the user exists.
     pub fn password(&self, name: &str) -> Result<Option<String>> {
         let mut conn = self.db.read()?;

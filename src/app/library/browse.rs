@@ -1,0 +1,383 @@
+//! Read-only queries for browsing the library: folders, artists, albums, songs, genres. Plain
+//! records out, no HTTP in: the Subsonic handlers and the native API shape them for the wire.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Double, Integer, Nullable, Text};
+use diesel::sqlite::SqliteConnection;
+
+use super::store::DbResult;
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct FolderRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ArtistRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub sort_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub mbid: Option<String>,
+    #[diesel(sql_type = Bool)]
+    pub has_image: bool,
+    #[diesel(sql_type = BigInt)]
+    pub album_count: i64,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AlbumRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub sort_name: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub artist_display: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub artist_id: Option<i64>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub year: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub original_date: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub release_date: Option<String>,
+    #[diesel(sql_type = Bool)]
+    pub compilation: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub release_types: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub label: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    pub explicit: Option<bool>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub mbz_album_id: Option<String>,
+    #[diesel(sql_type = Bool)]
+    pub has_cover: bool,
+    #[diesel(sql_type = Integer)]
+    pub track_count: i32,
+    #[diesel(sql_type = BigInt)]
+    pub duration_ms: i64,
+    #[diesel(sql_type = BigInt)]
+    pub created_at: i64,
+}
+
+/// A song with everything a client shows about it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct SongRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub album_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub directory_id: i64,
+    #[diesel(sql_type = Text)]
+    pub path: String,
+    #[diesel(sql_type = Text)]
+    pub folder_path: String,
+    #[diesel(sql_type = BigInt)]
+    pub size: i64,
+    #[diesel(sql_type = Text)]
+    pub suffix: String,
+    #[diesel(sql_type = Text)]
+    pub content_type: String,
+    #[diesel(sql_type = BigInt)]
+    pub duration_ms: i64,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub bit_rate: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub sample_rate: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub bit_depth: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub channels: Option<i32>,
+    #[diesel(sql_type = Text)]
+    pub title: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub sort_title: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub artist_display: String,
+    #[diesel(sql_type = Text)]
+    pub album_name: String,
+    #[diesel(sql_type = Text)]
+    pub album_artist_display: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub moods: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub track_number: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub disc_number: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub disc_subtitle: Option<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub year: Option<i32>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    pub bpm: Option<i32>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub comment: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub isrc: Option<String>,
+    #[diesel(sql_type = Nullable<Bool>)]
+    pub explicit: Option<bool>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub rg_track_gain: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub rg_track_peak: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub rg_album_gain: Option<f64>,
+    #[diesel(sql_type = Nullable<Double>)]
+    pub rg_album_peak: Option<f64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub mbz_recording_id: Option<String>,
+    #[diesel(sql_type = BigInt)]
+    pub created_at: i64,
+}
+
+/// A credited artist of a track or album.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct CreditRow {
+    #[diesel(sql_type = BigInt)]
+    pub item_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub artist_id: i64,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub role: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub sub_role: Option<String>,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+pub struct GenreRow {
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Integer)]
+    pub track_count: i32,
+    #[diesel(sql_type = Integer)]
+    pub album_count: i32,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+struct ItemName {
+    #[diesel(sql_type = BigInt)]
+    item_id: i64,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(Debug, Clone, QueryableByName)]
+struct DiscTitle {
+    #[diesel(sql_type = BigInt)]
+    album_id: i64,
+    #[diesel(sql_type = Integer)]
+    disc: i32,
+    #[diesel(sql_type = Text)]
+    title: String,
+}
+
+const ALBUM_COLUMNS: &str = "al.id, al.name, al.sort_name, al.artist_display,
+    (SELECT artist_id FROM album_artists WHERE album_id = al.id ORDER BY position LIMIT 1) AS artist_id,
+    al.year, al.original_date, al.release_date, al.compilation, al.release_types, al.label, al.explicit,
+    al.mbz_album_id, (al.cover_path IS NOT NULL OR al.cover_track_id IS NOT NULL) AS has_cover,
+    al.track_count, al.duration_ms, al.created_at";
+
+const SONG_COLUMNS: &str = "t.id, t.album_id, t.directory_id, t.path, f.path AS folder_path, t.size,
+    t.suffix, t.content_type, t.duration_ms, t.bit_rate, t.sample_rate, t.bit_depth, t.channels, t.title,
+    t.sort_title, t.artist_display, t.album_name, t.album_artist_display, t.moods, t.track_number,
+    t.disc_number, t.disc_subtitle, t.year, t.bpm, t.comment, t.isrc, t.explicit, t.rg_track_gain,
+    t.rg_track_peak, t.rg_album_gain, t.rg_album_peak, t.mbz_recording_id, t.created_at";
+
+/// Songs visible to clients: present, in an enabled folder.
+const SONG_FROM: &str = "FROM tracks t JOIN music_folders f ON f.id = t.folder_id
+    WHERE t.missing_since IS NULL AND f.enabled";
+
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+pub fn folders(conn: &mut SqliteConnection) -> DbResult<Vec<FolderRow>> {
+    diesel::sql_query("SELECT id, name FROM music_folders WHERE enabled ORDER BY id").load(conn)
+}
+
+/// Album artists that have albums (in `folder`, if given), by sort name.
+pub fn album_artists(conn: &mut SqliteConnection, folder: Option<i64>) -> DbResult<Vec<ArtistRow>> {
+    diesel::sql_query(
+        "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
+                COUNT(DISTINCT al.id) AS album_count
+         FROM artists a JOIN album_artists aa ON aa.artist_id = a.id JOIN albums al ON al.id = aa.album_id
+         JOIN music_folders f ON f.id = al.folder_id
+         WHERE al.track_count > 0 AND f.enabled AND (? IS NULL OR al.folder_id = ?)
+         GROUP BY a.id ORDER BY COALESCE(a.sort_name, a.name) COLLATE NOCASE, a.id",
+    )
+    .bind::<Nullable<BigInt>, _>(folder)
+    .bind::<Nullable<BigInt>, _>(folder)
+    .load(conn)
+}
+
+pub fn artist(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<ArtistRow>> {
+    let rows: Vec<ArtistRow> = diesel::sql_query(
+        "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
+                (SELECT COUNT(DISTINCT al.id) FROM album_artists aa JOIN albums al ON al.id = aa.album_id
+                 WHERE aa.artist_id = a.id AND al.track_count > 0) AS album_count
+         FROM artists a WHERE a.id = ? AND a.track_count > 0",
+    )
+    .bind::<BigInt, _>(id)
+    .load(conn)?;
+    Ok(rows.into_iter().next())
+}
+
+pub fn albums_of_artist(conn: &mut SqliteConnection, artist: i64) -> DbResult<Vec<AlbumRow>> {
+    diesel::sql_query(format!(
+        "SELECT {ALBUM_COLUMNS} FROM albums al JOIN album_artists aa ON aa.album_id = al.id
+         WHERE aa.artist_id = ? AND al.track_count > 0
+         ORDER BY COALESCE(al.year, 0), COALESCE(al.sort_name, al.name) COLLATE NOCASE, al.id"
+    ))
+    .bind::<BigInt, _>(artist)
+    .load(conn)
+}
+
+pub fn album(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<AlbumRow>> {
+    let rows: Vec<AlbumRow> = diesel::sql_query(format!(
+        "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.id = ? AND al.track_count > 0"
+    ))
+    .bind::<BigInt, _>(id)
+    .load(conn)?;
+    Ok(rows.into_iter().next())
+}
+
+pub fn songs_of_album(conn: &mut SqliteConnection, album: i64) -> DbResult<Vec<SongRow>> {
+    diesel::sql_query(format!(
+        "SELECT {SONG_COLUMNS} {SONG_FROM} AND t.album_id = ?
+         ORDER BY COALESCE(t.disc_number, 1), COALESCE(t.track_number, 0), t.path"
+    ))
+    .bind::<BigInt, _>(album)
+    .load(conn)
+}
+
+pub fn song(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<SongRow>> {
+    let rows: Vec<SongRow> =
+        diesel::sql_query(format!("SELECT {SONG_COLUMNS} {SONG_FROM} AND t.id = ?"))
+            .bind::<BigInt, _>(id)
+            .load(conn)?;
+    Ok(rows.into_iter().next())
+}
+
+pub fn genres(conn: &mut SqliteConnection) -> DbResult<Vec<GenreRow>> {
+    diesel::sql_query(
+        "SELECT name, track_count, album_count FROM genres WHERE track_count > 0 ORDER BY name COLLATE NOCASE",
+    )
+    .load(conn)
+}
+
+/// Credits of many tracks at once, in credit order.
+pub fn track_credits(
+    conn: &mut SqliteConnection,
+    tracks: &[i64],
+) -> DbResult<HashMap<i64, Vec<CreditRow>>> {
+    let mut out: HashMap<i64, Vec<CreditRow>> = HashMap::new();
+    for chunk in tracks.chunks(500) {
+        let rows: Vec<CreditRow> = diesel::sql_query(format!(
+            "SELECT ta.track_id AS item_id, ta.artist_id, a.name, ta.role, ta.sub_role
+             FROM track_artists ta JOIN artists a ON a.id = ta.artist_id
+             WHERE ta.track_id IN ({}) ORDER BY ta.track_id, ta.role, ta.position",
+            id_list(chunk)
+        ))
+        .load(conn)?;
+        for r in rows {
+            out.entry(r.item_id).or_default().push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Album artists of many albums at once.
+pub fn album_credits(
+    conn: &mut SqliteConnection,
+    albums: &[i64],
+) -> DbResult<HashMap<i64, Vec<CreditRow>>> {
+    let mut out: HashMap<i64, Vec<CreditRow>> = HashMap::new();
+    for chunk in albums.chunks(500) {
+        let rows: Vec<CreditRow> = diesel::sql_query(format!(
+            "SELECT aa.album_id AS item_id, aa.artist_id, a.name, 'albumartist' AS role, NULL AS sub_role
+             FROM album_artists aa JOIN artists a ON a.id = aa.artist_id
+             WHERE aa.album_id IN ({}) ORDER BY aa.album_id, aa.position",
+            id_list(chunk)
+        ))
+        .load(conn)?;
+        for r in rows {
+            out.entry(r.item_id).or_default().push(r);
+        }
+    }
+    Ok(out)
+}
+
+fn names(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    ids: &[i64],
+) -> DbResult<HashMap<i64, Vec<String>>> {
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<ItemName> =
+            diesel::sql_query(sql.replace("{ids}", &id_list(chunk))).load(conn)?;
+        for r in rows {
+            out.entry(r.item_id).or_default().push(r.name);
+        }
+    }
+    Ok(out)
+}
+
+pub fn track_genres(
+    conn: &mut SqliteConnection,
+    tracks: &[i64],
+) -> DbResult<HashMap<i64, Vec<String>>> {
+    names(
+        conn,
+        "SELECT tg.track_id AS item_id, g.name FROM track_genres tg JOIN genres g ON g.id = tg.genre_id
+         WHERE tg.track_id IN ({ids}) ORDER BY tg.track_id, tg.position",
+        tracks,
+    )
+}
+
+pub fn album_genres(
+    conn: &mut SqliteConnection,
+    albums: &[i64],
+) -> DbResult<HashMap<i64, Vec<String>>> {
+    names(
+        conn,
+        "SELECT ag.album_id AS item_id, g.name FROM album_genres ag JOIN genres g ON g.id = ag.genre_id
+         WHERE ag.album_id IN ({ids}) ORDER BY ag.album_id, ag.position",
+        albums,
+    )
+}
+
+/// Disc subtitles per album: (disc number, title).
+pub fn disc_titles(
+    conn: &mut SqliteConnection,
+    albums: &[i64],
+) -> DbResult<HashMap<i64, Vec<(i32, String)>>> {
+    let mut out: HashMap<i64, Vec<(i32, String)>> = HashMap::new();
+    for chunk in albums.chunks(500) {
+        let rows: Vec<DiscTitle> = diesel::sql_query(format!(
+            "SELECT album_id, COALESCE(disc_number, 1) AS disc, MIN(disc_subtitle) AS title FROM tracks
+             WHERE album_id IN ({}) AND disc_subtitle IS NOT NULL AND missing_since IS NULL
+             GROUP BY album_id, COALESCE(disc_number, 1) ORDER BY album_id, disc",
+            id_list(chunk)
+        ))
+        .load(conn)?;
+        for r in rows {
+            out.entry(r.album_id).or_default().push((r.disc, r.title));
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,184 @@
+//! Browsing by tags (ID3): music folders, artists, albums, songs, genres.
+
+use super::error::ApiError;
+use super::ids;
+use super::nodes::{self, Extras};
+use super::params::Params;
+use super::response::{Envelope, Node};
+use super::Ctx;
+use crate::app::library::browse::{self, ArtistRow};
+use crate::app::library::fold::fold;
+
+fn conn(ctx: &Ctx<'_>) -> Result<crate::app::db::ReadConn, ApiError> {
+    Ok(ctx.app.db.read()?)
+}
+
+fn db<T>(r: Result<T, diesel::result::Error>) -> Result<T, ApiError> {
+    r.map_err(|e| ApiError::internal(&e.into()))
+}
+
+pub fn get_music_folders(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    let folders = db(browse::folders(&mut *conn(ctx)?))?;
+    Ok(Envelope::ok(
+        "musicFolders",
+        Node::new().list(
+            "musicFolder",
+            folders
+                .iter()
+                .map(|f| Node::new().attr("id", f.id).attr("name", &f.name))
+                .collect(),
+        ),
+    ))
+}
+
+/// The index letter of an artist: its sort name (or name without a leading article), first
+/// letter, accents folded; anything but a letter goes under "#".
+fn index_key(a: &ArtistRow, articles: &[String]) -> String {
+    let name = match &a.sort_name {
+        Some(s) => s.clone(),
+        None => strip_article(&a.name, articles).to_string(),
+    };
+    match fold(&name).chars().next() {
+        Some(c) if c.is_alphabetic() => c.to_uppercase().collect(),
+        _ => "#".to_string(),
+    }
+}
+
+fn strip_article<'a>(name: &'a str, articles: &[String]) -> &'a str {
+    for article in articles {
+        if let Some(rest) = name.strip_prefix(article.as_str()) {
+            if let Some(rest) = rest.strip_prefix(' ') {
+                if !rest.trim().is_empty() {
+                    return rest.trim_start();
+                }
+            }
+        }
+    }
+    name
+}
+
+pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let folder = params.number::<i64>("musicFolderId")?;
+    let artists = db(browse::album_artists(&mut *conn(ctx)?, folder))?;
+    let articles = &ctx.app.settings.ignored_articles;
+    let mut keyed: Vec<(String, String, &ArtistRow)> = artists
+        .iter()
+        .map(|a| {
+            let sort = fold(
+                a.sort_name
+                    .as_deref()
+                    .unwrap_or_else(|| strip_article(&a.name, articles)),
+            );
+            (index_key(a, articles), sort, a)
+        })
+        .collect();
+    // "#" first, then letters; by sort name inside a letter.
+    keyed.sort_by(|x, y| (x.0 != "#", &x.0, &x.1).cmp(&(y.0 != "#", &y.0, &y.1)));
+    let mut indexes: Vec<Node> = Vec::new();
+    let mut current: Option<(String, Vec<Node>)> = None;
+    for (key, _, artist) in keyed {
+        if current.as_ref().is_some_and(|(k, _)| *k != key) {
+            let (k, list) = current.take().expect("checked above");
+            indexes.push(Node::new().attr("name", k).list("artist", list));
+        }
+        current
+            .get_or_insert_with(|| (key.clone(), Vec::new()))
+            .1
+            .push(nodes::artist(artist));
+    }
+    if let Some((k, list)) = current {
+        indexes.push(Node::new().attr("name", k).list("artist", list));
+    }
+    Ok(Envelope::ok(
+        "artists",
+        Node::new()
+            .attr("ignoredArticles", articles.join(" "))
+            .list("index", indexes),
+    ))
+}
+
+pub fn get_artist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let id = ids::parse(ids::ARTIST, params.required("id")?)?;
+    let mut c = conn(ctx)?;
+    let artist = db(browse::artist(&mut c, id))?.ok_or_else(|| ApiError::not_found("artist"))?;
+    let albums = db(browse::albums_of_artist(&mut c, id))?;
+    let album_ids: Vec<i64> = albums.iter().map(|a| a.id).collect();
+    let extras = Extras {
+        credits: db(browse::album_credits(&mut c, &album_ids))?,
+        genres: db(browse::album_genres(&mut c, &album_ids))?,
+        disc_titles: db(browse::disc_titles(&mut c, &album_ids))?,
+    };
+    let node = nodes::artist(&artist).list(
+        "album",
+        albums.iter().map(|a| nodes::album(a, &extras)).collect(),
+    );
+    Ok(Envelope::ok("artist", node))
+}
+
+pub fn get_album(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let id = ids::parse(ids::ALBUM, params.required("id")?)?;
+    let mut c = conn(ctx)?;
+    let album = db(browse::album(&mut c, id))?.ok_or_else(|| ApiError::not_found("album"))?;
+    let songs = db(browse::songs_of_album(&mut c, id))?;
+    let song_ids: Vec<i64> = songs.iter().map(|s| s.id).collect();
+    let album_extras = Extras {
+        credits: db(browse::album_credits(&mut c, &[id]))?,
+        genres: db(browse::album_genres(&mut c, &[id]))?,
+        disc_titles: db(browse::disc_titles(&mut c, &[id]))?,
+    };
+    let song_extras = Extras {
+        credits: db(browse::track_credits(&mut c, &song_ids))?,
+        genres: db(browse::track_genres(&mut c, &song_ids))?,
+        disc_titles: Default::default(),
+    };
+    let node = nodes::album(&album, &album_extras).list(
+        "song",
+        songs.iter().map(|s| nodes::song(s, &song_extras)).collect(),
+    );
+    Ok(Envelope::ok("album", node))
+}
+
+pub fn get_song(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let id = ids::parse(ids::TRACK, params.required("id")?)?;
+    let mut c = conn(ctx)?;
+    let song = db(browse::song(&mut c, id))?.ok_or_else(|| ApiError::not_found("song"))?;
+    let extras = Extras {
+        credits: db(browse::track_credits(&mut c, &[id]))?,
+        genres: db(browse::track_genres(&mut c, &[id]))?,
+        disc_titles: Default::default(),
+    };
+    Ok(Envelope::ok("song", nodes::song(&song, &extras)))
+}
+
+pub fn get_genres(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    let genres = db(browse::genres(&mut *conn(ctx)?))?;
+    Ok(Envelope::ok(
+        "genres",
+        Node::new().list(
+            "genre",
+            genres
+                .iter()
+                .map(|g| {
+                    Node::new()
+                        .attr("songCount", g.track_count)
+                        .attr("albumCount", g.album_count)
+                        .text(&g.name)
+                })
+                .collect(),
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn articles_are_ignored_only_before_a_name() {
+        let a: Vec<String> = ["The", "El", "La"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(strip_article("The Testers", &a), "Testers");
+        assert_eq!(strip_article("The", &a), "The");
+        assert_eq!(strip_article("Theory", &a), "Theory");
+        assert_eq!(strip_article("La Roux", &a), "Roux");
+    }
+}

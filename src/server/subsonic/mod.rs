@@ -1,0 +1,124 @@
+//! The Subsonic API (1.16.1) with OpenSubsonic extensions, under `/rest/`.
+//!
+//! Every method answers at `/rest/<name>` and `/rest/<name>.view`, by GET or by form POST, in XML,
+//! JSON or JSONP, always with HTTP 200 (errors travel inside the document, as the protocol
+//! wants). Handlers are thin: they read parameters, call the app, and build [`response::Node`]s.
+
+pub mod auth;
+mod browsing;
+pub mod error;
+pub mod ids;
+mod nodes;
+pub mod params;
+pub mod response;
+mod system;
+
+use std::sync::Arc;
+
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::app::users::User;
+use crate::app::App;
+use error::{code, ApiError};
+use params::Params;
+use response::{Envelope, Format};
+
+/// The largest form body accepted; a bigger one is refused before it is read.
+const MAX_FORM_BODY: usize = 2 * 1024 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::Data::new(auth::Brake::default()))
+        .app_data(web::PayloadConfig::new(MAX_FORM_BODY))
+        .route("/rest/{method}", web::route().to(handle));
+}
+
+/// What a handler gets: the app and the authenticated user.
+pub struct Ctx<'a> {
+    pub app: &'a App,
+    pub user: User,
+}
+
+type Handler = fn(&Ctx<'_>, &Params) -> Result<Envelope, ApiError>;
+
+/// The methods this server implements. Everything else is answered with a clean error.
+fn handler(method: &str) -> Option<Handler> {
+    Some(match method {
+        "ping" => system::ping,
+        "getLicense" => system::get_license,
+        "getScanStatus" => system::get_scan_status,
+        "startScan" => system::start_scan,
+        "getMusicFolders" => browsing::get_music_folders,
+        "getArtists" => browsing::get_artists,
+        "getArtist" => browsing::get_artist,
+        "getAlbum" => browsing::get_album,
+        "getSong" => browsing::get_song,
+        "getGenres" => browsing::get_genres,
+        _ => return None,
+    })
+}
+
+async fn handle(
+    req: HttpRequest,
+    body: web::Bytes,
+    app: web::Data<App>,
+    brake: web::Data<auth::Brake>,
+) -> HttpResponse {
+    let method = req
+        .match_info()
+        .get("method")
+        .unwrap_or("")
+        .trim_end_matches(".view")
+        .to_string();
+    let is_form = req.method() == Method::POST
+        && req
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let params = Params::parse(req.query_string(), is_form.then_some(&body[..]));
+    let format = Format::from_params(params.get("f"), params.get("callback"));
+    let app: Arc<App> = app.into_inner();
+    let envelope = match web::block(move || dispatch(&app, &method, &params)).await {
+        Ok(Ok(envelope)) => {
+            if let Some(peer) = req.peer_addr() {
+                brake.succeeded(peer.ip());
+            }
+            envelope
+        }
+        Ok(Err(e)) => {
+            if e.code == code::WRONG_CREDENTIALS || e.code == code::INVALID_API_KEY {
+                if let Some(peer) = req.peer_addr() {
+                    let delay = brake.failed(peer.ip());
+                    if !delay.is_zero() {
+                        tracing::warn!(peer = %peer.ip(), ?delay, "repeated failed logins: slowing down");
+                        actix_web::rt::time::sleep(delay).await;
+                    }
+                }
+            }
+            Envelope::error(e.code, &e.message)
+        }
+        Err(e) => Envelope::error(code::GENERIC, &format!("the server could not answer: {e}")),
+    };
+    let (body, content_type) = envelope.render(&format);
+    HttpResponse::Ok().content_type(content_type).body(body)
+}
+
+fn dispatch(app: &App, method: &str, params: &Params) -> Result<Envelope, ApiError> {
+    // Answers without authentication, so that clients can discover the server first.
+    if method == "getOpenSubsonicExtensions" {
+        return Ok(system::get_open_subsonic_extensions());
+    }
+    let user = auth::authenticate(&app.users, params)?;
+    let ctx = Ctx { app, user };
+    match handler(method) {
+        Some(h) => h(&ctx, params),
+        None => Err(ApiError::new(
+            code::GENERIC,
+            format!(
+                "'{}' is not implemented by this server yet",
+                method.chars().take(64).collect::<String>()
+            ),
+        )),
+    }
+}

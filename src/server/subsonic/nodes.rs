@@ -1,0 +1,264 @@
+//! Library records as Subsonic elements: `Child` (songs), `AlbumID3`, `ArtistID3`, with the
+//! OpenSubsonic fields the data has. Shared by every endpoint that returns them.
+
+use std::collections::HashMap;
+
+use super::ids;
+use super::response::{Node, Scalar};
+use crate::app::library::browse::{AlbumRow, ArtistRow, CreditRow, SongRow};
+
+/// Related data loaded in bulk for a set of songs or albums.
+#[derive(Default)]
+pub struct Extras {
+    pub credits: HashMap<i64, Vec<CreditRow>>,
+    pub genres: HashMap<i64, Vec<String>>,
+    pub disc_titles: HashMap<i64, Vec<(i32, String)>>,
+}
+
+/// Seconds since the epoch as ISO 8601 UTC (`2026-11-28T00:05:01Z`).
+pub fn iso8601(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn artist_refs(credits: &[CreditRow], role: &str) -> Vec<Node> {
+    credits
+        .iter()
+        .filter(|c| c.role == role)
+        .map(|c| {
+            Node::new()
+                .attr("id", ids::id(ids::ARTIST, c.artist_id))
+                .attr("name", &c.name)
+        })
+        .collect()
+}
+
+fn split_list(text: Option<&str>) -> Vec<Scalar> {
+    text.map(|t| {
+        t.split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(Scalar::from)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn explicit_status(explicit: Option<bool>) -> &'static str {
+    match explicit {
+        Some(true) => "explicit",
+        Some(false) => "clean",
+        None => "",
+    }
+}
+
+/// An ItemDate from "YYYY[-MM[-DD]]".
+fn item_date(text: Option<&str>) -> Option<Node> {
+    let text = text?;
+    let mut parts = text.split('-').map(|p| p.parse::<i64>().ok());
+    let year = parts.next().flatten()?;
+    let mut node = Node::new().attr("year", year);
+    if let Some(Some(month)) = parts.next() {
+        node = node.attr("month", month);
+        if let Some(Some(day)) = parts.next() {
+            node = node.attr("day", day);
+        }
+    }
+    Some(node)
+}
+
+pub fn song(s: &SongRow, extras: &Extras) -> Node {
+    let no_credits = Vec::new();
+    let credits = extras.credits.get(&s.id).unwrap_or(&no_credits);
+    let genres = extras.genres.get(&s.id).cloned().unwrap_or_default();
+    let first_artist = credits
+        .iter()
+        .find(|c| c.role == "artist")
+        .map(|c| c.artist_id);
+    let relative = s
+        .path
+        .strip_prefix(&s.folder_path)
+        .map(|p| p.trim_start_matches('/'))
+        .unwrap_or(&s.path);
+    let composers: Vec<&str> = credits
+        .iter()
+        .filter(|c| c.role == "composer")
+        .map(|c| c.name.as_str())
+        .collect();
+    let contributors: Vec<Node> = credits
+        .iter()
+        .filter(|c| c.role != "artist" && c.role != "albumartist")
+        .map(|c| {
+            Node::new()
+                .attr("role", &c.role)
+                .opt("subRole", c.sub_role.as_deref())
+                .child(
+                    "artist",
+                    Node::new()
+                        .attr("id", ids::id(ids::ARTIST, c.artist_id))
+                        .attr("name", &c.name),
+                )
+        })
+        .collect();
+    let mut replay_gain = Node::new()
+        .opt("trackGain", s.rg_track_gain)
+        .opt("albumGain", s.rg_album_gain)
+        .opt("trackPeak", s.rg_track_peak)
+        .opt("albumPeak", s.rg_album_peak);
+    let has_gain = [
+        s.rg_track_gain,
+        s.rg_album_gain,
+        s.rg_track_peak,
+        s.rg_album_peak,
+    ]
+    .iter()
+    .any(Option::is_some);
+    if !has_gain {
+        replay_gain = Node::new();
+    }
+    let mut node = Node::new()
+        .attr("id", ids::id(ids::TRACK, s.id))
+        .attr("parent", ids::id(ids::DIRECTORY, s.directory_id))
+        .attr("isDir", false)
+        .attr("title", &s.title)
+        .attr("album", &s.album_name)
+        .attr("artist", &s.artist_display)
+        .opt("track", s.track_number)
+        .opt("year", s.year)
+        .opt("genre", genres.first().cloned())
+        .attr("coverArt", ids::id(ids::ALBUM, s.album_id))
+        .attr("size", s.size)
+        .attr("contentType", &s.content_type)
+        .attr("suffix", &s.suffix)
+        .attr("duration", (s.duration_ms + 500) / 1000)
+        .opt("bitRate", s.bit_rate)
+        .opt("bitDepth", s.bit_depth)
+        .opt("samplingRate", s.sample_rate)
+        .opt("channelCount", s.channels)
+        .attr("path", relative)
+        .attr("isVideo", false)
+        .opt("discNumber", s.disc_number)
+        .attr("created", iso8601(s.created_at))
+        .attr("albumId", ids::id(ids::ALBUM, s.album_id))
+        .opt("artistId", first_artist.map(|a| ids::id(ids::ARTIST, a)))
+        .attr("type", "music")
+        .attr("mediaType", "song")
+        .opt("bpm", s.bpm)
+        .opt("comment", s.comment.as_deref())
+        .opt("sortName", s.sort_title.as_deref())
+        .opt("musicBrainzId", s.mbz_recording_id.as_deref())
+        .attr("displayArtist", &s.artist_display)
+        .attr("displayAlbumArtist", &s.album_artist_display)
+        .opt(
+            "displayComposer",
+            (!composers.is_empty()).then(|| composers.join(", ")),
+        )
+        .attr("explicitStatus", explicit_status(s.explicit))
+        .values("isrc", split_list(s.isrc.as_deref()))
+        .list(
+            "genres",
+            genres.iter().map(|g| Node::new().attr("name", g)).collect(),
+        )
+        .list("artists", artist_refs(credits, "artist"))
+        .list("albumArtists", artist_refs(credits, "albumartist"))
+        .list("contributors", contributors)
+        .values("moods", split_list(s.moods.as_deref()));
+    if has_gain {
+        node = node.child("replayGain", replay_gain);
+    }
+    node
+}
+
+pub fn album(a: &AlbumRow, extras: &Extras) -> Node {
+    let genres = extras.genres.get(&a.id).cloned().unwrap_or_default();
+    let no_credits = Vec::new();
+    let credits = extras.credits.get(&a.id).unwrap_or(&no_credits);
+    let mut node = Node::new()
+        .attr("id", ids::id(ids::ALBUM, a.id))
+        .attr("name", &a.name)
+        .attr("artist", &a.artist_display)
+        .opt("artistId", a.artist_id.map(|i| ids::id(ids::ARTIST, i)))
+        .opt("coverArt", a.has_cover.then(|| ids::id(ids::ALBUM, a.id)))
+        .attr("songCount", a.track_count)
+        .attr("duration", (a.duration_ms + 500) / 1000)
+        .attr("created", iso8601(a.created_at))
+        .opt("year", a.year)
+        .opt("genre", genres.first().cloned())
+        .opt("musicBrainzId", a.mbz_album_id.as_deref())
+        .attr("displayArtist", &a.artist_display)
+        .opt("sortName", a.sort_name.as_deref())
+        .attr("isCompilation", a.compilation)
+        .attr("explicitStatus", explicit_status(a.explicit))
+        .list(
+            "recordLabels",
+            a.label
+                .iter()
+                .map(|l| Node::new().attr("name", l))
+                .collect(),
+        )
+        .list(
+            "genres",
+            genres.iter().map(|g| Node::new().attr("name", g)).collect(),
+        )
+        .list("artists", artist_refs(credits, "albumartist"))
+        .values("releaseTypes", split_list(a.release_types.as_deref()))
+        .values("moods", Vec::new())
+        .list(
+            "discTitles",
+            extras
+                .disc_titles
+                .get(&a.id)
+                .map(|d| {
+                    d.iter()
+                        .map(|(disc, title)| Node::new().attr("disc", *disc).attr("title", title))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        );
+    if let Some(d) = item_date(a.original_date.as_deref()) {
+        node = node.child("originalReleaseDate", d);
+    }
+    if let Some(d) = item_date(a.release_date.as_deref()) {
+        node = node.child("releaseDate", d);
+    }
+    node
+}
+
+pub fn artist(a: &ArtistRow) -> Node {
+    Node::new()
+        .attr("id", ids::id(ids::ARTIST, a.id))
+        .attr("name", &a.name)
+        .opt("coverArt", a.has_image.then(|| ids::id(ids::ARTIST, a.id)))
+        .attr("albumCount", a.album_count)
+        .opt("musicBrainzId", a.mbid.as_deref())
+        .opt("sortName", a.sort_name.as_deref())
+        .values("roles", vec![Scalar::from("albumartist")])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_795_824_301), "2026-11-28T00:05:01Z");
+    }
+}

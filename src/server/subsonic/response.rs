@@ -1,0 +1,394 @@
+//! The Subsonic response document and its three wire formats.
+//!
+//! Handlers build a small tree of [`Node`]s; this module writes it as XML (the default), JSON
+//! (`f=json`) or JSONP (`f=jsonp&callback=`). The tree keeps what the formats need and a plain
+//! map would lose: attribute order, typed values (JSON numbers and booleans where the schema has
+//! them), and which children are lists (a JSON array even with one or zero items).
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value as Json};
+
+pub const PROTOCOL_VERSION: &str = "1.16.1";
+pub const SERVER_TYPE: &str = "houseband";
+const XMLNS: &str = "http://subsonic.org/restapi";
+
+/// A scalar: an XML attribute or a JSON field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl From<&str> for Scalar {
+    fn from(v: &str) -> Self {
+        Scalar::Str(v.to_string())
+    }
+}
+impl From<String> for Scalar {
+    fn from(v: String) -> Self {
+        Scalar::Str(v)
+    }
+}
+impl From<&String> for Scalar {
+    fn from(v: &String) -> Self {
+        Scalar::Str(v.clone())
+    }
+}
+impl From<i64> for Scalar {
+    fn from(v: i64) -> Self {
+        Scalar::Int(v)
+    }
+}
+impl From<i32> for Scalar {
+    fn from(v: i32) -> Self {
+        Scalar::Int(i64::from(v))
+    }
+}
+impl From<u64> for Scalar {
+    fn from(v: u64) -> Self {
+        Scalar::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<usize> for Scalar {
+    fn from(v: usize) -> Self {
+        Scalar::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+impl From<f64> for Scalar {
+    fn from(v: f64) -> Self {
+        Scalar::Float(v)
+    }
+}
+impl From<bool> for Scalar {
+    fn from(v: bool) -> Self {
+        Scalar::Bool(v)
+    }
+}
+
+impl Scalar {
+    fn xml_text(&self) -> String {
+        match self {
+            Scalar::Str(s) => s.clone(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => format_float(*f),
+            Scalar::Bool(b) => b.to_string(),
+        }
+    }
+    fn json(&self) -> Json {
+        match self {
+            Scalar::Str(s) => Json::String(s.clone()),
+            Scalar::Int(i) => Json::from(*i),
+            Scalar::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Scalar::Bool(b) => Json::Bool(*b),
+        }
+    }
+}
+
+fn format_float(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.1}")
+    } else {
+        format!("{f}")
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Child {
+    One(Node),
+    Many(Vec<Node>),
+    Scalars(Vec<Scalar>),
+}
+
+/// One element: attributes, children (single, lists of elements, lists of scalars), text.
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    attrs: Vec<(&'static str, Scalar)>,
+    children: Vec<(&'static str, Child)>,
+    text: Option<String>,
+}
+
+impl Node {
+    pub fn new() -> Node {
+        Node::default()
+    }
+
+    /// Sets an attribute (JSON: a field).
+    pub fn attr(mut self, name: &'static str, value: impl Into<Scalar>) -> Node {
+        self.attrs.push((name, value.into()));
+        self
+    }
+
+    /// Sets an attribute when there is a value; absent otherwise.
+    pub fn opt(self, name: &'static str, value: Option<impl Into<Scalar>>) -> Node {
+        match value {
+            Some(v) => self.attr(name, v),
+            None => self,
+        }
+    }
+
+    /// A single child element (JSON: an object).
+    pub fn child(mut self, name: &'static str, node: Node) -> Node {
+        self.children.push((name, Child::One(node)));
+        self
+    }
+
+    /// A list of child elements (JSON: an array, also when empty).
+    pub fn list(mut self, name: &'static str, nodes: Vec<Node>) -> Node {
+        self.children.push((name, Child::Many(nodes)));
+        self
+    }
+
+    /// A list of scalar children: `<isrc>X</isrc>` in XML, `"isrc": ["X"]` in JSON.
+    pub fn values(mut self, name: &'static str, values: Vec<Scalar>) -> Node {
+        self.children.push((name, Child::Scalars(values)));
+        self
+    }
+
+    /// Text content (XML: element text; JSON: the field `value`).
+    pub fn text(mut self, text: impl Into<String>) -> Node {
+        self.text = Some(text.into());
+        self
+    }
+
+    fn write_xml(&self, name: &str, out: &mut String) {
+        out.push('<');
+        out.push_str(name);
+        for (k, v) in &self.attrs {
+            let _ = write!(out, " {k}=\"{}\"", escape(&v.xml_text()));
+        }
+        if self.children.is_empty() && self.text.is_none() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        if let Some(t) = &self.text {
+            out.push_str(&escape(t));
+        }
+        for (child_name, child) in &self.children {
+            match child {
+                Child::One(n) => n.write_xml(child_name, out),
+                Child::Many(ns) => ns.iter().for_each(|n| n.write_xml(child_name, out)),
+                Child::Scalars(vs) => {
+                    for v in vs {
+                        let _ = write!(
+                            out,
+                            "<{child_name}>{}</{child_name}>",
+                            escape(&v.xml_text())
+                        );
+                    }
+                }
+            }
+        }
+        let _ = write!(out, "</{name}>");
+    }
+
+    fn json(&self) -> Json {
+        let mut map = Map::new();
+        for (k, v) in &self.attrs {
+            map.insert((*k).to_string(), v.json());
+        }
+        if let Some(t) = &self.text {
+            map.insert("value".into(), Json::String(t.clone()));
+        }
+        for (k, child) in &self.children {
+            let value = match child {
+                Child::One(n) => n.json(),
+                Child::Many(ns) => Json::Array(ns.iter().map(Node::json).collect()),
+                Child::Scalars(vs) => Json::Array(vs.iter().map(Scalar::json).collect()),
+            };
+            map.insert((*k).to_string(), value);
+        }
+        Json::Object(map)
+    }
+}
+
+/// XML-escapes text, dropping characters XML 1.0 cannot carry at all.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The requested wire format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    Xml,
+    Json,
+    Jsonp(String),
+}
+
+impl Format {
+    /// From `f` and `callback`. An unusable JSONP callback falls back to JSON: a callback name is
+    /// written into JavaScript, so only a plain identifier path is accepted.
+    pub fn from_params(f: Option<&str>, callback: Option<&str>) -> Format {
+        match f {
+            Some("json") => Format::Json,
+            Some("jsonp") => match callback {
+                Some(cb)
+                    if !cb.is_empty()
+                        && cb.len() <= 128
+                        && cb
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_.$".contains(c)) =>
+                {
+                    Format::Jsonp(cb.to_string())
+                }
+                _ => Format::Json,
+            },
+            _ => Format::Xml,
+        }
+    }
+}
+
+/// A complete response: `status="ok"` with its payload, or an error.
+pub struct Envelope {
+    pub ok: bool,
+    /// The payload's elements, put under `subsonic-response`.
+    body: Node,
+}
+
+impl Envelope {
+    /// One payload element (most methods).
+    pub fn ok(name: &'static str, node: Node) -> Envelope {
+        Envelope {
+            ok: true,
+            body: Node::new().child(name, node),
+        }
+    }
+
+    /// A payload that is a list (JSON: an array under `subsonic-response`).
+    pub fn list(name: &'static str, nodes: Vec<Node>) -> Envelope {
+        Envelope {
+            ok: true,
+            body: Node::new().list(name, nodes),
+        }
+    }
+
+    pub fn empty() -> Envelope {
+        Envelope {
+            ok: true,
+            body: Node::new(),
+        }
+    }
+
+    pub fn error(code: i32, message: &str) -> Envelope {
+        Envelope {
+            ok: false,
+            body: Node::new().child(
+                "error",
+                Node::new().attr("code", code).attr("message", message),
+            ),
+        }
+    }
+
+    fn root(&self) -> Node {
+        let mut root = Node::new()
+            .attr("status", if self.ok { "ok" } else { "failed" })
+            .attr("version", PROTOCOL_VERSION)
+            .attr("type", SERVER_TYPE)
+            .attr("serverVersion", env!("CARGO_PKG_VERSION"))
+            .attr("openSubsonic", true);
+        root.children.extend(self.body.children.iter().cloned());
+        root
+    }
+
+    /// The body and its content type.
+    pub fn render(&self, format: &Format) -> (String, &'static str) {
+        match format {
+            Format::Xml => {
+                let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                let mut root = self.root();
+                root.attrs.insert(0, ("xmlns", Scalar::Str(XMLNS.into())));
+                root.write_xml("subsonic-response", &mut out);
+                (out, "text/xml; charset=utf-8")
+            }
+            Format::Json => (self.json_text(), "application/json"),
+            Format::Jsonp(cb) => (
+                format!("{cb}({});", self.json_text()),
+                "application/javascript",
+            ),
+        }
+    }
+
+    fn json_text(&self) -> String {
+        let mut map = Map::new();
+        map.insert("subsonic-response".into(), self.root().json());
+        Json::Object(map).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Envelope {
+        Envelope::ok(
+            "album",
+            Node::new()
+                .attr("id", "al-1")
+                .attr("songCount", 2)
+                .attr("isCompilation", false)
+                .values("releaseTypes", vec!["album".into()])
+                .list(
+                    "song",
+                    vec![Node::new().attr("id", "tr-1").attr("title", "A & <B>")],
+                )
+                .list("genres", vec![]),
+        )
+    }
+
+    #[test]
+    fn xml_keeps_types_as_text_and_escapes() {
+        let (xml, ct) = sample().render(&Format::Xml);
+        assert!(ct.starts_with("text/xml"));
+        assert!(xml.contains(r#"<subsonic-response xmlns="http://subsonic.org/restapi" status="ok" version="1.16.1" type="houseband""#), "{xml}");
+        assert!(xml.contains(r#"<album id="al-1" songCount="2" isCompilation="false"><releaseTypes>album</releaseTypes><song id="tr-1" title="A &amp; &lt;B&gt;"/></album>"#), "{xml}");
+    }
+
+    #[test]
+    fn json_has_numbers_booleans_and_arrays() {
+        let (json, _) = sample().render(&Format::Json);
+        let v: Json = serde_json::from_str(&json).unwrap();
+        let r = &v["subsonic-response"];
+        assert_eq!(r["openSubsonic"], true);
+        assert_eq!(r["album"]["songCount"], 2);
+        assert_eq!(r["album"]["isCompilation"], false);
+        assert_eq!(r["album"]["song"][0]["title"], "A & <B>");
+        assert_eq!(r["album"]["genres"], serde_json::json!([]));
+        assert_eq!(r["album"]["releaseTypes"], serde_json::json!(["album"]));
+    }
+
+    #[test]
+    fn jsonp_accepts_only_identifiers() {
+        assert_eq!(
+            Format::from_params(Some("jsonp"), Some("cb_1.x")),
+            Format::Jsonp("cb_1.x".into())
+        );
+        assert_eq!(
+            Format::from_params(Some("jsonp"), Some("alert(1)//")),
+            Format::Json
+        );
+        let (body, ct) = Envelope::empty().render(&Format::Jsonp("cb".into()));
+        assert!(body.starts_with("cb({") && body.ends_with("});"), "{body}");
+        assert_eq!(ct, "application/javascript");
+    }
+
+    #[test]
+    fn xml_drops_characters_it_cannot_carry() {
+        assert_eq!(escape("a\u{1}b\u{0}c"), "abc");
+    }
+}

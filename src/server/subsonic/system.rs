@@ -1,0 +1,65 @@
+//! System methods: ping, licence, the OpenSubsonic extensions list, and scanning.
+
+use super::error::ApiError;
+use super::params::Params;
+use super::response::{Envelope, Node};
+use super::Ctx;
+use crate::app::library::ScanRequest;
+
+pub fn ping(_: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    Ok(Envelope::empty())
+}
+
+pub fn get_license(_: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    Ok(Envelope::ok("license", Node::new().attr("valid", true)))
+}
+
+/// Only extensions that truly work are listed.
+pub fn get_open_subsonic_extensions() -> Envelope {
+    let ext = |name: &str, versions: &[i64]| {
+        Node::new()
+            .attr("name", name)
+            .values("versions", versions.iter().map(|v| (*v).into()).collect())
+    };
+    Envelope::list("openSubsonicExtensions", vec![ext("formPost", &[1])])
+}
+
+fn scan_status(ctx: &Ctx<'_>) -> Result<Node, ApiError> {
+    let library = &ctx.app.library;
+    let count = if library.is_scanning() {
+        library.progress().files_processed as i64
+    } else {
+        library.track_count()?
+    };
+    Ok(Node::new()
+        .attr("scanning", library.is_scanning())
+        .attr("count", count))
+}
+
+pub fn get_scan_status(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    Ok(Envelope::ok("scanStatus", scan_status(ctx)?))
+}
+
+pub fn start_scan(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    if !ctx.user.is_admin {
+        return Err(ApiError::not_authorized("start a scan"));
+    }
+    let full = params.bool("fullScan")?.unwrap_or(false);
+    if !ctx.app.library.is_scanning() {
+        let library = ctx.app.library.clone();
+        std::thread::Builder::new()
+            .name("api-scan".into())
+            .spawn(move || {
+                let _ = library.scan(&ScanRequest { full, paths: None });
+            })
+            .map_err(|e| ApiError::internal(&e.into()))?;
+        // Let the scan raise its flag so the answer reflects it.
+        for _ in 0..50 {
+            if ctx.app.library.is_scanning() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+    Ok(Envelope::ok("scanStatus", scan_status(ctx)?))
+}
