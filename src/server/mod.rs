@@ -16,6 +16,7 @@ use crate::app::App;
 pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
     let bind = app.settings.bind;
     let data = web::Data::from(app);
+    let brake = web::Data::new(subsonic::auth::Brake::default());
     let workers = std::thread::available_parallelism()
         .map(|n| n.get().min(4))
         .unwrap_or(2);
@@ -23,7 +24,7 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
         actix_web::App::new()
             .app_data(data.clone())
             .configure(api::routes)
-            .configure(subsonic::routes)
+            .configure(|cfg| subsonic::routes(cfg, brake.clone()))
     })
     .workers(workers)
     .bind(bind)

@@ -218,26 +218,26 @@ pub fn album(a: &AlbumRow, extras: &Extras) -> Node {
         )
         .list("artists", artist_refs(credits, "albumartist"))
         .values("releaseTypes", split_list(a.release_types.as_deref()))
-        .values("moods", Vec::new())
-        .list(
-            "discTitles",
-            extras
-                .disc_titles
-                .get(&a.id)
-                .map(|d| {
-                    d.iter()
-                        .map(|(disc, title)| Node::new().attr("disc", *disc).attr("title", title))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        );
+        .values("moods", Vec::new());
+    // XML fixes the order of these children: dates come before the disc titles.
     if let Some(d) = item_date(a.original_date.as_deref()) {
         node = node.child("originalReleaseDate", d);
     }
     if let Some(d) = item_date(a.release_date.as_deref()) {
         node = node.child("releaseDate", d);
     }
-    node
+    node.list(
+        "discTitles",
+        extras
+            .disc_titles
+            .get(&a.id)
+            .map(|d| {
+                d.iter()
+                    .map(|(disc, title)| Node::new().attr("disc", *disc).attr("title", title))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
 }
 
 pub fn artist(a: &ArtistRow) -> Node {

@@ -1,0 +1,546 @@
+//! The Subsonic API end to end: the real server on loopback, real requests, and every response
+//! checked three ways: XML against the Subsonic 1.16.1 XSD extended with the documented
+//! OpenSubsonic additions (tests/spec), JSON against the OpenSubsonic OpenAPI schema of that
+//! method, and both against golden files (tests/golden; `HOUSEBAND_UPDATE_GOLDEN=1` rewrites them).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+const PASSWORD: &str = "s3cret pw";
+
+struct Api {
+    server: Server,
+    _sb: Sandbox,
+}
+
+impl Api {
+    fn start() -> Api {
+        let sb = Sandbox::with_library();
+        for (name, admin) in [("ann", true), ("bob", false)] {
+            let mut args = vec!["user", "add", name, "--password", PASSWORD];
+            if admin {
+                args.push("--admin");
+            }
+            assert!(sb.cmd(&args).output().unwrap().status.success());
+        }
+        let server = Server::start(&sb, &["--watch", "off"]);
+        server.wait_for(Duration::from_secs(20), |h| {
+            h["tracks"] == 22 && h["scanning"] == false
+        });
+        Api { server, _sb: sb }
+    }
+
+    fn url(&self, method: &str, query: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/rest/{method}?{query}",
+            self.server.port
+        )
+    }
+
+    /// GET with ann's password; returns (content type, body).
+    fn call(&self, method: &str, extra: &str) -> (String, String) {
+        self.raw(
+            method,
+            &format!("u=ann&p={}&v=1.16.1&c=test&{extra}", enc(PASSWORD)),
+        )
+    }
+
+    fn raw(&self, method: &str, query: &str) -> (String, String) {
+        let resp = ureq::get(&self.url(method, query))
+            .call()
+            .expect("HTTP 200");
+        assert_eq!(resp.status(), 200);
+        let ct = resp.header("content-type").unwrap_or_default().to_string();
+        (ct, resp.into_string().unwrap())
+    }
+
+    fn post(&self, method: &str, form: &str) -> String {
+        ureq::post(&format!(
+            "http://127.0.0.1:{}/rest/{method}",
+            self.server.port
+        ))
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_string(form)
+        .expect("HTTP 200")
+        .into_string()
+        .unwrap()
+    }
+
+    /// JSON body of a call, validated against the method's OpenAPI schema.
+    fn json(&self, method: &str, extra: &str) -> Value {
+        let (ct, body) = self.call(method, &format!("f=json&{extra}"));
+        assert_eq!(ct, "application/json");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        check_json(method, &v);
+        v["subsonic-response"].clone()
+    }
+
+    /// XML body of a call, validated against the extended XSD.
+    fn xml(&self, method: &str, extra: &str) -> String {
+        let (ct, body) = self.call(method, extra);
+        assert_eq!(ct, "text/xml; charset=utf-8");
+        check_xml(&body);
+        body
+    }
+
+    fn error_code(&self, method: &str, query: &str) -> i64 {
+        let (_, body) = self.raw(method, &format!("{query}&f=json"));
+        let v: Value = serde_json::from_str(&body).unwrap();
+        check_json(method, &v);
+        let r = &v["subsonic-response"];
+        assert_eq!(r["status"], "failed", "{method}?{query}: {r}");
+        r["error"]["code"].as_i64().unwrap()
+    }
+
+    fn first_id(&self, method: &str, extra: &str, pointer: &str) -> String {
+        self.json(method, extra)
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{method}: nothing at {pointer}"))
+            .to_string()
+    }
+}
+
+fn enc(password: &str) -> String {
+    format!(
+        "enc:{}",
+        password
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
+fn spec(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/spec")
+        .join(file)
+}
+
+fn check_xml(body: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("response.xml");
+    std::fs::write(&file, body).unwrap();
+    let out = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(spec("subsonic-rest-api-1.16.1-opensubsonic.xsd"))
+        .arg(&file)
+        .output()
+        .expect("xmllint (Debian package libxml2-utils) validates XML");
+    assert!(
+        out.status.success(),
+        "response does not validate against the XSD:\n{}\n{body}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn openapi() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        serde_json::from_str(&std::fs::read_to_string(spec("opensubsonic-openapi.json")).unwrap())
+            .unwrap()
+    })
+}
+
+/// Validates a JSON response against the schema the OpenAPI document gives for the method (a
+/// method it does not know is held to the generic response schema).
+fn check_json(method: &str, v: &Value) {
+    let doc = openapi();
+    assert!(
+        v.get("subsonic-response").is_some(),
+        "no subsonic-response: {v}"
+    );
+    const JSON: &str = "/content/application~1json/schema";
+    let pointer = format!("/paths/~1rest~1{method}/get/responses/200{JSON}");
+    let mut target = doc
+        .pointer(&pointer)
+        .and_then(|s| s["$ref"].as_str())
+        .unwrap_or("#/components/schemas/SubsonicResponse")
+        .to_string();
+    // Some methods point at a shared response object; its content holds the schema.
+    if let Some(response) = target.strip_prefix("#/components/responses/") {
+        let inner = format!("/components/responses/{response}{JSON}");
+        target = doc
+            .pointer(&inner)
+            .and_then(|s| s["$ref"].as_str())
+            .expect("response schema")
+            .to_string();
+    }
+    let schema = serde_json::json!({
+        "$ref": target,
+        "components": doc["components"],
+    });
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} JSON does not match its schema:\n{}\n{v}",
+        errors.join("\n")
+    );
+}
+
+/// Ids and timestamps vary from run to run; the rest must not.
+fn normalise(body: &str) -> String {
+    let ids = regex_lite::Regex::new(r"\b(ar|al|tr|dir)-\d+\b").unwrap();
+    let created = regex_lite::Regex::new(r#"("created"\s*[:=]\s*"|created=")[0-9T:\-Z]+"#).unwrap();
+    let version = regex_lite::Regex::new(r#"(serverVersion"?\s*[:=]\s*")[^"]+"#).unwrap();
+    let body = ids.replace_all(body, "$1-ID");
+    let body = created.replace_all(&body, "${1}CREATED");
+    version.replace_all(&body, "${1}VERSION").into_owned()
+}
+
+fn golden(name: &str, body: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    let body = if name.ends_with(".json") {
+        let v: Value = serde_json::from_str(body).unwrap();
+        serde_json::to_string_pretty(&v).unwrap() + "\n"
+    } else {
+        body.to_string() + "\n"
+    };
+    let got = normalise(&body);
+    if std::env::var_os("HOUSEBAND_UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no golden file {}; run with HOUSEBAND_UPDATE_GOLDEN=1 to create it",
+            path.display()
+        )
+    });
+    assert_eq!(
+        got, want,
+        "{name} differs from its golden file (HOUSEBAND_UPDATE_GOLDEN=1 rewrites it)"
+    );
+}
+
+#[test]
+fn responses_match_the_schemas_and_the_golden_files() {
+    let api = Api::start();
+    let artist = api.first_id("getArtists", "", "/artists/index/0/artist/0/id");
+    let album = api.first_id("getArtist", &format!("id={artist}"), "/artist/album/0/id");
+    let song = api.first_id("getAlbum", &format!("id={album}"), "/album/song/0/id");
+    let testers = api.json("getArtists", "")["artists"]["index"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["artist"].as_array().unwrap().clone())
+        .find(|a| a["name"] == "The Testers")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let calls: Vec<(&str, String, String)> = vec![
+        ("ping", String::new(), "ping".into()),
+        ("getLicense", String::new(), "getLicense".into()),
+        (
+            "getOpenSubsonicExtensions",
+            String::new(),
+            "getOpenSubsonicExtensions".into(),
+        ),
+        ("getMusicFolders", String::new(), "getMusicFolders".into()),
+        ("getArtists", String::new(), "getArtists".into()),
+        ("getArtist", format!("id={artist}"), "getArtist".into()),
+        (
+            "getArtist",
+            format!("id={testers}"),
+            "getArtist-testers".into(),
+        ),
+        ("getAlbum", format!("id={album}"), "getAlbum".into()),
+        ("getSong", format!("id={song}"), "getSong".into()),
+        ("getGenres", String::new(), "getGenres".into()),
+        ("getScanStatus", String::new(), "getScanStatus".into()),
+    ];
+    for (method, query, name) in &calls {
+        let xml = api.xml(method, query);
+        golden(&format!("{name}.xml"), &xml);
+        let (_, json) = api.call(method, &format!("f=json&{query}"));
+        check_json(method, &serde_json::from_str(&json).unwrap());
+        golden(&format!("{name}.json"), &json);
+        // The same call as a form POST and at the `.view` path gives the same answer.
+        let form = format!("u=ann&p={}&v=1.16.1&c=test&f=json&{query}", enc(PASSWORD));
+        assert_eq!(
+            normalise(&api.post(method, &form)),
+            normalise(&json),
+            "{method} by POST"
+        );
+        let (_, view) = api.call(&format!("{method}.view"), &format!("f=json&{query}"));
+        assert_eq!(view, json, "{method}.view");
+    }
+    // Errors validate too.
+    let (_, err) = api.raw("ping", "u=ann&p=wrong");
+    check_xml(&err);
+    golden("error-40.xml", &err);
+}
+
+#[test]
+fn the_library_comes_out_as_clients_need_it() {
+    let api = Api::start();
+    let artists = api.json("getArtists", "");
+    let names: Vec<String> = artists["artists"]["index"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["artist"].as_array().unwrap().clone())
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Aurora Fields",
+            "Orchestra Nova",
+            "The Testers",
+            "Various Artists"
+        ]
+    );
+    let index_of = |name: &str| {
+        artists["artists"]["index"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| {
+                i["artist"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|a| a["name"] == name)
+            })
+            .unwrap()["name"]
+            .clone()
+    };
+    assert_eq!(
+        index_of("The Testers"),
+        "T",
+        "sorted by its sort name when it has none: article kept"
+    );
+    assert_eq!(
+        index_of("Aurora Fields"),
+        "F",
+        "the sort tag 'Fields, Aurora' decides"
+    );
+
+    let folders = api.json("getMusicFolders", "");
+    assert_eq!(folders["musicFolders"]["musicFolder"][0]["name"], "music");
+
+    let va = names.iter().position(|n| n == "Various Artists").unwrap();
+    let va_id = artists["artists"]["index"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["artist"].as_array().unwrap().clone())
+        .nth(va)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let va_albums = api.json("getArtist", &format!("id={va_id}"));
+    let album = &va_albums["artist"]["album"][0];
+    assert_eq!(album["name"], "Summer Hits");
+    assert_eq!(album["isCompilation"], true);
+    assert_eq!(album["songCount"], 3);
+    let full = api.json("getAlbum", &format!("id={}", album["id"].as_str().unwrap()));
+    let songs = full["album"]["song"].as_array().unwrap();
+    assert_eq!(
+        songs
+            .iter()
+            .map(|s| s["artist"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["Sunny Days", "Beyoncé Tribute Band", "The Surfers"]
+    );
+    assert!(songs
+        .iter()
+        .all(|s| s["displayAlbumArtist"] == "Various Artists"));
+
+    let genres = api.json("getGenres", "");
+    let rock = genres["genres"]["genre"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["value"] == "Rock")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (rock["songCount"].as_i64(), rock["albumCount"].as_i64()),
+        (Some(10), Some(1))
+    );
+}
+
+#[test]
+fn every_way_of_logging_in_and_every_auth_error() {
+    let api = Api::start();
+    let ok = |q: &str| {
+        let (_, b) = api.raw("ping", &format!("{q}&f=json"));
+        serde_json::from_str::<Value>(&b).unwrap()["subsonic-response"]["status"] == "ok"
+    };
+    let pw = PASSWORD.replace(' ', "%20");
+    assert!(ok(&format!("u=ann&p={pw}")), "plain password");
+    assert!(ok(&format!("u=ann&p={}", enc(PASSWORD))), "enc: password");
+    let salt = "c19b2d";
+    let token = format!("{:x}", md5_of(&format!("{PASSWORD}{salt}")));
+    assert!(ok(&format!("u=ann&t={token}&s={salt}")), "token");
+    assert!(
+        ok(&format!("u=ANN&t={}&s={salt}", token.to_uppercase())),
+        "names and hex are case-insensitive"
+    );
+
+    assert_eq!(api.error_code("ping", "p=x"), 10, "no user");
+    assert_eq!(api.error_code("ping", "u=ann"), 10, "no password");
+    assert_eq!(
+        api.error_code("ping", &format!("u=ann&t={token}")),
+        10,
+        "token without salt"
+    );
+    assert_eq!(api.error_code("ping", "u=ann&p=nope"), 40);
+    assert_eq!(
+        api.error_code("ping", "u=nobody&p=nope"),
+        40,
+        "unknown users look like wrong passwords"
+    );
+    assert_eq!(
+        api.error_code("ping", &format!("u=ann&t={token}&s=other")),
+        40
+    );
+    assert_eq!(api.error_code("ping", "u=ann&p=enc:zz"), 40);
+    assert_eq!(api.error_code("ping", &format!("u=ann&p={pw}&v=2.0.0")), 30);
+    assert_eq!(api.error_code("ping", &format!("u=ann&p={pw}&v=0.9.0")), 20);
+    assert_eq!(api.error_code("ping", "apiKey=abc&u=ann"), 43);
+    assert_eq!(api.error_code("ping", "apiKey=abc"), 44);
+    // Roles: only an admin starts a scan.
+    assert_eq!(api.error_code("startScan", &format!("u=bob&p={pw}")), 50);
+    // Discovery needs no login.
+    let (_, b) = api.raw("getOpenSubsonicExtensions", "f=json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&b).unwrap()["subsonic-response"]["status"],
+        "ok"
+    );
+}
+
+fn md5_of(text: &str) -> md5_digest::Output {
+    md5_digest::compute(text)
+}
+
+/// md5 for the test's own token, without the server's code.
+mod md5_digest {
+    use md5::Digest;
+    pub type Output = md5::digest::Output<md5::Md5>;
+    pub fn compute(text: &str) -> Output {
+        md5::Md5::digest(text.as_bytes())
+    }
+}
+
+#[test]
+fn repeated_failed_logins_are_slowed_down() {
+    let api = Api::start();
+    let mut times = Vec::new();
+    for _ in 0..6 {
+        let t = Instant::now();
+        assert_eq!(api.error_code("ping", "u=ann&p=guess"), 40);
+        times.push(t.elapsed());
+    }
+    eprintln!("failed logins took {times:?}");
+    assert!(
+        times[..3].iter().all(|t| *t < Duration::from_millis(200)),
+        "{times:?}"
+    );
+    assert!(
+        times[4] >= Duration::from_millis(250) && times[5] >= Duration::from_millis(500),
+        "{times:?}"
+    );
+    // A good login clears the slate.
+    let pw = PASSWORD.replace(' ', "%20");
+    api.raw("ping", &format!("u=ann&p={pw}"));
+    let t = Instant::now();
+    api.error_code("ping", "u=ann&p=guess");
+    assert!(t.elapsed() < Duration::from_millis(200));
+}
+
+#[test]
+fn hostile_parameters_get_clean_errors() {
+    let api = Api::start();
+    for method in ["getArtist", "getAlbum", "getSong"] {
+        assert_eq!(api.error_code(method, &auth()), 10, "{method} without id");
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "al-99999999",
+            "ar-1%27%20OR%201=1",
+            "..%2F..%2Fetc%2Fpasswd",
+            "%FF%FE",
+            "tr-9223372036854775808",
+        ] {
+            let code = api.error_code(method, &format!("{}&id={bad}", auth()));
+            assert!(code == 10 || code == 70, "{method} id={bad}: code {code}");
+        }
+    }
+    assert_eq!(
+        api.error_code("getArtists", &format!("{}&musicFolderId=abc", auth())),
+        10
+    );
+    assert_eq!(
+        api.error_code("startScan", &format!("{}&fullScan=maybe", auth())),
+        10
+    );
+    assert_eq!(api.error_code("noSuchMethod", &auth()), 0);
+    // A 1 MB form value is read and refused cleanly.
+    let big = format!("{}&f=json&id={}", auth(), "a".repeat(1024 * 1024));
+    let body = api.post("getAlbum", &big);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["subsonic-response"]["error"]["code"], 70);
+    // JSONP with a hostile callback falls back to plain JSON.
+    let (ct, body) = api.raw("ping", &format!("{}&f=jsonp&callback=alert(1)", auth()));
+    assert_eq!(ct, "application/json");
+    assert!(body.starts_with('{'));
+    let (ct, body) = api.raw("ping", &format!("{}&f=jsonp&callback=cb", auth()));
+    assert_eq!(ct, "application/javascript");
+    assert!(body.starts_with("cb({") && body.ends_with("});"));
+}
+
+fn auth() -> String {
+    format!("u=ann&p={}&v=1.16.1&c=test", enc(PASSWORD))
+}
+
+#[test]
+fn an_admin_can_start_a_scan_and_watch_it() {
+    let api = Api::start();
+    let status = api.json("startScan", "fullScan=true");
+    assert!(status["scanStatus"]["count"].is_i64());
+    let start = Instant::now();
+    loop {
+        let s = api.json("getScanStatus", "");
+        if s["scanStatus"]["scanning"] == false {
+            assert_eq!(s["scanStatus"]["count"], 22);
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_extended_xsd_accepts_the_documented_examples_and_rejects_wrong_ones() {
+    // tests/spec/check-examples.sh: every example valid, the plain ones also against 1.16.1, and
+    // every deliberately wrong one rejected. It guards the schema the other tests rely on.
+    let out = Command::new("sh")
+        .arg(spec("check-examples.sh"))
+        .output()
+        .expect("sh runs the spec check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
