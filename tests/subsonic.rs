@@ -544,3 +544,150 @@ fn the_extended_xsd_accepts_the_documented_examples_and_rejects_wrong_ones() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+fn song_titles(v: &Value, pointer: &str) -> Vec<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .map(|s| s["title"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn search3_finds_words_and_pages_through_everything() {
+    let api = Api::start();
+    // Accent- and case-insensitive, every word a prefix.
+    let r = api.json("search3", "query=beyonce");
+    assert_eq!(song_titles(&r, "/searchResult3/song"), ["Halo Cover"]);
+    assert_eq!(
+        r["searchResult3"]["artist"][0]["name"],
+        "Beyoncé Tribute Band"
+    );
+    let r = api.json("search3", "query=TRIBUTE%20beyon");
+    assert_eq!(song_titles(&r, "/searchResult3/song"), ["Halo Cover"]);
+    let r = api.json("search3", "query=northern");
+    assert_eq!(r["searchResult3"]["album"][0]["name"], "Northern Lights");
+    assert_eq!(
+        r["searchResult3"]["song"].as_array().unwrap().len(),
+        7,
+        "songs of the album match by album name"
+    );
+    // Query syntax and punctuation are never FTS5 syntax.
+    for hostile in [
+        "%22",
+        "*",
+        "NEAR(a%20b)",
+        "a%20OR%20b%22",
+        "%27%3B%20DROP%20TABLE%20tracks%3B--",
+        "%5E",
+    ] {
+        let r = api.json("search3", &format!("query={hostile}"));
+        assert_eq!(r["status"], "ok", "query {hostile}");
+    }
+    // The empty query ("" as some clients send it) pages through everything, in a stable order.
+    let mut seen = Vec::new();
+    for offset in (0..30).step_by(5) {
+        let r = api.json(
+            "search3",
+            &format!("query=%22%22&songCount=5&songOffset={offset}&artistCount=0&albumCount=0"),
+        );
+        assert!(r["searchResult3"]["artist"].as_array().unwrap().is_empty());
+        let page: Vec<String> = r["searchResult3"]["song"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        seen.extend(page);
+    }
+    assert_eq!(seen.len(), 22);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 22, "no song twice across pages");
+    let all = api.json(
+        "search3",
+        "query=&artistCount=100&albumCount=100&songCount=100",
+    );
+    assert_eq!(
+        all["searchResult3"]["artist"].as_array().unwrap().len(),
+        14,
+        "every credited artist"
+    );
+    assert_eq!(all["searchResult3"]["album"].as_array().unwrap().len(), 4);
+    assert_eq!(api.error_code("search3", &auth()), 10, "query is required");
+    assert_eq!(
+        api.error_code("search3", &format!("{}&query=a&songCount=-1", auth())),
+        10
+    );
+    let xml = api.xml("search3", "query=beyonce");
+    golden("search3.xml", &xml);
+}
+
+#[test]
+fn album_lists_in_every_order() {
+    let api = Api::start();
+    let names = |q: &str| -> Vec<String> {
+        api.json("getAlbumList2", q)["albumList2"]["album"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names("type=alphabeticalByName&size=10"),
+        [
+            "Northern Lights",
+            "Summer Hits",
+            "Symphony No. 1",
+            "Tag Soup"
+        ]
+    );
+    assert_eq!(
+        names("type=alphabeticalByName&size=2&offset=1"),
+        ["Summer Hits", "Symphony No. 1"]
+    );
+    assert_eq!(
+        names("type=byYear&fromYear=2000&toYear=2012"),
+        ["Tag Soup", "Summer Hits"]
+    );
+    assert_eq!(
+        names("type=byYear&fromYear=2012&toYear=2000"),
+        ["Summer Hits", "Tag Soup"],
+        "reversed range"
+    );
+    assert_eq!(names("type=byGenre&genre=Classical"), ["Symphony No. 1"]);
+    assert_eq!(names("type=random&size=10").len(), 4);
+    assert_eq!(names("type=newest&size=10").len(), 4);
+    assert!(names("type=starred").is_empty());
+    assert!(names("type=frequent").is_empty());
+    assert_eq!(
+        api.error_code("getAlbumList2", &auth()),
+        10,
+        "type is required"
+    );
+    assert_eq!(
+        api.error_code("getAlbumList2", &format!("{}&type=sideways", auth())),
+        10
+    );
+    assert_eq!(
+        api.error_code(
+            "getAlbumList2",
+            &format!("{}&type=byYear&fromYear=2000", auth())
+        ),
+        10
+    );
+    let random = api.json("getRandomSongs", "size=5&genre=Rock");
+    assert_eq!(random["randomSongs"]["song"].as_array().unwrap().len(), 5);
+    assert!(random["randomSongs"]["song"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["albumId"].is_string()));
+    let xml = api.xml("getAlbumList2", "type=alphabeticalByName");
+    golden("getAlbumList2.xml", &xml);
+}

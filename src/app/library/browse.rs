@@ -381,3 +381,189 @@ pub fn disc_titles(
     }
     Ok(out)
 }
+
+/// Turns what a user typed into an FTS5 query: every word must match as a prefix ("beyon tri"
+/// finds "Beyoncé Tribute Band"). Punctuation is dropped, so nothing the user types can reach FTS5's
+/// query syntax. `None` when nothing searchable is left.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .map(|w| format!("\"{w}\"*"))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Artists that have songs: matching `query` (best first), or all of them by id when `query` is
+/// `None` (clients page through everything to sync a library).
+pub fn search_artists(
+    conn: &mut SqliteConnection,
+    query: Option<&str>,
+    count: i64,
+    offset: i64,
+) -> DbResult<Vec<ArtistRow>> {
+    let base = "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
+                (SELECT COUNT(DISTINCT al.id) FROM album_artists aa JOIN albums al ON al.id = aa.album_id
+                 WHERE aa.artist_id = a.id AND al.track_count > 0) AS album_count";
+    match query {
+        Some(q) => diesel::sql_query(format!(
+            "{base} FROM artists_fts JOIN artists a ON a.id = artists_fts.rowid
+             WHERE artists_fts MATCH ? AND a.track_count > 0 ORDER BY rank, a.id LIMIT ? OFFSET ?"
+        ))
+        .bind::<Text, _>(q)
+        .bind::<BigInt, _>(count)
+        .bind::<BigInt, _>(offset)
+        .load(conn),
+        None => diesel::sql_query(format!(
+            "{base} FROM artists a WHERE a.track_count > 0 ORDER BY a.id LIMIT ? OFFSET ?"
+        ))
+        .bind::<BigInt, _>(count)
+        .bind::<BigInt, _>(offset)
+        .load(conn),
+    }
+}
+
+pub fn search_albums(
+    conn: &mut SqliteConnection,
+    query: Option<&str>,
+    count: i64,
+    offset: i64,
+) -> DbResult<Vec<AlbumRow>> {
+    match query {
+        Some(q) => diesel::sql_query(format!(
+            "SELECT {ALBUM_COLUMNS} FROM albums_fts JOIN albums al ON al.id = albums_fts.rowid
+             WHERE albums_fts MATCH ? AND al.track_count > 0 ORDER BY rank, al.id LIMIT ? OFFSET ?"
+        ))
+        .bind::<Text, _>(q)
+        .bind::<BigInt, _>(count)
+        .bind::<BigInt, _>(offset)
+        .load(conn),
+        None => diesel::sql_query(format!(
+            "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.track_count > 0 ORDER BY al.id LIMIT ? OFFSET ?"
+        ))
+        .bind::<BigInt, _>(count)
+        .bind::<BigInt, _>(offset)
+        .load(conn),
+    }
+}
+
+pub fn search_songs(
+    conn: &mut SqliteConnection,
+    query: Option<&str>,
+    count: i64,
+    offset: i64,
+) -> DbResult<Vec<SongRow>> {
+    match query {
+        Some(q) => diesel::sql_query(format!(
+            "SELECT {SONG_COLUMNS} FROM tracks_fts JOIN tracks t ON t.id = tracks_fts.rowid
+             JOIN music_folders f ON f.id = t.folder_id
+             WHERE tracks_fts MATCH ? AND t.missing_since IS NULL AND f.enabled
+             ORDER BY rank, t.id LIMIT ? OFFSET ?"
+        ))
+        .bind::<Text, _>(q)
+        .bind::<BigInt, _>(count)
+        .bind::<BigInt, _>(offset)
+        .load(conn),
+        None => diesel::sql_query(format!(
+            "SELECT {SONG_COLUMNS} {SONG_FROM} ORDER BY t.id LIMIT ? OFFSET ?"
+        ))
+        .bind::<BigInt, _>(count)
+        .bind::<BigInt, _>(offset)
+        .load(conn),
+    }
+}
+
+/// The orders of `getAlbumList2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlbumOrder {
+    Random,
+    Newest,
+    Highest,
+    Frequent,
+    Recent,
+    ByName,
+    ByArtist,
+    Starred,
+    /// Years from..=to; reversed when from > to.
+    ByYear(i32, i32),
+    ByGenre(String),
+}
+
+/// A page of albums in the given order; user-specific orders use `user`'s annotations.
+pub fn album_list(
+    conn: &mut SqliteConnection,
+    order: &AlbumOrder,
+    user: i64,
+    folder: Option<i64>,
+    size: i64,
+    offset: i64,
+) -> DbResult<Vec<AlbumRow>> {
+    let ann = "LEFT JOIN annotations an ON an.user_id = ? AND an.item_kind = 'album' AND an.item_id = al.id";
+    let (join, filter, order_by) = match order {
+        AlbumOrder::Random => ("", String::new(), "RANDOM()".to_string()),
+        AlbumOrder::Newest => ("", String::new(), "al.created_at DESC, al.id DESC".into()),
+        AlbumOrder::Highest => (ann, "AND an.rating > 0".into(), "an.rating DESC, al.id".into()),
+        AlbumOrder::Frequent => (ann, "AND an.play_count > 0".into(), "an.play_count DESC, al.id".into()),
+        AlbumOrder::Recent => (ann, "AND an.last_played_at IS NOT NULL".into(), "an.last_played_at DESC, al.id".into()),
+        AlbumOrder::ByName => ("", String::new(), "COALESCE(al.sort_name, al.name) COLLATE NOCASE, al.id".into()),
+        AlbumOrder::ByArtist => ("", String::new(), "COALESCE(al.artist_sort, al.artist_display) COLLATE NOCASE, al.year, al.id".into()),
+        AlbumOrder::Starred => (ann, "AND an.starred_at IS NOT NULL".into(), "an.starred_at DESC, al.id".into()),
+        AlbumOrder::ByYear(from, to) => {
+            let (lo, hi) = (from.min(to), from.max(to));
+            let dir = if from > to { "DESC" } else { "ASC" };
+            ("", format!("AND al.year BETWEEN {lo} AND {hi}"), format!("al.year {dir}, al.id"))
+        }
+        AlbumOrder::ByGenre(_) => (
+            "",
+            "AND al.id IN (SELECT ag.album_id FROM album_genres ag JOIN genres g ON g.id = ag.genre_id WHERE g.name = ?)".into(),
+            "COALESCE(al.sort_name, al.name) COLLATE NOCASE, al.id".into(),
+        ),
+    };
+    let sql = format!(
+        "SELECT {ALBUM_COLUMNS} FROM albums al {join}
+         WHERE al.track_count > 0 AND (? IS NULL OR al.folder_id = ?) {filter}
+         ORDER BY {order_by} LIMIT ? OFFSET ?"
+    );
+    let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
+    if !join.is_empty() {
+        q = q.bind::<BigInt, _>(user);
+    }
+    q = q
+        .bind::<Nullable<BigInt>, _>(folder)
+        .bind::<Nullable<BigInt>, _>(folder);
+    if let AlbumOrder::ByGenre(g) = order {
+        q = q.bind::<Text, _>(g.clone());
+    }
+    q.bind::<BigInt, _>(size)
+        .bind::<BigInt, _>(offset)
+        .load(conn)
+}
+
+/// Random songs, optionally of a genre, within years, in a folder.
+pub fn random_songs(
+    conn: &mut SqliteConnection,
+    size: i64,
+    genre: Option<&str>,
+    from_year: Option<i32>,
+    to_year: Option<i32>,
+    folder: Option<i64>,
+) -> DbResult<Vec<SongRow>> {
+    diesel::sql_query(format!(
+        "SELECT {SONG_COLUMNS} {SONG_FROM}
+           AND (? IS NULL OR t.id IN (SELECT tg.track_id FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE g.name = ?))
+           AND (? IS NULL OR t.year >= ?) AND (? IS NULL OR t.year <= ?)
+           AND (? IS NULL OR t.folder_id = ?)
+         ORDER BY RANDOM() LIMIT ?"
+    ))
+    .bind::<Nullable<Text>, _>(genre)
+    .bind::<Nullable<Text>, _>(genre)
+    .bind::<Nullable<Integer>, _>(from_year)
+    .bind::<Nullable<Integer>, _>(from_year)
+    .bind::<Nullable<Integer>, _>(to_year)
+    .bind::<Nullable<Integer>, _>(to_year)
+    .bind::<Nullable<BigInt>, _>(folder)
+    .bind::<Nullable<BigInt>, _>(folder)
+    .bind::<BigInt, _>(size)
+    .load(conn)
+}

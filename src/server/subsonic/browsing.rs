@@ -6,15 +6,45 @@ use super::nodes::{self, Extras};
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::library::browse::{self, ArtistRow};
+use diesel::sqlite::SqliteConnection;
+
+use crate::app::library::browse::{self, AlbumRow, ArtistRow, SongRow};
 use crate::app::library::fold::fold;
 
-fn conn(ctx: &Ctx<'_>) -> Result<crate::app::db::ReadConn, ApiError> {
+pub(super) fn conn(ctx: &Ctx<'_>) -> Result<crate::app::db::ReadConn, ApiError> {
     Ok(ctx.app.db.read()?)
 }
 
-fn db<T>(r: Result<T, diesel::result::Error>) -> Result<T, ApiError> {
+pub(super) fn db<T>(r: Result<T, diesel::result::Error>) -> Result<T, ApiError> {
     r.map_err(|e| ApiError::internal(&e.into()))
+}
+
+/// Album elements for a list of albums, with their artists, genres and disc titles.
+pub(super) fn album_nodes(
+    c: &mut SqliteConnection,
+    albums: &[AlbumRow],
+) -> Result<Vec<Node>, ApiError> {
+    let ids: Vec<i64> = albums.iter().map(|a| a.id).collect();
+    let extras = Extras {
+        credits: db(browse::album_credits(c, &ids))?,
+        genres: db(browse::album_genres(c, &ids))?,
+        disc_titles: db(browse::disc_titles(c, &ids))?,
+    };
+    Ok(albums.iter().map(|a| nodes::album(a, &extras)).collect())
+}
+
+/// Song elements for a list of songs, with their credits and genres.
+pub(super) fn song_nodes(
+    c: &mut SqliteConnection,
+    songs: &[SongRow],
+) -> Result<Vec<Node>, ApiError> {
+    let ids: Vec<i64> = songs.iter().map(|s| s.id).collect();
+    let extras = Extras {
+        credits: db(browse::track_credits(c, &ids))?,
+        genres: db(browse::track_genres(c, &ids))?,
+        disc_titles: Default::default(),
+    };
+    Ok(songs.iter().map(|s| nodes::song(s, &extras)).collect())
 }
 
 pub fn get_music_folders(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
@@ -102,16 +132,7 @@ pub fn get_artist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
     let mut c = conn(ctx)?;
     let artist = db(browse::artist(&mut c, id))?.ok_or_else(|| ApiError::not_found("artist"))?;
     let albums = db(browse::albums_of_artist(&mut c, id))?;
-    let album_ids: Vec<i64> = albums.iter().map(|a| a.id).collect();
-    let extras = Extras {
-        credits: db(browse::album_credits(&mut c, &album_ids))?,
-        genres: db(browse::album_genres(&mut c, &album_ids))?,
-        disc_titles: db(browse::disc_titles(&mut c, &album_ids))?,
-    };
-    let node = nodes::artist(&artist).list(
-        "album",
-        albums.iter().map(|a| nodes::album(a, &extras)).collect(),
-    );
+    let node = nodes::artist(&artist).list("album", album_nodes(&mut c, &albums)?);
     Ok(Envelope::ok("artist", node))
 }
 
@@ -120,21 +141,10 @@ pub fn get_album(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
     let album = db(browse::album(&mut c, id))?.ok_or_else(|| ApiError::not_found("album"))?;
     let songs = db(browse::songs_of_album(&mut c, id))?;
-    let song_ids: Vec<i64> = songs.iter().map(|s| s.id).collect();
-    let album_extras = Extras {
-        credits: db(browse::album_credits(&mut c, &[id]))?,
-        genres: db(browse::album_genres(&mut c, &[id]))?,
-        disc_titles: db(browse::disc_titles(&mut c, &[id]))?,
-    };
-    let song_extras = Extras {
-        credits: db(browse::track_credits(&mut c, &song_ids))?,
-        genres: db(browse::track_genres(&mut c, &song_ids))?,
-        disc_titles: Default::default(),
-    };
-    let node = nodes::album(&album, &album_extras).list(
-        "song",
-        songs.iter().map(|s| nodes::song(s, &song_extras)).collect(),
-    );
+    let node = album_nodes(&mut c, std::slice::from_ref(&album))?
+        .pop()
+        .expect("one album in, one out")
+        .list("song", song_nodes(&mut c, &songs)?);
     Ok(Envelope::ok("album", node))
 }
 
@@ -142,12 +152,10 @@ pub fn get_song(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let id = ids::parse(ids::TRACK, params.required("id")?)?;
     let mut c = conn(ctx)?;
     let song = db(browse::song(&mut c, id))?.ok_or_else(|| ApiError::not_found("song"))?;
-    let extras = Extras {
-        credits: db(browse::track_credits(&mut c, &[id]))?,
-        genres: db(browse::track_genres(&mut c, &[id]))?,
-        disc_titles: Default::default(),
-    };
-    Ok(Envelope::ok("song", nodes::song(&song, &extras)))
+    let node = song_nodes(&mut c, std::slice::from_ref(&song))?
+        .pop()
+        .expect("one song in, one out");
+    Ok(Envelope::ok("song", node))
 }
 
 pub fn get_genres(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {

@@ -8,6 +8,7 @@ pub mod auth;
 mod browsing;
 pub mod error;
 pub mod ids;
+mod lists;
 mod nodes;
 pub mod params;
 pub mod response;
@@ -56,6 +57,9 @@ fn handler(method: &str) -> Option<Handler> {
         "getAlbum" => browsing::get_album,
         "getSong" => browsing::get_song,
         "getGenres" => browsing::get_genres,
+        "search3" => lists::search3,
+        "getAlbumList2" => lists::get_album_list2,
+        "getRandomSongs" => lists::get_random_songs,
         _ => return None,
     })
 }

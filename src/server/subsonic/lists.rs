@@ -1,0 +1,106 @@
+//! Searching and lists: search3 (including the empty query that clients use to sync a whole
+//! library), getAlbumList2 and getRandomSongs.
+
+use super::browsing::{album_nodes, conn, db, song_nodes};
+use super::error::ApiError;
+use super::nodes;
+use super::params::Params;
+use super::response::{Envelope, Node};
+use super::Ctx;
+use crate::app::library::browse::{self, AlbumOrder};
+
+/// The largest page a client may ask for.
+const MAX_PAGE: i64 = 500;
+
+fn page(params: &Params, count: &str, offset: &str, default: i64) -> Result<(i64, i64), ApiError> {
+    let n = params.number::<i64>(count)?.unwrap_or(default);
+    let o = params.number::<i64>(offset)?.unwrap_or(0);
+    if n < 0 {
+        return Err(ApiError::invalid(count));
+    }
+    if o < 0 {
+        return Err(ApiError::invalid(offset));
+    }
+    Ok((n.min(MAX_PAGE), o))
+}
+
+pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let raw = params
+        .get("query")
+        .ok_or_else(|| ApiError::missing("query"))?;
+    // `""` (two quote characters) is how several clients spell "everything".
+    let text = raw.trim().trim_matches('"');
+    let query = browse::fts_query(text);
+    if query.is_none() && !text.is_empty() {
+        // Only punctuation: nothing can match.
+        return Ok(Envelope::ok("searchResult3", Node::new()));
+    }
+    let q = query.as_deref();
+    let (artists_n, artists_o) = page(params, "artistCount", "artistOffset", 20)?;
+    let (albums_n, albums_o) = page(params, "albumCount", "albumOffset", 20)?;
+    let (songs_n, songs_o) = page(params, "songCount", "songOffset", 20)?;
+    let mut c = conn(ctx)?;
+    let artists = db(browse::search_artists(&mut c, q, artists_n, artists_o))?;
+    let albums = db(browse::search_albums(&mut c, q, albums_n, albums_o))?;
+    let songs = db(browse::search_songs(&mut c, q, songs_n, songs_o))?;
+    Ok(Envelope::ok(
+        "searchResult3",
+        Node::new()
+            .list("artist", artists.iter().map(nodes::artist).collect())
+            .list("album", album_nodes(&mut c, &albums)?)
+            .list("song", song_nodes(&mut c, &songs)?),
+    ))
+}
+
+pub fn get_album_list2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let order = match params.required("type")? {
+        "random" => AlbumOrder::Random,
+        "newest" => AlbumOrder::Newest,
+        "highest" => AlbumOrder::Highest,
+        "frequent" => AlbumOrder::Frequent,
+        "recent" => AlbumOrder::Recent,
+        "alphabeticalByName" => AlbumOrder::ByName,
+        "alphabeticalByArtist" => AlbumOrder::ByArtist,
+        "starred" => AlbumOrder::Starred,
+        "byYear" => {
+            let from = params
+                .number::<i32>("fromYear")?
+                .ok_or_else(|| ApiError::missing("fromYear"))?;
+            let to = params
+                .number::<i32>("toYear")?
+                .ok_or_else(|| ApiError::missing("toYear"))?;
+            AlbumOrder::ByYear(from, to)
+        }
+        "byGenre" => AlbumOrder::ByGenre(params.required("genre")?.to_string()),
+        _ => return Err(ApiError::invalid("type")),
+    };
+    let (size, offset) = page(params, "size", "offset", 10)?;
+    let folder = params.number::<i64>("musicFolderId")?;
+    let mut c = conn(ctx)?;
+    let albums = db(browse::album_list(
+        &mut c,
+        &order,
+        ctx.user.id,
+        folder,
+        size,
+        offset,
+    ))?;
+    Ok(Envelope::ok(
+        "albumList2",
+        Node::new().list("album", album_nodes(&mut c, &albums)?),
+    ))
+}
+
+pub fn get_random_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let (size, _) = page(params, "size", "offset", 10)?;
+    let genre = params.get("genre").filter(|g| !g.is_empty());
+    let from = params.number::<i32>("fromYear")?;
+    let to = params.number::<i32>("toYear")?;
+    let folder = params.number::<i64>("musicFolderId")?;
+    let mut c = conn(ctx)?;
+    let songs = db(browse::random_songs(&mut c, size, genre, from, to, folder))?;
+    Ok(Envelope::ok(
+        "randomSongs",
+        Node::new().list("song", song_nodes(&mut c, &songs)?),
+    ))
+}
