@@ -192,10 +192,13 @@ fn check_json(method: &str, v: &Value) {
 /// Ids and timestamps vary from run to run; the rest must not.
 fn normalise(body: &str) -> String {
     let ids = regex_lite::Regex::new(r"\b(ar|al|tr|dir)-\d+\b").unwrap();
-    let created = regex_lite::Regex::new(r#"("created"\s*[:=]\s*"|created=")[0-9T:\-Z]+"#).unwrap();
+    let created = regex_lite::Regex::new(
+        r#"("(?:created|starred|played)"\s*:\s*"|\b(?:created|starred|played)=")[0-9T:\-Z]+"#,
+    )
+    .unwrap();
     let version = regex_lite::Regex::new(r#"(serverVersion"?\s*[:=]\s*")[^"]+"#).unwrap();
     let body = ids.replace_all(body, "$1-ID");
-    let body = created.replace_all(&body, "${1}CREATED");
+    let body = created.replace_all(&body, "${1}TIMESTAMP");
     version.replace_all(&body, "${1}VERSION").into_owned()
 }
 
@@ -690,4 +693,113 @@ fn album_lists_in_every_order() {
         .all(|s| s["albumId"].is_string()));
     let xml = api.xml("getAlbumList2", "type=alphabeticalByName");
     golden("getAlbumList2.xml", &xml);
+}
+
+#[test]
+fn stars_ratings_and_plays_belong_to_each_user() {
+    let api = Api::start();
+    let album_id = api.first_id(
+        "getAlbumList2",
+        "type=alphabeticalByName",
+        "/albumList2/album/0/id",
+    );
+    let album = api.json("getAlbum", &format!("id={album_id}"));
+    let song = album["album"]["song"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let artist = album["album"]["artistId"].as_str().unwrap().to_string();
+
+    assert_eq!(
+        api.json(
+            "star",
+            &format!("id={song}&albumId={album_id}&artistId={artist}")
+        )["status"],
+        "ok"
+    );
+    assert_eq!(
+        api.json("setRating", &format!("id={song}&rating=4"))["status"],
+        "ok"
+    );
+    assert_eq!(
+        api.json("setRating", &format!("id={album_id}&rating=5"))["status"],
+        "ok"
+    );
+    assert_eq!(
+        api.json("scrobble", &format!("id={song}&time=1700000000000"))["status"],
+        "ok"
+    );
+    assert_eq!(api.json("scrobble", &format!("id={song}"))["status"], "ok");
+
+    let s = api.json("getSong", &format!("id={song}"))["song"].clone();
+    assert!(s["starred"].as_str().unwrap().ends_with('Z'), "{s}");
+    assert_eq!(
+        (s["userRating"].as_i64(), s["playCount"].as_i64()),
+        (Some(4), Some(2))
+    );
+    assert!(s["played"].is_string());
+    let starred = api.json("getStarred2", "");
+    assert_eq!(starred["starred2"]["song"][0]["id"], song.as_str());
+    assert_eq!(starred["starred2"]["album"][0]["id"], album_id.as_str());
+    assert_eq!(starred["starred2"]["artist"][0]["id"], artist.as_str());
+    let first = |q: &str| api.json("getAlbumList2", q)["albumList2"]["album"][0]["id"].clone();
+    for kind in ["starred", "highest", "frequent", "recent"] {
+        assert_eq!(first(&format!("type={kind}")), album_id.as_str(), "{kind}");
+    }
+    let xml = api.xml("getStarred2", "");
+    golden("getStarred2.xml", &xml);
+
+    // Bob sees none of it.
+    let bob = format!("u=bob&p={}&f=json", enc(PASSWORD));
+    let (_, body) = api.raw("getStarred2", &bob);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["subsonic-response"]["starred2"]["song"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (_, body) = api.raw("getSong", &format!("{bob}&id={song}"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["subsonic-response"]["song"].get("starred").is_none());
+
+    // Now playing.
+    assert_eq!(
+        api.json("scrobble", &format!("id={song}&submission=false&c=phone"))["status"],
+        "ok"
+    );
+    let np = api.json("getNowPlaying", "");
+    assert_eq!(np["nowPlaying"]["entry"][0]["username"], "ann");
+    assert_eq!(np["nowPlaying"]["entry"][0]["id"], song.as_str());
+
+    // Unstar and unrate.
+    api.json("unstar", &format!("id={song}"));
+    api.json("setRating", &format!("id={song}&rating=0"));
+    let s = api.json("getSong", &format!("id={song}"))["song"].clone();
+    assert!(
+        s.get("starred").is_none() && s.get("userRating").is_none(),
+        "{s}"
+    );
+    assert_eq!(s["playCount"], 2, "plays stay");
+
+    // Bad input.
+    assert_eq!(
+        api.error_code("star", &format!("{}&id=tr-999999", auth())),
+        70
+    );
+    assert_eq!(api.error_code("star", &auth()), 10);
+    assert_eq!(
+        api.error_code("setRating", &format!("{}&id={song}&rating=6", auth())),
+        10
+    );
+    assert_eq!(
+        api.error_code("setRating", &format!("{}&id={song}", auth())),
+        10
+    );
+    assert_eq!(
+        api.error_code("scrobble", &format!("{}&id={song}&time=soon", auth())),
+        10
+    );
+    assert_eq!(
+        api.error_code("scrobble", &format!("{}&id=al-1", auth())),
+        70
+    );
 }

@@ -1,6 +1,7 @@
 //! The application without HTTP: each domain behind one manager type. `server/` translates
 //! requests into calls on these; nothing here knows about HTTP.
 
+pub mod annotations;
 pub mod db;
 pub mod library;
 pub mod users;
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::config::Settings;
+use annotations::Annotations;
 use db::Db;
 use library::Library;
 use users::Users;
@@ -19,6 +21,7 @@ pub struct App {
     pub db: Arc<Db>,
     pub library: Arc<Library>,
     pub users: Users,
+    pub annotations: Annotations,
 }
 
 impl App {
@@ -26,11 +29,13 @@ impl App {
         let db = Arc::new(Db::open(&settings.data)?);
         let library = Arc::new(Library::new(db.clone(), &settings));
         let users = Users::new(db.clone(), &settings.data)?;
+        let annotations = Annotations::new(db.clone());
         Ok(App {
             settings,
             db,
             library,
             users,
+            annotations,
         })
     }
 }

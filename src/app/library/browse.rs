@@ -567,3 +567,53 @@ pub fn random_songs(
     .bind::<BigInt, _>(size)
     .load(conn)
 }
+
+/// Songs by id, in the order given (unknown ids are left out).
+pub fn songs_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<SongRow>> {
+    let mut found: HashMap<i64, SongRow> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<SongRow> = diesel::sql_query(format!(
+            "SELECT {SONG_COLUMNS} {SONG_FROM} AND t.id IN ({})",
+            id_list(chunk)
+        ))
+        .load(conn)?;
+        found.extend(rows.into_iter().map(|r| (r.id, r)));
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+/// Albums by id, in the order given (unknown ids are left out).
+pub fn albums_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<AlbumRow>> {
+    let mut found: HashMap<i64, AlbumRow> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<AlbumRow> = diesel::sql_query(format!(
+            "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.track_count > 0 AND al.id IN ({})",
+            id_list(chunk)
+        ))
+        .load(conn)?;
+        found.extend(rows.into_iter().map(|r| (r.id, r)));
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+/// Artists by id, in the order given (unknown ids are left out).
+pub fn artists_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<ArtistRow>> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(a) = artist(conn, *id)? {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+/// Artist ids credited as artist on a track.
+pub fn track_artist_ids(conn: &mut SqliteConnection, track: i64) -> DbResult<Vec<i64>> {
+    Ok(track_credits(conn, &[track])?
+        .remove(&track)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.role == "artist")
+        .map(|c| c.artist_id)
+        .collect())
+}

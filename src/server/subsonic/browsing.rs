@@ -6,6 +6,7 @@ use super::nodes::{self, Extras};
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
+use crate::app::annotations::Kind;
 use diesel::sqlite::SqliteConnection;
 
 use crate::app::library::browse::{self, AlbumRow, ArtistRow, SongRow};
@@ -19,8 +20,10 @@ pub(super) fn db<T>(r: Result<T, diesel::result::Error>) -> Result<T, ApiError> 
     r.map_err(|e| ApiError::internal(&e.into()))
 }
 
-/// Album elements for a list of albums, with their artists, genres and disc titles.
+/// Album elements for a list of albums, with their artists, genres, disc titles and what the
+/// calling user said about them.
 pub(super) fn album_nodes(
+    ctx: &Ctx<'_>,
     c: &mut SqliteConnection,
     albums: &[AlbumRow],
 ) -> Result<Vec<Node>, ApiError> {
@@ -29,12 +32,14 @@ pub(super) fn album_nodes(
         credits: db(browse::album_credits(c, &ids))?,
         genres: db(browse::album_genres(c, &ids))?,
         disc_titles: db(browse::disc_titles(c, &ids))?,
+        annotations: ctx.app.annotations.of(ctx.user.id, Kind::Album, &ids)?,
     };
     Ok(albums.iter().map(|a| nodes::album(a, &extras)).collect())
 }
 
-/// Song elements for a list of songs, with their credits and genres.
+/// Song elements for a list of songs, with their credits, genres and the user's annotations.
 pub(super) fn song_nodes(
+    ctx: &Ctx<'_>,
     c: &mut SqliteConnection,
     songs: &[SongRow],
 ) -> Result<Vec<Node>, ApiError> {
@@ -43,8 +48,19 @@ pub(super) fn song_nodes(
         credits: db(browse::track_credits(c, &ids))?,
         genres: db(browse::track_genres(c, &ids))?,
         disc_titles: Default::default(),
+        annotations: ctx.app.annotations.of(ctx.user.id, Kind::Track, &ids)?,
     };
     Ok(songs.iter().map(|s| nodes::song(s, &extras)).collect())
+}
+
+/// Artist elements with the user's annotations.
+pub(super) fn artist_nodes(ctx: &Ctx<'_>, artists: &[&ArtistRow]) -> Result<Vec<Node>, ApiError> {
+    let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
+    let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
+    Ok(artists
+        .iter()
+        .map(|a| nodes::artist(a, notes.get(&a.id)))
+        .collect())
 }
 
 pub fn get_music_folders(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
@@ -91,6 +107,8 @@ pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
     let folder = params.number::<i64>("musicFolderId")?;
     let artists = db(browse::album_artists(&mut *conn(ctx)?, folder))?;
     let articles = &ctx.app.settings.ignored_articles;
+    let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
+    let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
     let mut keyed: Vec<(String, String, &ArtistRow)> = artists
         .iter()
         .map(|a| {
@@ -114,7 +132,7 @@ pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
         current
             .get_or_insert_with(|| (key.clone(), Vec::new()))
             .1
-            .push(nodes::artist(artist));
+            .push(nodes::artist(artist, notes.get(&artist.id)));
     }
     if let Some((k, list)) = current {
         indexes.push(Node::new().attr("name", k).list("artist", list));
@@ -132,7 +150,10 @@ pub fn get_artist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
     let mut c = conn(ctx)?;
     let artist = db(browse::artist(&mut c, id))?.ok_or_else(|| ApiError::not_found("artist"))?;
     let albums = db(browse::albums_of_artist(&mut c, id))?;
-    let node = nodes::artist(&artist).list("album", album_nodes(&mut c, &albums)?);
+    let node = artist_nodes(ctx, &[&artist])?
+        .pop()
+        .expect("one artist in, one out")
+        .list("album", album_nodes(ctx, &mut c, &albums)?);
     Ok(Envelope::ok("artist", node))
 }
 
@@ -141,10 +162,10 @@ pub fn get_album(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
     let album = db(browse::album(&mut c, id))?.ok_or_else(|| ApiError::not_found("album"))?;
     let songs = db(browse::songs_of_album(&mut c, id))?;
-    let node = album_nodes(&mut c, std::slice::from_ref(&album))?
+    let node = album_nodes(ctx, &mut c, std::slice::from_ref(&album))?
         .pop()
         .expect("one album in, one out")
-        .list("song", song_nodes(&mut c, &songs)?);
+        .list("song", song_nodes(ctx, &mut c, &songs)?);
     Ok(Envelope::ok("album", node))
 }
 
@@ -152,7 +173,7 @@ pub fn get_song(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let id = ids::parse(ids::TRACK, params.required("id")?)?;
     let mut c = conn(ctx)?;
     let song = db(browse::song(&mut c, id))?.ok_or_else(|| ApiError::not_found("song"))?;
-    let node = song_nodes(&mut c, std::slice::from_ref(&song))?
+    let node = song_nodes(ctx, &mut c, std::slice::from_ref(&song))?
         .pop()
         .expect("one song in, one out");
     Ok(Envelope::ok("song", node))

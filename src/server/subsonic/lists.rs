@@ -1,9 +1,8 @@
 //! Searching and lists: search3 (including the empty query that clients use to sync a whole
 //! library), getAlbumList2 and getRandomSongs.
 
-use super::browsing::{album_nodes, conn, db, song_nodes};
+use super::browsing::{album_nodes, artist_nodes, conn, db, song_nodes};
 use super::error::ApiError;
-use super::nodes;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
@@ -46,9 +45,12 @@ pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     Ok(Envelope::ok(
         "searchResult3",
         Node::new()
-            .list("artist", artists.iter().map(nodes::artist).collect())
-            .list("album", album_nodes(&mut c, &albums)?)
-            .list("song", song_nodes(&mut c, &songs)?),
+            .list(
+                "artist",
+                artist_nodes(ctx, &artists.iter().collect::<Vec<_>>())?,
+            )
+            .list("album", album_nodes(ctx, &mut c, &albums)?)
+            .list("song", song_nodes(ctx, &mut c, &songs)?),
     ))
 }
 
@@ -87,7 +89,7 @@ pub fn get_album_list2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
     ))?;
     Ok(Envelope::ok(
         "albumList2",
-        Node::new().list("album", album_nodes(&mut c, &albums)?),
+        Node::new().list("album", album_nodes(ctx, &mut c, &albums)?),
     ))
 }
 
@@ -101,6 +103,6 @@ pub fn get_random_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiE
     let songs = db(browse::random_songs(&mut c, size, genre, from, to, folder))?;
     Ok(Envelope::ok(
         "randomSongs",
-        Node::new().list("song", song_nodes(&mut c, &songs)?),
+        Node::new().list("song", song_nodes(ctx, &mut c, &songs)?),
     ))
 }

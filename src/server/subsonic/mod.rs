@@ -4,6 +4,7 @@
 //! JSON or JSONP, always with HTTP 200 (errors travel inside the document, as the protocol
 //! wants). Handlers are thin: they read parameters, call the app, and build [`response::Node`]s.
 
+mod annotation;
 pub mod auth;
 mod browsing;
 pub mod error;
@@ -60,6 +61,12 @@ fn handler(method: &str) -> Option<Handler> {
         "search3" => lists::search3,
         "getAlbumList2" => lists::get_album_list2,
         "getRandomSongs" => lists::get_random_songs,
+        "star" => annotation::star,
+        "unstar" => annotation::unstar,
+        "setRating" => annotation::set_rating,
+        "scrobble" => annotation::scrobble,
+        "getStarred2" => annotation::get_starred2,
+        "getNowPlaying" => annotation::get_now_playing,
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::ids;
 use super::response::{Node, Scalar};
+use crate::app::annotations::Annotation;
 use crate::app::library::browse::{AlbumRow, ArtistRow, CreditRow, SongRow};
 
 /// Related data loaded in bulk for a set of songs or albums.
@@ -13,6 +14,17 @@ pub struct Extras {
     pub credits: HashMap<i64, Vec<CreditRow>>,
     pub genres: HashMap<i64, Vec<String>>,
     pub disc_titles: HashMap<i64, Vec<(i32, String)>>,
+    /// The calling user's stars, ratings and plays.
+    pub annotations: HashMap<i64, Annotation>,
+}
+
+/// The calling user's view of an item: starred, userRating, playCount, played.
+fn annotate(node: Node, a: Option<&Annotation>) -> Node {
+    let Some(a) = a else { return node };
+    node.opt("starred", a.starred_at.map(iso8601))
+        .opt("userRating", a.rating)
+        .opt("playCount", (a.play_count > 0).then_some(a.play_count))
+        .opt("played", a.last_played_at.map(iso8601))
 }
 
 /// Seconds since the epoch as ISO 8601 UTC (`2026-11-28T00:05:01Z`).
@@ -179,6 +191,7 @@ pub fn song(s: &SongRow, extras: &Extras) -> Node {
         .list("albumArtists", artist_refs(credits, "albumartist"))
         .list("contributors", contributors)
         .values("moods", split_list(s.moods.as_deref()));
+    node = annotate(node, extras.annotations.get(&s.id));
     if has_gain {
         node = node.child("replayGain", replay_gain);
     }
@@ -219,6 +232,7 @@ pub fn album(a: &AlbumRow, extras: &Extras) -> Node {
         .list("artists", artist_refs(credits, "albumartist"))
         .values("releaseTypes", split_list(a.release_types.as_deref()))
         .values("moods", Vec::new());
+    node = annotate(node, extras.annotations.get(&a.id));
     // XML fixes the order of these children: dates come before the disc titles.
     if let Some(d) = item_date(a.original_date.as_deref()) {
         node = node.child("originalReleaseDate", d);
@@ -240,15 +254,20 @@ pub fn album(a: &AlbumRow, extras: &Extras) -> Node {
     )
 }
 
-pub fn artist(a: &ArtistRow) -> Node {
-    Node::new()
+pub fn artist(a: &ArtistRow, annotation: Option<&Annotation>) -> Node {
+    let node = Node::new()
         .attr("id", ids::id(ids::ARTIST, a.id))
         .attr("name", &a.name)
         .opt("coverArt", a.has_image.then(|| ids::id(ids::ARTIST, a.id)))
         .attr("albumCount", a.album_count)
         .opt("musicBrainzId", a.mbid.as_deref())
         .opt("sortName", a.sort_name.as_deref())
-        .values("roles", vec![Scalar::from("albumartist")])
+        .values("roles", vec![Scalar::from("albumartist")]);
+    // ArtistID3 carries only the star of what a user can say about an artist.
+    node.opt(
+        "starred",
+        annotation.and_then(|a| a.starred_at).map(iso8601),
+    )
 }
 
 #[cfg(test)]

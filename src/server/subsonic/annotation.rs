@@ -1,0 +1,166 @@
+//! Stars, ratings, scrobbles, the starred lists and who is playing what.
+
+use super::browsing::{album_nodes, artist_nodes, conn, db, song_nodes};
+use super::error::ApiError;
+use super::ids;
+use super::params::Params;
+use super::response::{Envelope, Node};
+use super::Ctx;
+use crate::app::annotations::Kind;
+use crate::app::db::now;
+use crate::app::library::browse;
+
+/// The items named by `id` (songs, or albums/artists by their ids), `albumId` and `artistId`;
+/// every one must exist.
+fn items(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<(Kind, i64)>, ApiError> {
+    let mut out = Vec::new();
+    let mut c = conn(ctx)?;
+    let named = params
+        .all("id")
+        .into_iter()
+        .chain(params.all("albumId"))
+        .chain(params.all("artistId"));
+    for raw in named.filter(|v| !v.is_empty()) {
+        let not_found = || {
+            ApiError::not_found(&format!(
+                "item '{}'",
+                raw.chars().take(40).collect::<String>()
+            ))
+        };
+        let (kind, n) = ids::split(raw).ok_or_else(not_found)?;
+        let (kind, exists) = match kind {
+            ids::TRACK => (Kind::Track, db(browse::song(&mut c, n))?.is_some()),
+            ids::ALBUM => (Kind::Album, db(browse::album(&mut c, n))?.is_some()),
+            ids::ARTIST => (Kind::Artist, db(browse::artist(&mut c, n))?.is_some()),
+            _ => return Err(not_found()),
+        };
+        if !exists {
+            return Err(not_found());
+        }
+        out.push((kind, n));
+    }
+    if out.is_empty() {
+        return Err(ApiError::missing("id"));
+    }
+    Ok(out)
+}
+
+pub fn star(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let items = items(ctx, params)?;
+    ctx.app.annotations.set_starred(ctx.user.id, &items, true)?;
+    Ok(Envelope::empty())
+}
+
+pub fn unstar(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let items = items(ctx, params)?;
+    ctx.app
+        .annotations
+        .set_starred(ctx.user.id, &items, false)?;
+    Ok(Envelope::empty())
+}
+
+pub fn set_rating(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let rating = params
+        .number::<i32>("rating")?
+        .ok_or_else(|| ApiError::missing("rating"))?;
+    if !(0..=5).contains(&rating) {
+        return Err(ApiError::invalid("rating"));
+    }
+    let target = params.required("id")?;
+    let single = Params::parse(&format!("id={}", urlencode(target)), None);
+    let (kind, id) = items(ctx, &single)?[0];
+    ctx.app
+        .annotations
+        .set_rating(ctx.user.id, kind, id, rating)?;
+    Ok(Envelope::empty())
+}
+
+fn urlencode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// `submission=true` (the default) counts a play; `false` says "now playing".
+pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let songs = params.all("id");
+    if songs.is_empty() {
+        return Err(ApiError::missing("id"));
+    }
+    let times = params.all("time");
+    let submission = params.bool("submission")?.unwrap_or(true);
+    let mut c = conn(ctx)?;
+    for (i, raw) in songs.iter().enumerate() {
+        let id = ids::parse(ids::TRACK, raw)?;
+        let song = db(browse::song(&mut c, id))?.ok_or_else(|| ApiError::not_found("song"))?;
+        if submission {
+            // `time` is in milliseconds; a missing or absurd one means now.
+            let at = match times.get(i) {
+                Some(t) => t.parse::<i64>().map_err(|_| ApiError::invalid("time"))? / 1000,
+                None => now(),
+            };
+            let at = if at <= 0 || at > now() + 86_400 {
+                now()
+            } else {
+                at
+            };
+            let artists = db(browse::track_artist_ids(&mut c, id))?;
+            ctx.app
+                .annotations
+                .played(ctx.user.id, id, song.album_id, &artists, at)?;
+        } else {
+            ctx.app
+                .annotations
+                .playing(ctx.user.id, &ctx.user.name, id, params.get("c"));
+        }
+    }
+    Ok(Envelope::empty())
+}
+
+pub fn get_starred2(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    let notes = &ctx.app.annotations;
+    let mut c = conn(ctx)?;
+    let artists = db(browse::artists_by_ids(
+        &mut c,
+        &notes.starred(ctx.user.id, Kind::Artist)?,
+    ))?;
+    let albums = db(browse::albums_by_ids(
+        &mut c,
+        &notes.starred(ctx.user.id, Kind::Album)?,
+    ))?;
+    let songs = db(browse::songs_by_ids(
+        &mut c,
+        &notes.starred(ctx.user.id, Kind::Track)?,
+    ))?;
+    Ok(Envelope::ok(
+        "starred2",
+        Node::new()
+            .list(
+                "artist",
+                artist_nodes(ctx, &artists.iter().collect::<Vec<_>>())?,
+            )
+            .list("album", album_nodes(ctx, &mut c, &albums)?)
+            .list("song", song_nodes(ctx, &mut c, &songs)?),
+    ))
+}
+
+pub fn get_now_playing(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    let playing = ctx.app.annotations.now_playing();
+    let mut c = conn(ctx)?;
+    let mut entries = Vec::new();
+    for p in playing {
+        let Some(song) = db(browse::song(&mut c, p.track_id))? else {
+            continue;
+        };
+        let node = song_nodes(ctx, &mut c, std::slice::from_ref(&song))?
+            .pop()
+            .expect("one song in, one out")
+            .attr("username", p.user)
+            .attr("minutesAgo", (now() - p.since) / 60)
+            .attr("playerId", 0)
+            .opt("playerName", p.player);
+        entries.push(node);
+    }
+    Ok(Envelope::ok(
+        "nowPlaying",
+        Node::new().list("entry", entries),
+    ))
+}
