@@ -617,3 +617,90 @@ pub fn track_artist_ids(conn: &mut SqliteConnection, track: i64) -> DbResult<Vec
         .map(|c| c.artist_id)
         .collect())
 }
+
+/// A folder of the music library, for browsing by files.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DirRow {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub parent_id: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    pub folder_id: i64,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Bool)]
+    pub has_cover: bool,
+    #[diesel(sql_type = BigInt)]
+    pub created_at: i64,
+    /// True for a music folder's own top directory.
+    #[diesel(sql_type = Bool)]
+    pub is_root: bool,
+    /// True when the parent is a music folder's top directory (clients go up to the index).
+    #[diesel(sql_type = Bool)]
+    pub parent_is_root: bool,
+}
+
+const DIR_COLUMNS: &str =
+    "d.id, d.parent_id, d.folder_id, d.name, d.cover_path IS NOT NULL AS has_cover,
+    d.created_at, EXISTS (SELECT 1 FROM music_folders mf WHERE mf.path = d.path) AS is_root,
+    EXISTS (SELECT 1 FROM directories p JOIN music_folders mf ON mf.path = p.path
+            WHERE p.id = d.parent_id) AS parent_is_root";
+
+/// Directories that hold present songs somewhere below them.
+const DIR_HAS_SONGS: &str = "EXISTS (SELECT 1 FROM tracks t WHERE t.path >= d.path || '/'
+    AND t.path < d.path || '0' AND t.missing_since IS NULL)";
+
+pub fn dir(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<DirRow>> {
+    let rows: Vec<DirRow> = diesel::sql_query(format!(
+        "SELECT {DIR_COLUMNS} FROM directories d JOIN music_folders f ON f.id = d.folder_id
+         WHERE d.id = ? AND d.missing_since IS NULL AND f.enabled"
+    ))
+    .bind::<BigInt, _>(id)
+    .load(conn)?;
+    Ok(rows.into_iter().next())
+}
+
+/// The top directories of the enabled music folders (or of one).
+pub fn root_dirs(conn: &mut SqliteConnection, folder: Option<i64>) -> DbResult<Vec<DirRow>> {
+    diesel::sql_query(format!(
+        "SELECT {DIR_COLUMNS} FROM directories d JOIN music_folders f ON f.path = d.path
+         WHERE f.enabled AND (? IS NULL OR f.id = ?) ORDER BY f.id"
+    ))
+    .bind::<Nullable<BigInt>, _>(folder)
+    .bind::<Nullable<BigInt>, _>(folder)
+    .load(conn)
+}
+
+pub fn child_dirs(conn: &mut SqliteConnection, parent: i64) -> DbResult<Vec<DirRow>> {
+    diesel::sql_query(format!(
+        "SELECT {DIR_COLUMNS} FROM directories d
+         WHERE d.parent_id = ? AND d.missing_since IS NULL AND {DIR_HAS_SONGS}
+         ORDER BY d.name COLLATE NOCASE, d.id"
+    ))
+    .bind::<BigInt, _>(parent)
+    .load(conn)
+}
+
+pub fn songs_in_dir(conn: &mut SqliteConnection, dir: i64) -> DbResult<Vec<SongRow>> {
+    diesel::sql_query(format!(
+        "SELECT {SONG_COLUMNS} {SONG_FROM} AND t.directory_id = ?
+         ORDER BY COALESCE(t.disc_number, 1), COALESCE(t.track_number, 0), t.path"
+    ))
+    .bind::<BigInt, _>(dir)
+    .load(conn)
+}
+
+/// When the library last changed (the newest folder scan), in seconds.
+pub fn last_modified(conn: &mut SqliteConnection) -> DbResult<i64> {
+    #[derive(QueryableByName)]
+    struct T {
+        #[diesel(sql_type = BigInt)]
+        t: i64,
+    }
+    let rows: Vec<T> = diesel::sql_query(
+        "SELECT COALESCE(MAX(last_scan_at), 0) AS t FROM music_folders WHERE enabled",
+    )
+    .load(conn)?;
+    Ok(rows.first().map_or(0, |r| r.t))
+}

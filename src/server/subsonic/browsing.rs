@@ -77,17 +77,41 @@ pub fn get_music_folders(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError
     ))
 }
 
-/// The index letter of an artist: its sort name (or name without a leading article), first
-/// letter, accents folded; anything but a letter goes under "#".
-fn index_key(a: &ArtistRow, articles: &[String]) -> String {
-    let name = match &a.sort_name {
-        Some(s) => s.clone(),
-        None => strip_article(&a.name, articles).to_string(),
-    };
-    match fold(&name).chars().next() {
+/// The index letter and sort key of a name: its sort name, or the name without a leading
+/// article; the letter accent-folded and upper-case, anything but a letter under "#".
+pub(super) fn index_key_of(
+    name: &str,
+    sort_name: Option<&str>,
+    articles: &[String],
+) -> (String, String) {
+    let sort = fold(sort_name.unwrap_or_else(|| strip_article(name, articles)));
+    let key = match sort.chars().next() {
         Some(c) if c.is_alphabetic() => c.to_uppercase().collect(),
         _ => "#".to_string(),
+    };
+    (key, sort)
+}
+
+/// Groups (letter, sort key, artist element) into `index` elements: "#" first, then the letters,
+/// by sort key inside a letter.
+pub(super) fn group_indexes(mut entries: Vec<(String, String, Node)>) -> Vec<Node> {
+    entries.sort_by(|x, y| (x.0 != "#", &x.0, &x.1).cmp(&(y.0 != "#", &y.0, &y.1)));
+    let mut indexes: Vec<Node> = Vec::new();
+    let mut current: Option<(String, Vec<Node>)> = None;
+    for (key, _, artist) in entries {
+        if current.as_ref().is_some_and(|(k, _)| *k != key) {
+            let (k, list) = current.take().expect("checked above");
+            indexes.push(Node::new().attr("name", k).list("artist", list));
+        }
+        current
+            .get_or_insert_with(|| (key.clone(), Vec::new()))
+            .1
+            .push(artist);
     }
+    if let Some((k, list)) = current {
+        indexes.push(Node::new().attr("name", k).list("artist", list));
+    }
+    indexes
 }
 
 fn strip_article<'a>(name: &'a str, articles: &[String]) -> &'a str {
@@ -109,34 +133,14 @@ pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
     let articles = &ctx.app.settings.ignored_articles;
     let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
     let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
-    let mut keyed: Vec<(String, String, &ArtistRow)> = artists
+    let entries: Vec<(String, String, Node)> = artists
         .iter()
         .map(|a| {
-            let sort = fold(
-                a.sort_name
-                    .as_deref()
-                    .unwrap_or_else(|| strip_article(&a.name, articles)),
-            );
-            (index_key(a, articles), sort, a)
+            let (key, sort) = index_key_of(&a.name, a.sort_name.as_deref(), articles);
+            (key, sort, nodes::artist(a, notes.get(&a.id)))
         })
         .collect();
-    // "#" first, then letters; by sort name inside a letter.
-    keyed.sort_by(|x, y| (x.0 != "#", &x.0, &x.1).cmp(&(y.0 != "#", &y.0, &y.1)));
-    let mut indexes: Vec<Node> = Vec::new();
-    let mut current: Option<(String, Vec<Node>)> = None;
-    for (key, _, artist) in keyed {
-        if current.as_ref().is_some_and(|(k, _)| *k != key) {
-            let (k, list) = current.take().expect("checked above");
-            indexes.push(Node::new().attr("name", k).list("artist", list));
-        }
-        current
-            .get_or_insert_with(|| (key.clone(), Vec::new()))
-            .1
-            .push(nodes::artist(artist, notes.get(&artist.id)));
-    }
-    if let Some((k, list)) = current {
-        indexes.push(Node::new().attr("name", k).list("artist", list));
-    }
+    let indexes = group_indexes(entries);
     Ok(Envelope::ok(
         "artists",
         Node::new()

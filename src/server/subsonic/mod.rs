@@ -8,6 +8,7 @@ mod annotation;
 pub mod auth;
 mod browsing;
 pub mod error;
+mod folders;
 pub mod ids;
 mod lists;
 mod nodes;
@@ -58,6 +59,8 @@ fn handler(method: &str) -> Option<Handler> {
         "getAlbum" => browsing::get_album,
         "getSong" => browsing::get_song,
         "getGenres" => browsing::get_genres,
+        "getIndexes" => folders::get_indexes,
+        "getMusicDirectory" => folders::get_music_directory,
         "search3" => lists::search3,
         "getAlbumList2" => lists::get_album_list2,
         "getRandomSongs" => lists::get_random_songs,
