@@ -193,7 +193,7 @@ fn check_json(method: &str, v: &Value) {
 fn normalise(body: &str) -> String {
     let ids = regex_lite::Regex::new(r"\b(ar|al|tr|dir)-\d+\b").unwrap();
     let created = regex_lite::Regex::new(
-        r#"("(?:created|starred|played)"\s*:\s*"|\b(?:created|starred|played)=")[0-9T:\-Z]+"#,
+        r#"("(?:created|changed|starred|played)"\s*:\s*"|\b(?:created|changed|starred|played)=")[0-9T:\-Z]+"#,
     )
     .unwrap();
     let version = regex_lite::Regex::new(r#"(serverVersion"?\s*[:=]\s*")[^"]+"#).unwrap();
@@ -892,5 +892,160 @@ fn browsing_by_folders() {
     golden(
         "getMusicDirectory.json",
         &api.call("getMusicDirectory", &format!("f=json&id={cd2}")).1,
+    );
+}
+
+#[test]
+fn playlists_are_private_until_shared_and_only_their_owner_changes_them() {
+    let api = Api::start();
+    let album = api.first_id(
+        "getAlbumList2",
+        "type=alphabeticalByName",
+        "/albumList2/album/0/id",
+    );
+    let songs: Vec<String> = api.json("getAlbum", &format!("id={album}"))["album"]["song"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    let created = api.json(
+        "createPlaylist",
+        &format!(
+            "name=Road%20Trip&songId={}&songId={}&songId={}",
+            songs[0], songs[1], songs[0]
+        ),
+    );
+    let pl = created["playlist"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        created["playlist"]["songCount"], 3,
+        "the same song may appear twice"
+    );
+    assert_eq!(created["playlist"]["owner"], "ann");
+    assert_eq!(created["playlist"]["public"], false);
+
+    // Remove the second entry, add two, rename, comment, share.
+    let update = format!(
+        "playlistId={pl}&songIndexToRemove=1&songIdToAdd={}&songIdToAdd={}&name=Trip&comment=for%20the%20car&public=true",
+        songs[2], songs[3]
+    );
+    assert_eq!(api.json("updatePlaylist", &update)["status"], "ok");
+    let got = api.json("getPlaylist", &format!("id={pl}"));
+    let entries: Vec<&str> = got["playlist"]["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            songs[0].as_str(),
+            songs[0].as_str(),
+            songs[2].as_str(),
+            songs[3].as_str()
+        ]
+    );
+    assert_eq!(
+        (
+            got["playlist"]["name"].as_str(),
+            got["playlist"]["comment"].as_str()
+        ),
+        (Some("Trip"), Some("for the car"))
+    );
+    golden(
+        "getPlaylist.xml",
+        &api.xml("getPlaylist", &format!("id={pl}")),
+    );
+    golden("getPlaylists.json", &api.call("getPlaylists", "f=json").1);
+
+    // Bob sees it (public) but cannot change or delete it.
+    let bob = format!("u=bob&p={}&v=1.16.1&c=test", enc(PASSWORD));
+    let (_, body) = api.raw("getPlaylists", &format!("{bob}&f=json"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["subsonic-response"]["playlists"]["playlist"][0]["id"],
+        pl.as_str()
+    );
+    assert_eq!(
+        api.error_code(
+            "updatePlaylist",
+            &format!("{bob}&playlistId={pl}&name=Mine")
+        ),
+        50
+    );
+    assert_eq!(
+        api.error_code("deletePlaylist", &format!("{bob}&id={pl}")),
+        50
+    );
+    assert_eq!(
+        api.error_code("getPlaylists", &format!("{bob}&username=ann")),
+        50,
+        "only admins list others'"
+    );
+
+    // Private again: now bob cannot even see it.
+    api.json("updatePlaylist", &format!("playlistId={pl}&public=false"));
+    assert_eq!(api.error_code("getPlaylist", &format!("{bob}&id={pl}")), 70);
+    let (_, body) = api.raw("getPlaylists", &format!("{bob}&f=json"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["subsonic-response"]["playlists"]["playlist"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // The admin lists bob's (none) and her own by name.
+    assert!(
+        api.json("getPlaylists", "username=bob")["playlists"]["playlist"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Replacing all songs through createPlaylist.
+    let replaced = api.json(
+        "createPlaylist",
+        &format!("playlistId={pl}&songId={}", songs[4]),
+    );
+    assert_eq!(replaced["playlist"]["songCount"], 1);
+
+    // Bad input.
+    assert_eq!(
+        api.error_code("createPlaylist", &auth()),
+        10,
+        "a name or playlistId is needed"
+    );
+    assert_eq!(
+        api.error_code(
+            "createPlaylist",
+            &format!("{}&name=x&songId=tr-999999", auth())
+        ),
+        70
+    );
+    assert_eq!(
+        api.error_code("getPlaylist", &format!("{}&id=pl-999999", auth())),
+        70
+    );
+    assert_eq!(
+        api.error_code(
+            "updatePlaylist",
+            &format!("{}&playlistId={pl}&songIndexToRemove=-1", auth())
+        ),
+        10
+    );
+    assert_eq!(
+        api.error_code(
+            "updatePlaylist",
+            &format!("{}&playlistId={pl}&public=perhaps", auth())
+        ),
+        10
+    );
+
+    assert_eq!(
+        api.json("deletePlaylist", &format!("id={pl}"))["status"],
+        "ok"
+    );
+    assert_eq!(
+        api.error_code("getPlaylist", &format!("{}&id={pl}", auth())),
+        70
     );
 }

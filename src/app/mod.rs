@@ -4,6 +4,7 @@
 pub mod annotations;
 pub mod db;
 pub mod library;
+pub mod playlists;
 pub mod users;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::config::Settings;
 use annotations::Annotations;
 use db::Db;
 use library::Library;
+use playlists::Playlists;
 use users::Users;
 
 pub struct App {
@@ -22,6 +24,7 @@ pub struct App {
     pub library: Arc<Library>,
     pub users: Users,
     pub annotations: Annotations,
+    pub playlists: Playlists,
 }
 
 impl App {
@@ -30,12 +33,14 @@ impl App {
         let library = Arc::new(Library::new(db.clone(), &settings));
         let users = Users::new(db.clone(), &settings.data)?;
         let annotations = Annotations::new(db.clone());
+        let playlists = Playlists::new(db.clone());
         Ok(App {
             settings,
             db,
             library,
             users,
             annotations,
+            playlists,
         })
     }
 }

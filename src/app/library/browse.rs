@@ -568,7 +568,7 @@ pub fn random_songs(
     .load(conn)
 }
 
-/// Songs by id, in the order given (unknown ids are left out).
+/// Songs by id, in the order given, repeats kept (unknown or missing ids are left out).
 pub fn songs_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<SongRow>> {
     let mut found: HashMap<i64, SongRow> = HashMap::new();
     for chunk in ids.chunks(500) {
@@ -579,7 +579,7 @@ pub fn songs_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<So
         .load(conn)?;
         found.extend(rows.into_iter().map(|r| (r.id, r)));
     }
-    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
 }
 
 /// Albums by id, in the order given (unknown ids are left out).

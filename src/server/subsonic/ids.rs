@@ -7,6 +7,7 @@ pub const ARTIST: &str = "ar";
 pub const ALBUM: &str = "al";
 pub const TRACK: &str = "tr";
 pub const DIRECTORY: &str = "dir";
+pub const PLAYLIST: &str = "pl";
 
 pub fn id(kind: &str, n: i64) -> String {
     format!("{kind}-{n}")
@@ -24,7 +25,7 @@ pub fn parse(kind: &str, text: &str) -> Result<i64, ApiError> {
 pub fn split(text: &str) -> Option<(&str, i64)> {
     let (kind, n) = text.split_once('-')?;
     let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
-    [ARTIST, ALBUM, TRACK, DIRECTORY]
+    [ARTIST, ALBUM, TRACK, DIRECTORY, PLAYLIST]
         .into_iter()
         .find(|k| *k == kind)
         .map(|k| (k, n))
@@ -35,6 +36,7 @@ fn kind_name(kind: &str) -> &'static str {
         ARTIST => "artist",
         ALBUM => "album",
         TRACK => "song",
+        PLAYLIST => "playlist",
         _ => "directory",
     }
 }

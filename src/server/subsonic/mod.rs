@@ -13,6 +13,7 @@ pub mod ids;
 mod lists;
 mod nodes;
 pub mod params;
+mod playlists;
 pub mod response;
 mod system;
 
@@ -70,6 +71,11 @@ fn handler(method: &str) -> Option<Handler> {
         "scrobble" => annotation::scrobble,
         "getStarred2" => annotation::get_starred2,
         "getNowPlaying" => annotation::get_now_playing,
+        "getPlaylists" => playlists::get_playlists,
+        "getPlaylist" => playlists::get_playlist,
+        "createPlaylist" => playlists::create_playlist,
+        "updatePlaylist" => playlists::update_playlist,
+        "deletePlaylist" => playlists::delete_playlist,
         _ => return None,
     })
 }

@@ -1,0 +1,168 @@
+//! Playlists: a user's own and the household's public ones. Only the owner (or an admin) changes
+//! or deletes a playlist; a private playlist of someone else is "not found", never shown.
+
+use super::browsing::{conn, db, song_nodes};
+use super::error::ApiError;
+use super::ids;
+use super::nodes::iso8601;
+use super::params::Params;
+use super::response::{Envelope, Node};
+use super::Ctx;
+use crate::app::library::browse::{self, SongRow};
+use crate::app::playlists::{Changes, Playlist};
+
+fn playlist_node(p: &Playlist, songs: &[SongRow]) -> Node {
+    let duration: i64 = songs.iter().map(|s| (s.duration_ms + 500) / 1000).sum();
+    Node::new()
+        .attr("id", ids::id(ids::PLAYLIST, p.id))
+        .attr("name", &p.name)
+        .opt("comment", p.comment.as_deref())
+        .attr("owner", &p.owner)
+        .attr("public", p.public)
+        .attr("songCount", songs.len())
+        .attr("duration", duration)
+        .attr("created", iso8601(p.created_at))
+        .attr("changed", iso8601(p.updated_at))
+        .opt(
+            "coverArt",
+            songs.first().map(|s| ids::id(ids::ALBUM, s.album_id)),
+        )
+}
+
+/// A playlist the user may see, by the id in `param`.
+fn visible(ctx: &Ctx<'_>, params: &Params, param: &str) -> Result<Playlist, ApiError> {
+    let id = ids::parse(ids::PLAYLIST, params.required(param)?)?;
+    match ctx.app.playlists.get(id)? {
+        Some(p) if p.public || p.owner_id == ctx.user.id || ctx.user.is_admin => Ok(p),
+        _ => Err(ApiError::not_found("playlist")),
+    }
+}
+
+/// A playlist the user may change.
+fn editable(ctx: &Ctx<'_>, params: &Params, param: &str) -> Result<Playlist, ApiError> {
+    let p = visible(ctx, params, param)?;
+    if p.owner_id != ctx.user.id && !ctx.user.is_admin {
+        return Err(ApiError::not_authorized("change another user's playlist"));
+    }
+    Ok(p)
+}
+
+fn songs_of(ctx: &Ctx<'_>, id: i64) -> Result<Vec<SongRow>, ApiError> {
+    let entries = ctx.app.playlists.entries(id)?;
+    db(browse::songs_by_ids(&mut *conn(ctx)?, &entries))
+}
+
+/// Song ids from a repeated parameter; each must name an existing song.
+fn song_ids(ctx: &Ctx<'_>, params: &Params, name: &str) -> Result<Vec<i64>, ApiError> {
+    let ids: Vec<i64> = params
+        .all(name)
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .map(|v| ids::parse(ids::TRACK, v))
+        .collect::<Result<_, _>>()?;
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    let found = db(browse::songs_by_ids(&mut *conn(ctx)?, &unique))?;
+    if found.len() != unique.len() {
+        return Err(ApiError::not_found("song"));
+    }
+    Ok(ids)
+}
+
+fn with_songs(ctx: &Ctx<'_>, p: &Playlist) -> Result<Node, ApiError> {
+    let songs = songs_of(ctx, p.id)?;
+    let mut c = conn(ctx)?;
+    Ok(playlist_node(p, &songs).list("entry", song_nodes(ctx, &mut c, &songs)?))
+}
+
+pub fn get_playlists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let list = match params.get("username").filter(|u| !u.is_empty()) {
+        Some(name) if name != ctx.user.name => {
+            if !ctx.user.is_admin {
+                return Err(ApiError::not_authorized("see another user's playlists"));
+            }
+            let user = ctx
+                .app
+                .users
+                .find(name)?
+                .ok_or_else(|| ApiError::not_found("user"))?;
+            ctx.app.playlists.owned_by(user.id)?
+        }
+        _ => ctx.app.playlists.visible_to(ctx.user.id)?,
+    };
+    let mut nodes = Vec::new();
+    for p in &list {
+        nodes.push(playlist_node(p, &songs_of(ctx, p.id)?));
+    }
+    Ok(Envelope::ok(
+        "playlists",
+        Node::new().list("playlist", nodes),
+    ))
+}
+
+pub fn get_playlist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let p = visible(ctx, params, "id")?;
+    Ok(Envelope::ok("playlist", with_songs(ctx, &p)?))
+}
+
+/// New (`name`) or replacing the songs of an existing one (`playlistId`).
+pub fn create_playlist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let songs = song_ids(ctx, params, "songId")?;
+    let id = if params.get("playlistId").is_some() {
+        let p = editable(ctx, params, "playlistId")?;
+        ctx.app.playlists.replace_songs(p.id, &songs)?;
+        if let Some(name) = params.get("name").filter(|n| !n.is_empty()) {
+            ctx.app.playlists.update(
+                p.id,
+                Changes {
+                    name: Some(name.to_string()),
+                    ..Changes::default()
+                },
+            )?;
+        }
+        p.id
+    } else {
+        let name = params.required("name")?;
+        if name.chars().count() > 1000 {
+            return Err(ApiError::invalid("name"));
+        }
+        ctx.app.playlists.create(ctx.user.id, name, &songs)?
+    };
+    let p = ctx
+        .app
+        .playlists
+        .get(id)?
+        .ok_or_else(|| ApiError::not_found("playlist"))?;
+    Ok(Envelope::ok("playlist", with_songs(ctx, &p)?))
+}
+
+pub fn update_playlist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let p = editable(ctx, params, "playlistId")?;
+    let remove = params
+        .all("songIndexToRemove")
+        .into_iter()
+        .map(|v| {
+            v.parse::<usize>()
+                .map_err(|_| ApiError::invalid("songIndexToRemove"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let changes = Changes {
+        name: params
+            .get("name")
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
+        comment: params.get("comment").map(str::to_string),
+        public: params.bool("public")?,
+        add: song_ids(ctx, params, "songIdToAdd")?,
+        remove,
+    };
+    ctx.app.playlists.update(p.id, changes)?;
+    Ok(Envelope::empty())
+}
+
+pub fn delete_playlist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let p = editable(ctx, params, "id")?;
+    ctx.app.playlists.delete(p.id)?;
+    Ok(Envelope::empty())
+}
