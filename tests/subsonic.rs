@@ -1049,3 +1049,139 @@ fn playlists_are_private_until_shared_and_only_their_owner_changes_them() {
         70
     );
 }
+
+#[test]
+fn users_and_roles_are_managed_by_admins() {
+    let api = Api::start();
+    let bob = format!("u=bob&p={}&v=1.16.1&c=test", enc(PASSWORD));
+    let me = api.json("getUser", "username=ann");
+    assert_eq!(
+        (
+            me["user"]["adminRole"].as_bool(),
+            me["user"]["streamRole"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
+    assert_eq!(me["user"]["folder"].as_array().unwrap().len(), 1);
+    golden("getUser.xml", &api.xml("getUser", "username=bob"));
+    assert_eq!(
+        api.json("getUsers", "")["users"]["user"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Bob reads himself, nobody else, and cannot list or create users.
+    let (_, body) = api.raw("getUser", &format!("{bob}&f=json&username=bob"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["subsonic-response"]["user"]["adminRole"],
+        false
+    );
+    assert_eq!(
+        api.error_code("getUser", &format!("{bob}&username=ann")),
+        50
+    );
+    assert_eq!(api.error_code("getUsers", &bob), 50);
+    assert_eq!(
+        api.error_code(
+            "createUser",
+            &format!("{bob}&username=x&password=y&email=z")
+        ),
+        50
+    );
+
+    // Create carl without the playlist role.
+    let carl_pw = enc("carl pw");
+    let created = api.json(
+        "createUser",
+        &format!("username=carl&password={carl_pw}&email=carl%40home&playlistRole=false"),
+    );
+    assert_eq!(created["status"], "ok");
+    let carl = format!("u=carl&p={carl_pw}&v=1.16.1&c=test");
+    let (_, body) = api.raw("getUser", &format!("{carl}&f=json&username=carl"));
+    let u = serde_json::from_str::<Value>(&body).unwrap()["subsonic-response"]["user"].clone();
+    assert_eq!(
+        (u["playlistRole"].as_bool(), u["email"].as_str()),
+        (Some(false), Some("carl@home"))
+    );
+    assert_eq!(
+        api.error_code("createPlaylist", &format!("{carl}&name=mine")),
+        50
+    );
+    api.json(
+        "updateUser",
+        "username=carl&playlistRole=true&maxBitRate=192",
+    );
+    let (_, body) = api.raw("createPlaylist", &format!("{carl}&f=json&name=mine"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["subsonic-response"]["status"],
+        "ok"
+    );
+    assert_eq!(
+        api.json("getUser", "username=carl")["user"]["maxBitRate"],
+        192
+    );
+
+    // Passwords: one's own with the settings role; anyone's as admin.
+    let new_pw = enc("new bob pw");
+    let (_, body) = api.raw(
+        "changePassword",
+        &format!("{bob}&f=json&username=bob&password={new_pw}"),
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["subsonic-response"]["status"],
+        "ok"
+    );
+    let bob2 = format!("u=bob&p={new_pw}");
+    assert_eq!(
+        api.error_code("changePassword", &format!("{bob2}&username=ann&password=x")),
+        50
+    );
+    assert_eq!(
+        api.error_code("ping", &bob),
+        40,
+        "the old password no longer works"
+    );
+
+    // Errors.
+    assert_eq!(
+        api.error_code(
+            "createUser",
+            &format!("{}&username=bob&password=x&email=e", auth())
+        ),
+        0
+    );
+    assert_eq!(
+        api.error_code(
+            "createUser",
+            &format!("{}&username=dora&password=x", auth())
+        ),
+        10
+    );
+    assert_eq!(
+        api.error_code(
+            "createUser",
+            &format!("{}&username=dora&password=enc:zz&email=e", auth())
+        ),
+        10
+    );
+    assert_eq!(
+        api.error_code("updateUser", &format!("{}&username=nobody&email=e", auth())),
+        70
+    );
+    assert_eq!(
+        api.error_code(
+            "updateUser",
+            &format!("{}&username=carl&streamRole=sometimes", auth())
+        ),
+        10
+    );
+    assert_eq!(
+        api.error_code("deleteUser", &format!("{}&username=ann", auth())),
+        50,
+        "not oneself"
+    );
+
+    api.json("deleteUser", "username=carl");
+    assert_eq!(api.error_code("ping", &carl), 40);
+}

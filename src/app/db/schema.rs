@@ -210,6 +210,8 @@ diesel::table! {
         email -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        roles -> Text,
+        max_bit_rate -> Integer,
     }
 }
 

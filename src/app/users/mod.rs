@@ -24,7 +24,67 @@ pub struct User {
     pub name: String,
     pub is_admin: bool,
     pub created_at: i64,
+    pub email: Option<String>,
+    /// Comma-separated Subsonic role names (admin is `is_admin`).
+    pub roles: String,
+    /// Streaming cap in kbit/s; 0 means none.
+    pub max_bit_rate: i32,
 }
+
+/// The Subsonic roles besides admin, in the order the protocol lists them.
+pub const ROLES: &[&str] = &[
+    "settings",
+    "download",
+    "upload",
+    "playlist",
+    "coverArt",
+    "comment",
+    "podcast",
+    "stream",
+    "jukebox",
+    "share",
+    "videoConversion",
+];
+
+/// The roles a new user gets unless told otherwise.
+pub const DEFAULT_ROLES: &str = "settings,download,playlist,coverArt,comment,podcast,stream,share";
+
+impl User {
+    /// Admins hold every role.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.is_admin || self.roles.split(',').any(|r| r == role)
+    }
+}
+
+/// What `update` changes; `None` leaves a field as it is.
+#[derive(Debug, Default, Clone)]
+pub struct UserChanges {
+    pub email: Option<String>,
+    pub is_admin: Option<bool>,
+    /// Roles to grant (`true`) or take away (`false`).
+    pub roles: Vec<(String, bool)>,
+    pub max_bit_rate: Option<i32>,
+}
+
+type UserColumns = (
+    users::id,
+    users::name,
+    users::is_admin,
+    users::created_at,
+    users::email,
+    users::roles,
+    users::max_bit_rate,
+);
+
+const USER_COLUMNS: UserColumns = (
+    users::id,
+    users::name,
+    users::is_admin,
+    users::created_at,
+    users::email,
+    users::roles,
+    users::max_bit_rate,
+);
 
 pub struct Users {
     db: Arc<Db>,
@@ -153,13 +213,16 @@ impl Users {
             name: name.to_string(),
             is_admin: admin,
             created_at: t,
+            email: None,
+            roles: DEFAULT_ROLES.to_string(),
+            max_bit_rate: 0,
         })
     }
 
     pub fn list(&self) -> Result<Vec<User>> {
         let mut conn = self.db.read()?;
         Ok(users::table
-            .select((users::id, users::name, users::is_admin, users::created_at))
+            .select(USER_COLUMNS)
             .order(users::name)
             .load(&mut conn)?)
     }
@@ -182,6 +245,37 @@ impl Users {
         Ok(())
     }
 
+    /// Changes a user's email, admin flag, roles or bit rate cap.
+    pub fn update(&self, name: &str, changes: &UserChanges) -> Result<()> {
+        let user = self
+            .find(name)?
+            .ok_or_else(|| anyhow!("no user named {name:?}"))?;
+        let mut roles: Vec<String> = user
+            .roles
+            .split(',')
+            .filter(|r| !r.is_empty())
+            .map(str::to_string)
+            .collect();
+        for (role, grant) in &changes.roles {
+            roles.retain(|r| r != role);
+            if *grant {
+                roles.push(role.clone());
+            }
+        }
+        roles.sort_by_key(|r| ROLES.iter().position(|k| k == r));
+        let mut conn = self.db.write();
+        diesel::update(users::table.find(user.id))
+            .set((
+                users::email.eq(changes.email.clone().or(user.email)),
+                users::is_admin.eq(changes.is_admin.unwrap_or(user.is_admin)),
+                users::roles.eq(roles.join(",")),
+                users::max_bit_rate.eq(changes.max_bit_rate.unwrap_or(user.max_bit_rate)),
+                users::updated_at.eq(now()),
+            ))
+            .execute(&mut *conn)?;
+        Ok(())
+    }
+
     /// Deletes a user and everything that user made (stars, plays, playlists, queues).
     pub fn delete(&self, name: &str) -> Result<()> {
         let mut conn = self.db.write();
@@ -196,7 +290,7 @@ impl Users {
         let mut conn = self.db.read()?;
         Ok(users::table
             .filter(users::name.eq(name))
-            .select((users::id, users::name, users::is_admin, users::created_at))
+            .select(USER_COLUMNS)
             .first(&mut conn)
             .optional()?)
     }

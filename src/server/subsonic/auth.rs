@@ -43,10 +43,7 @@ pub fn authenticate(users: &Users, params: &Params) -> Result<User, ApiError> {
         }),
         (Some(_), None, _) => return Err(ApiError::missing("s")),
         (None, _, Some(p)) => {
-            let given = match p.strip_prefix("enc:") {
-                Some(h) => unhex(h).ok_or_else(wrong)?,
-                None => p.to_string(),
-            };
+            let given = decode_password(p).ok_or_else(wrong)?;
             stored
                 .as_deref()
                 .is_some_and(|pw| constant_time_eq(pw.as_bytes(), given.as_bytes()))
@@ -84,6 +81,14 @@ fn check_version(params: &Params) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// A password as Subsonic sends it: plain, or `enc:` and hex. `None` if the hex is broken.
+pub fn decode_password(p: &str) -> Option<String> {
+    match p.strip_prefix("enc:") {
+        Some(h) => unhex(h),
+        None => Some(p.to_string()),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -16,6 +16,7 @@ pub mod params;
 mod playlists;
 pub mod response;
 mod system;
+mod users;
 
 use std::sync::Arc;
 
@@ -76,6 +77,12 @@ fn handler(method: &str) -> Option<Handler> {
         "createPlaylist" => playlists::create_playlist,
         "updatePlaylist" => playlists::update_playlist,
         "deletePlaylist" => playlists::delete_playlist,
+        "getUser" => users::get_user,
+        "getUsers" => users::get_users,
+        "createUser" => users::create_user,
+        "updateUser" => users::update_user,
+        "deleteUser" => users::delete_user,
+        "changePassword" => users::change_password,
         _ => return None,
     })
 }

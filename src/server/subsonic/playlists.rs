@@ -40,11 +40,20 @@ fn visible(ctx: &Ctx<'_>, params: &Params, param: &str) -> Result<Playlist, ApiE
 
 /// A playlist the user may change.
 fn editable(ctx: &Ctx<'_>, params: &Params, param: &str) -> Result<Playlist, ApiError> {
+    require_playlist_role(ctx)?;
     let p = visible(ctx, params, param)?;
     if p.owner_id != ctx.user.id && !ctx.user.is_admin {
         return Err(ApiError::not_authorized("change another user's playlist"));
     }
     Ok(p)
+}
+
+fn require_playlist_role(ctx: &Ctx<'_>) -> Result<(), ApiError> {
+    if ctx.user.has_role("playlist") {
+        Ok(())
+    } else {
+        Err(ApiError::not_authorized("manage playlists"))
+    }
 }
 
 fn songs_of(ctx: &Ctx<'_>, id: i64) -> Result<Vec<SongRow>, ApiError> {
@@ -123,6 +132,7 @@ pub fn create_playlist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
         }
         p.id
     } else {
+        require_playlist_role(ctx)?;
         let name = params.required("name")?;
         if name.chars().count() > 1000 {
             return Err(ApiError::invalid("name"));

@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN max_bit_rate;
+ALTER TABLE users DROP COLUMN roles;
