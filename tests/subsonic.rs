@@ -1185,3 +1185,138 @@ fn users_and_roles_are_managed_by_admins() {
     api.json("deleteUser", "username=carl");
     assert_eq!(api.error_code("ping", &carl), 40);
 }
+
+#[test]
+fn bookmarks_and_the_saved_play_queue_carry_over_between_devices() {
+    let api = Api::start();
+    let album = api.first_id(
+        "getAlbumList2",
+        "type=alphabeticalByName",
+        "/albumList2/album/0/id",
+    );
+    let songs: Vec<String> = api.json("getAlbum", &format!("id={album}"))["album"]["song"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+
+    api.json(
+        "createBookmark",
+        &format!("id={}&position=61000&comment=chapter%202", songs[2]),
+    );
+    api.json("createBookmark", &format!("id={}&position=62000", songs[2]));
+    let b = api.json("getBookmarks", "");
+    assert_eq!(
+        b["bookmarks"]["bookmark"].as_array().unwrap().len(),
+        1,
+        "one bookmark per song, updated"
+    );
+    assert_eq!(b["bookmarks"]["bookmark"][0]["position"], 62000);
+    assert_eq!(
+        b["bookmarks"]["bookmark"][0]["entry"]["id"],
+        songs[2].as_str()
+    );
+    golden("getBookmarks.xml", &api.xml("getBookmarks", ""));
+    api.json("deleteBookmark", &format!("id={}", songs[2]));
+    assert!(api.json("getBookmarks", "")["bookmarks"]["bookmark"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        api.error_code("deleteBookmark", &format!("{}&id={}", auth(), songs[2])),
+        70
+    );
+    assert_eq!(
+        api.error_code("createBookmark", &format!("{}&id={}", auth(), songs[2])),
+        10
+    );
+    assert_eq!(
+        api.error_code(
+            "createBookmark",
+            &format!("{}&id={}&position=-5", auth(), songs[2])
+        ),
+        10
+    );
+
+    // No queue yet: an empty one.
+    assert!(api.json("getPlayQueue", "")["playQueue"]["entry"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    // Save on the phone (the same song twice), resume on the desktop.
+    let q = format!(
+        "id={a}&id={b}&id={a}&current={b}&position=12345",
+        a = songs[0],
+        b = songs[1]
+    );
+    api.json("savePlayQueue", &q);
+    let got = api.json("getPlayQueue", "");
+    let entries: Vec<&str> = got["playQueue"]["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        entries,
+        [songs[0].as_str(), songs[1].as_str(), songs[0].as_str()]
+    );
+    assert_eq!(got["playQueue"]["current"], songs[1].as_str());
+    assert_eq!(
+        (
+            got["playQueue"]["position"].as_i64(),
+            got["playQueue"]["changedBy"].as_str()
+        ),
+        (Some(12345), Some("test")),
+        "changedBy is the client name (c)"
+    );
+    golden("getPlayQueue.xml", &api.xml("getPlayQueue", ""));
+    // By index: the second copy of the first song is current.
+    api.json(
+        "savePlayQueueByIndex",
+        &format!(
+            "id={a}&id={b}&id={a}&currentIndex=2&position=5",
+            a = songs[0],
+            b = songs[1]
+        ),
+    );
+    let by_index = api.json("getPlayQueueByIndex", "");
+    assert_eq!(by_index["playQueueByIndex"]["currentIndex"], 2);
+    assert_eq!(
+        api.json("getPlayQueue", "")["playQueue"]["current"],
+        songs[0].as_str()
+    );
+    // Bob has his own.
+    let bob = format!("u=bob&p={}&f=json", enc(PASSWORD));
+    let (_, body) = api.raw("getPlayQueue", &bob);
+    let bobs =
+        serde_json::from_str::<Value>(&body).unwrap()["subsonic-response"]["playQueue"].clone();
+    assert!(bobs["entry"].as_array().unwrap().is_empty());
+    assert_eq!(bobs["username"], "bob");
+    // Bad input.
+    assert_eq!(
+        api.error_code(
+            "savePlayQueueByIndex",
+            &format!("{}&id={}&currentIndex=5", auth(), songs[0])
+        ),
+        10
+    );
+    assert_eq!(
+        api.error_code(
+            "savePlayQueue",
+            &format!("{}&id={}&current={}", auth(), songs[0], songs[3])
+        ),
+        10
+    );
+    assert_eq!(
+        api.error_code("savePlayQueue", &format!("{}&id=tr-999999", auth())),
+        70
+    );
+    // Saving nothing clears it.
+    api.json("savePlayQueue", "");
+    assert!(api.json("getPlayQueue", "")["playQueue"]["entry"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

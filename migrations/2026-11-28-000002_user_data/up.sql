@@ -56,7 +56,8 @@ CREATE TABLE bookmarks (
 
 CREATE TABLE play_queues (
     user_id INTEGER PRIMARY KEY NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    current_track_id INTEGER,
+    -- index into play_queue_entries, so that one song queued twice stays two entries
+    current_index INTEGER,
     position_ms BIGINT NOT NULL DEFAULT 0,
     changed_by TEXT,
     updated_at BIGINT NOT NULL

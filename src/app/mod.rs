@@ -2,6 +2,7 @@
 //! requests into calls on these; nothing here knows about HTTP.
 
 pub mod annotations;
+pub mod bookmarks;
 pub mod db;
 pub mod library;
 pub mod playlists;
@@ -13,6 +14,7 @@ use anyhow::Result;
 
 use crate::config::Settings;
 use annotations::Annotations;
+use bookmarks::Bookmarks;
 use db::Db;
 use library::Library;
 use playlists::Playlists;
@@ -25,6 +27,7 @@ pub struct App {
     pub users: Users,
     pub annotations: Annotations,
     pub playlists: Playlists,
+    pub bookmarks: Bookmarks,
 }
 
 impl App {
@@ -34,6 +37,7 @@ impl App {
         let users = Users::new(db.clone(), &settings.data)?;
         let annotations = Annotations::new(db.clone());
         let playlists = Playlists::new(db.clone());
+        let bookmarks = Bookmarks::new(db.clone());
         Ok(App {
             settings,
             db,
@@ -41,6 +45,7 @@ impl App {
             users,
             annotations,
             playlists,
+            bookmarks,
         })
     }
 }

@@ -261,7 +261,7 @@ diesel::table! {
 diesel::table! {
     play_queues (user_id) {
         user_id -> BigInt,
-        current_track_id -> Nullable<BigInt>,
+        current_index -> Nullable<BigInt>,
         position_ms -> BigInt,
         changed_by -> Nullable<Text>,
         updated_at -> BigInt,

@@ -14,6 +14,7 @@ mod lists;
 mod nodes;
 pub mod params;
 mod playlists;
+mod queue;
 pub mod response;
 mod system;
 mod users;
@@ -77,6 +78,13 @@ fn handler(method: &str) -> Option<Handler> {
         "createPlaylist" => playlists::create_playlist,
         "updatePlaylist" => playlists::update_playlist,
         "deletePlaylist" => playlists::delete_playlist,
+        "getBookmarks" => queue::get_bookmarks,
+        "createBookmark" => queue::create_bookmark,
+        "deleteBookmark" => queue::delete_bookmark,
+        "getPlayQueue" => queue::get_play_queue,
+        "savePlayQueue" => queue::save_play_queue,
+        "getPlayQueueByIndex" => queue::get_play_queue_by_index,
+        "savePlayQueueByIndex" => queue::save_play_queue_by_index,
         "getUser" => users::get_user,
         "getUsers" => users::get_users,
         "createUser" => users::create_user,

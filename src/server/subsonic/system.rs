@@ -21,7 +21,10 @@ pub fn get_open_subsonic_extensions() -> Envelope {
             .attr("name", name)
             .values("versions", versions.iter().map(|v| (*v).into()).collect())
     };
-    Envelope::list("openSubsonicExtensions", vec![ext("formPost", &[1])])
+    Envelope::list(
+        "openSubsonicExtensions",
+        vec![ext("formPost", &[1]), ext("indexBasedQueue", &[1])],
+    )
 }
 
 fn scan_status(ctx: &Ctx<'_>) -> Result<Node, ApiError> {
