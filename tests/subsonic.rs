@@ -1320,3 +1320,138 @@ fn bookmarks_and_the_saved_play_queue_carry_over_between_devices() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn discovery_from_local_data_and_lyrics() {
+    let api = Api::start();
+    let rock = api.json("getSongsByGenre", "genre=Rock&count=4&offset=2");
+    assert_eq!(rock["songsByGenre"]["song"].as_array().unwrap().len(), 4);
+    assert!(
+        api.json("getSongsByGenre", "genre=Nothing")["songsByGenre"]["song"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(api.error_code("getSongsByGenre", &auth()), 10);
+
+    // Top songs follow the household's plays.
+    let top = api.json("getTopSongs", "artist=aurora%20fields&count=3");
+    let ids: Vec<String> = top["topSongs"]["song"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    api.json("scrobble", &format!("id={}", ids[2]));
+    let top = api.json("getTopSongs", "artist=Aurora%20Fields&count=3");
+    assert_eq!(
+        top["topSongs"]["song"][0]["id"],
+        ids[2].as_str(),
+        "the played song comes first"
+    );
+
+    // Similar songs and artists share genres; the seed is left out.
+    let seed = ids[0].clone();
+    let similar = api.json("getSimilarSongs2", &format!("id={seed}&count=10"));
+    let songs = similar["similarSongs2"]["song"].as_array().unwrap();
+    assert!(!songs.is_empty() && songs.iter().all(|s| s["id"] != seed.as_str()));
+    assert!(
+        songs.iter().all(|s| s["album"] == "Northern Lights"),
+        "only Aurora Fields is Ambient here"
+    );
+    let old_style = api.json("getSimilarSongs", &format!("id={seed}&count=2"));
+    assert_eq!(
+        old_style["similarSongs"]["song"].as_array().unwrap().len(),
+        2
+    );
+    let testers = api.first_id(
+        "search3",
+        "query=testers&albumCount=0&songCount=0",
+        "/searchResult3/artist/0/id",
+    );
+    let info = api.json("getArtistInfo2", &format!("id={testers}"));
+    assert!(
+        info["artistInfo2"]["similarArtist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "Various Artists"),
+        "{info}"
+    );
+    let aurora = top["topSongs"]["song"][0]["artistId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let info = api.json("getArtistInfo2", &format!("id={aurora}"));
+    assert_eq!(
+        info["artistInfo2"]["musicBrainzId"],
+        "30000000-0000-4000-8000-000000000001"
+    );
+    golden(
+        "getArtistInfo2.xml",
+        &api.xml("getArtistInfo2", &format!("id={aurora}")),
+    );
+    let album = top["topSongs"]["song"][0]["albumId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ainfo = api.json("getAlbumInfo2", &format!("id={album}"));
+    assert_eq!(
+        ainfo["albumInfo"]["musicBrainzId"],
+        "20000000-0000-4000-8000-000000000001"
+    );
+    assert_eq!(
+        api.error_code("getArtistInfo2", &format!("{}&id=ar-999999", auth())),
+        70
+    );
+    assert_eq!(
+        api.error_code("getSimilarSongs2", &format!("{}&id=pl-1", auth())),
+        70
+    );
+
+    // Lyrics: synced from the .lrc file, plain from the tags.
+    let album_songs = api.json("getAlbum", &format!("id={album}"))["album"]["song"].clone();
+    let id_of = |title: &str| {
+        album_songs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["title"] == title)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let synced = api.json(
+        "getLyricsBySongId",
+        &format!("id={}", id_of("Midnight Sun")),
+    );
+    let l = &synced["lyricsList"]["structuredLyrics"][0];
+    assert_eq!(l["synced"], true);
+    assert_eq!(l["line"][0]["start"], 0);
+    assert_eq!(l["line"][1]["start"], 500);
+    assert_eq!(l["line"][1]["value"], "Sun");
+    golden(
+        "getLyricsBySongId.xml",
+        &api.xml(
+            "getLyricsBySongId",
+            &format!("id={}", id_of("Midnight Sun")),
+        ),
+    );
+    let plain = api.json("getLyricsBySongId", &format!("id={}", id_of("Polar Night")));
+    assert_eq!(plain["lyricsList"]["structuredLyrics"][0]["synced"], false);
+    assert!(
+        api.json("getLyricsBySongId", &format!("id={}", id_of("Ice Road")))["lyricsList"]
+            ["structuredLyrics"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let old = api.json("getLyrics", "artist=Aurora%20Fields&title=polar%20night");
+    assert_eq!(old["lyrics"]["value"], "Polar night, polar light");
+    assert_eq!(
+        api.json("getLyrics", "title=Nothing%20Here")["lyrics"]["value"],
+        ""
+    );
+}

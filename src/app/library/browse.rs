@@ -704,3 +704,154 @@ pub fn last_modified(conn: &mut SqliteConnection) -> DbResult<i64> {
     .load(conn)?;
     Ok(rows.first().map_or(0, |r| r.t))
 }
+
+/// Songs of a genre, by album and track.
+pub fn songs_by_genre(
+    conn: &mut SqliteConnection,
+    genre: &str,
+    count: i64,
+    offset: i64,
+    folder: Option<i64>,
+) -> DbResult<Vec<SongRow>> {
+    diesel::sql_query(format!(
+        "SELECT {SONG_COLUMNS} {SONG_FROM}
+           AND t.id IN (SELECT tg.track_id FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE g.name = ?)
+           AND (? IS NULL OR t.folder_id = ?)
+         ORDER BY t.album_id, COALESCE(t.disc_number, 1), COALESCE(t.track_number, 0), t.id LIMIT ? OFFSET ?"
+    ))
+    .bind::<Text, _>(genre)
+    .bind::<Nullable<BigInt>, _>(folder)
+    .bind::<Nullable<BigInt>, _>(folder)
+    .bind::<BigInt, _>(count)
+    .bind::<BigInt, _>(offset)
+    .load(conn)
+}
+
+/// An artist's songs, most played by the household first (then by album year and track), for
+/// "top songs". `name` is matched case- and accent-insensitively.
+pub fn top_songs(conn: &mut SqliteConnection, name: &str, count: i64) -> DbResult<Vec<SongRow>> {
+    diesel::sql_query(format!(
+        "SELECT {SONG_COLUMNS} {SONG_FROM}
+           AND t.id IN (SELECT ta.track_id FROM track_artists ta JOIN artists a ON a.id = ta.artist_id
+                        WHERE a.key = ? AND ta.role IN ('artist', 'albumartist'))
+         ORDER BY (SELECT COALESCE(SUM(an.play_count), 0) FROM annotations an
+                   WHERE an.item_kind = 'track' AND an.item_id = t.id) DESC,
+                  COALESCE(t.year, 0), t.album_id, COALESCE(t.disc_number, 1), COALESCE(t.track_number, 0)
+         LIMIT ?"
+    ))
+    .bind::<Text, _>(super::fold::fold(name))
+    .bind::<BigInt, _>(count)
+    .load(conn)
+}
+
+/// Artists who share genres with an artist, most shared first: a local "similar artists".
+pub fn similar_artists(
+    conn: &mut SqliteConnection,
+    artist: i64,
+    count: i64,
+) -> DbResult<Vec<ArtistRow>> {
+    diesel::sql_query(
+        "WITH mine AS (SELECT DISTINCT tg.genre_id FROM track_artists ta
+                       JOIN track_genres tg ON tg.track_id = ta.track_id WHERE ta.artist_id = ?)
+         SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
+                (SELECT COUNT(DISTINCT al.id) FROM album_artists aa JOIN albums al ON al.id = aa.album_id
+                 WHERE aa.artist_id = a.id AND al.track_count > 0) AS album_count
+         FROM artists a JOIN album_artists aa ON aa.artist_id = a.id
+         JOIN album_genres ag ON ag.album_id = aa.album_id
+         WHERE ag.genre_id IN (SELECT genre_id FROM mine) AND a.id <> ? AND a.track_count > 0
+         GROUP BY a.id ORDER BY COUNT(DISTINCT ag.genre_id) DESC, a.track_count DESC, a.id LIMIT ?",
+    )
+    .bind::<BigInt, _>(artist)
+    .bind::<BigInt, _>(artist)
+    .bind::<BigInt, _>(count)
+    .load(conn)
+}
+
+/// Songs that share a genre with the seed songs, in random order, the seeds left out: a local
+/// "similar songs" until the recommendations work improves it.
+pub fn similar_songs(
+    conn: &mut SqliteConnection,
+    seeds: &[i64],
+    count: i64,
+) -> DbResult<Vec<SongRow>> {
+    let list = id_list(seeds);
+    diesel::sql_query(format!(
+        "SELECT {SONG_COLUMNS} {SONG_FROM}
+           AND t.id NOT IN ({list})
+           AND t.id IN (SELECT tg.track_id FROM track_genres tg WHERE tg.genre_id IN
+                        (SELECT genre_id FROM track_genres WHERE track_id IN ({list})))
+         ORDER BY RANDOM() LIMIT ?"
+    ))
+    .bind::<BigInt, _>(count)
+    .load(conn)
+}
+
+/// Ids of the present songs of an album or of an artist (as credited artist or album artist).
+pub fn song_ids_of(
+    conn: &mut SqliteConnection,
+    album: Option<i64>,
+    artist: Option<i64>,
+) -> DbResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let rows: Vec<Id> = diesel::sql_query(
+        "SELECT t.id FROM tracks t WHERE t.missing_since IS NULL
+           AND (? IS NULL OR t.album_id = ?)
+           AND (? IS NULL OR t.id IN (SELECT track_id FROM track_artists WHERE artist_id = ?))
+         LIMIT 500",
+    )
+    .bind::<Nullable<BigInt>, _>(album)
+    .bind::<Nullable<BigInt>, _>(album)
+    .bind::<Nullable<BigInt>, _>(artist)
+    .bind::<Nullable<BigInt>, _>(artist)
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Where a track's lyrics are: (title, artist, embedded lyrics, .lrc path).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct LyricsSource {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub title: String,
+    #[diesel(sql_type = Text)]
+    pub artist: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub lyrics: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub lrc_path: Option<String>,
+}
+
+pub fn lyrics_of(conn: &mut SqliteConnection, track: i64) -> DbResult<Option<LyricsSource>> {
+    let rows: Vec<LyricsSource> = diesel::sql_query(
+        "SELECT id, title, artist_display AS artist, lyrics, lrc_path FROM tracks
+         WHERE id = ? AND missing_since IS NULL",
+    )
+    .bind::<BigInt, _>(track)
+    .load(conn)?;
+    Ok(rows.into_iter().next())
+}
+
+/// A track with lyrics by title (and artist, if given), case-insensitively.
+pub fn lyrics_by_name(
+    conn: &mut SqliteConnection,
+    artist: Option<&str>,
+    title: &str,
+) -> DbResult<Option<LyricsSource>> {
+    let rows: Vec<LyricsSource> = diesel::sql_query(
+        "SELECT id, title, artist_display AS artist, lyrics, lrc_path FROM tracks
+         WHERE missing_since IS NULL AND title = ? COLLATE NOCASE
+           AND (? IS NULL OR artist_display = ? COLLATE NOCASE)
+           AND (lyrics IS NOT NULL OR lrc_path IS NOT NULL)
+         ORDER BY id LIMIT 1",
+    )
+    .bind::<Text, _>(title)
+    .bind::<Nullable<Text>, _>(artist)
+    .bind::<Nullable<Text>, _>(artist)
+    .load(conn)?;
+    Ok(rows.into_iter().next())
+}

@@ -7,6 +7,7 @@
 mod annotation;
 pub mod auth;
 mod browsing;
+mod discovery;
 pub mod error;
 mod folders;
 pub mod ids;
@@ -85,6 +86,14 @@ fn handler(method: &str) -> Option<Handler> {
         "savePlayQueue" => queue::save_play_queue,
         "getPlayQueueByIndex" => queue::get_play_queue_by_index,
         "savePlayQueueByIndex" => queue::save_play_queue_by_index,
+        "getSongsByGenre" => discovery::get_songs_by_genre,
+        "getTopSongs" => discovery::get_top_songs,
+        "getSimilarSongs" => discovery::get_similar_songs,
+        "getSimilarSongs2" => discovery::get_similar_songs2,
+        "getArtistInfo2" => discovery::get_artist_info2,
+        "getAlbumInfo2" => discovery::get_album_info2,
+        "getLyrics" => discovery::get_lyrics,
+        "getLyricsBySongId" => discovery::get_lyrics_by_song_id,
         "getUser" => users::get_user,
         "getUsers" => users::get_users,
         "createUser" => users::create_user,

@@ -100,6 +100,8 @@ enum Child {
     One(Node),
     Many(Vec<Node>),
     Scalars(Vec<Scalar>),
+    /// One element holding only text: `<notes>x</notes>`, JSON `"notes": "x"`.
+    Text(Scalar),
 }
 
 /// One element: attributes, children (single, lists of elements, lists of scalars), text.
@@ -147,6 +149,12 @@ impl Node {
         self
     }
 
+    /// A child element with only text (XML `<name>value</name>`, JSON `"name": value`).
+    pub fn text_child(mut self, name: &'static str, value: impl Into<Scalar>) -> Node {
+        self.children.push((name, Child::Text(value.into())));
+        self
+    }
+
     /// Text content (XML: element text; JSON: the field `value`).
     pub fn text(mut self, text: impl Into<String>) -> Node {
         self.text = Some(text.into());
@@ -180,6 +188,13 @@ impl Node {
                         );
                     }
                 }
+                Child::Text(v) => {
+                    let _ = write!(
+                        out,
+                        "<{child_name}>{}</{child_name}>",
+                        escape(&v.xml_text())
+                    );
+                }
             }
         }
         let _ = write!(out, "</{name}>");
@@ -198,6 +213,7 @@ impl Node {
                 Child::One(n) => n.json(),
                 Child::Many(ns) => Json::Array(ns.iter().map(Node::json).collect()),
                 Child::Scalars(vs) => Json::Array(vs.iter().map(Scalar::json).collect()),
+                Child::Text(v) => v.json(),
             };
             map.insert((*k).to_string(), value);
         }

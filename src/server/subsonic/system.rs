@@ -23,7 +23,11 @@ pub fn get_open_subsonic_extensions() -> Envelope {
     };
     Envelope::list(
         "openSubsonicExtensions",
-        vec![ext("formPost", &[1]), ext("indexBasedQueue", &[1])],
+        vec![
+            ext("formPost", &[1]),
+            ext("indexBasedQueue", &[1]),
+            ext("songLyrics", &[1]),
+        ],
     )
 }
 
