@@ -1455,3 +1455,40 @@ fn discovery_from_local_data_and_lyrics() {
         ""
     );
 }
+
+#[test]
+fn the_older_folder_style_variants() {
+    let api = Api::start();
+    let r = api.json("search2", "query=beyonce");
+    assert_eq!(
+        r["searchResult2"]["artist"][0]["name"],
+        "Beyoncé Tribute Band"
+    );
+    assert_eq!(r["searchResult2"]["song"][0]["title"], "Halo Cover");
+    let r = api.json("search2", "query=summer");
+    assert_eq!(
+        (
+            r["searchResult2"]["album"][0]["title"].as_str(),
+            r["searchResult2"]["album"][0]["isDir"].as_bool()
+        ),
+        (Some("Summer Hits"), Some(true))
+    );
+    let list = api.json("getAlbumList", "type=alphabeticalByName&size=2");
+    let albums = list["albumList"]["album"].as_array().unwrap();
+    assert_eq!(albums.len(), 2);
+    assert!(albums.iter().all(|a| a["isDir"] == true));
+    let album = albums[0]["id"].as_str().unwrap().to_string();
+    api.json("star", &format!("albumId={album}"));
+    let starred = api.json("getStarred", "");
+    assert_eq!(starred["starred"]["album"][0]["id"], album.as_str());
+    let artist = albums[0]["artistId"].as_str().unwrap().to_string();
+    let info = api.json("getArtistInfo", &format!("id={artist}"));
+    assert!(info["artistInfo"]["similarArtist"].is_array());
+    let ainfo = api.json("getAlbumInfo", &format!("id={album}"));
+    assert_eq!(ainfo["albumInfo"]["notes"], "");
+    golden("search2.xml", &api.xml("search2", "query=summer"));
+    golden(
+        "getAlbumList.xml",
+        &api.xml("getAlbumList", "type=alphabeticalByName&size=2"),
+    );
+}

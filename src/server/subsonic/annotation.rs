@@ -1,6 +1,8 @@
 //! Stars, ratings, scrobbles, the starred lists and who is playing what.
 
-use super::browsing::{album_nodes, artist_nodes, conn, db, song_nodes};
+use super::browsing::{
+    album_child_nodes, album_nodes, artist_nodes, artist_plain_nodes, conn, db, song_nodes,
+};
 use super::error::ApiError;
 use super::ids;
 use super::params::Params;
@@ -138,6 +140,34 @@ pub fn get_starred2(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
                 artist_nodes(ctx, &artists.iter().collect::<Vec<_>>())?,
             )
             .list("album", album_nodes(ctx, &mut c, &albums)?)
+            .list("song", song_nodes(ctx, &mut c, &songs)?),
+    ))
+}
+
+/// The folder-style starred list: artists as `Artist`, albums as folders.
+pub fn get_starred(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    let notes = &ctx.app.annotations;
+    let mut c = conn(ctx)?;
+    let artists = db(browse::artists_by_ids(
+        &mut c,
+        &notes.starred(ctx.user.id, Kind::Artist)?,
+    ))?;
+    let albums = db(browse::albums_by_ids(
+        &mut c,
+        &notes.starred(ctx.user.id, Kind::Album)?,
+    ))?;
+    let songs = db(browse::songs_by_ids(
+        &mut c,
+        &notes.starred(ctx.user.id, Kind::Track)?,
+    ))?;
+    Ok(Envelope::ok(
+        "starred",
+        Node::new()
+            .list(
+                "artist",
+                artist_plain_nodes(ctx, &artists.iter().collect::<Vec<_>>())?,
+            )
+            .list("album", album_child_nodes(ctx, &mut c, &albums)?)
             .list("song", song_nodes(ctx, &mut c, &songs)?),
     ))
 }

@@ -53,6 +53,37 @@ pub(super) fn song_nodes(
     Ok(songs.iter().map(|s| nodes::song(s, &extras)).collect())
 }
 
+/// Albums as folder-style children, with the user's annotations.
+pub(super) fn album_child_nodes(
+    ctx: &Ctx<'_>,
+    c: &mut SqliteConnection,
+    albums: &[AlbumRow],
+) -> Result<Vec<Node>, ApiError> {
+    let ids: Vec<i64> = albums.iter().map(|a| a.id).collect();
+    let extras = Extras {
+        genres: db(browse::album_genres(c, &ids))?,
+        annotations: ctx.app.annotations.of(ctx.user.id, Kind::Album, &ids)?,
+        ..Extras::default()
+    };
+    Ok(albums
+        .iter()
+        .map(|a| nodes::album_as_child(a, &extras))
+        .collect())
+}
+
+/// Artists in the older `Artist` form, with the user's annotations.
+pub(super) fn artist_plain_nodes(
+    ctx: &Ctx<'_>,
+    artists: &[&ArtistRow],
+) -> Result<Vec<Node>, ApiError> {
+    let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
+    let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
+    Ok(artists
+        .iter()
+        .map(|a| nodes::artist_plain(a, notes.get(&a.id)))
+        .collect())
+}
+
 /// Artist elements with the user's annotations.
 pub(super) fn artist_nodes(ctx: &Ctx<'_>, artists: &[&ArtistRow]) -> Result<Vec<Node>, ApiError> {
     let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();

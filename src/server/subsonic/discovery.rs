@@ -2,13 +2,13 @@
 //! similar songs and artists (shared genres, until the recommendations work), artist and album
 //! info, and lyrics (embedded and `.lrc`, synced or not).
 
-use super::browsing::{artist_nodes, conn, db, song_nodes};
+use super::browsing::{artist_nodes, artist_plain_nodes, conn, db, song_nodes};
 use super::error::ApiError;
 use super::ids;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::library::browse::{self, LyricsSource};
+use crate::app::library::browse::{self, ArtistRow, LyricsSource};
 use crate::app::library::lyrics::{self, Lyrics};
 
 fn count(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
@@ -85,19 +85,38 @@ pub fn get_similar_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, Api
     ))
 }
 
-pub fn get_artist_info2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+/// The artist and its similar artists, for getArtistInfo and getArtistInfo2.
+fn artist_info(ctx: &Ctx<'_>, params: &Params) -> Result<(ArtistRow, Vec<ArtistRow>), ApiError> {
     let id = ids::parse(ids::ARTIST, params.required("id")?)?;
     let n = count(params, "count", 20)?;
     let mut c = conn(ctx)?;
     let artist = db(browse::artist(&mut c, id))?.ok_or_else(|| ApiError::not_found("artist"))?;
     let similar = db(browse::similar_artists(&mut c, id, n))?;
-    // Biography and images come from the internet in other servers; Houseband has none of that
-    // (images will come from local art with the cover art work).
-    let mut node = Node::new().text_child("biography", "");
-    if let Some(mbid) = &artist.mbid {
-        node = node.text_child("musicBrainzId", mbid);
+    Ok((artist, similar))
+}
+
+/// Biography and images come from the internet in other servers; Houseband has none of that
+/// (images will come from local art with the cover art work).
+fn info_base(mbid: Option<&str>) -> Node {
+    let node = Node::new().text_child("biography", "");
+    match mbid {
+        Some(m) => node.text_child("musicBrainzId", m),
+        None => node,
     }
-    node = node.list(
+}
+
+pub fn get_artist_info(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let (artist, similar) = artist_info(ctx, params)?;
+    let node = info_base(artist.mbid.as_deref()).list(
+        "similarArtist",
+        artist_plain_nodes(ctx, &similar.iter().collect::<Vec<_>>())?,
+    );
+    Ok(Envelope::ok("artistInfo", node))
+}
+
+pub fn get_artist_info2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let (artist, similar) = artist_info(ctx, params)?;
+    let node = info_base(artist.mbid.as_deref()).list(
         "similarArtist",
         artist_nodes(ctx, &similar.iter().collect::<Vec<_>>())?,
     );

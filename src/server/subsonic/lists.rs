@@ -1,12 +1,15 @@
 //! Searching and lists: search3 (including the empty query that clients use to sync a whole
 //! library), getAlbumList2 and getRandomSongs.
 
-use super::browsing::{album_nodes, artist_nodes, conn, db, song_nodes};
+use super::browsing::{
+    album_child_nodes, album_nodes, artist_nodes, artist_plain_nodes, conn, db, song_nodes,
+};
 use super::error::ApiError;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::library::browse::{self, AlbumOrder};
+use crate::app::library::browse::{self, AlbumOrder, AlbumRow, ArtistRow, SongRow};
+use diesel::sqlite::SqliteConnection;
 
 /// The largest page a client may ask for.
 const MAX_PAGE: i64 = 500;
@@ -23,38 +26,76 @@ fn page(params: &Params, count: &str, offset: &str, default: i64) -> Result<(i64
     Ok((n.min(MAX_PAGE), o))
 }
 
-pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+/// What a search found, before it is written in search3's or search2's form.
+struct Found {
+    artists: Vec<ArtistRow>,
+    albums: Vec<AlbumRow>,
+    songs: Vec<SongRow>,
+}
+
+fn search(params: &Params, c: &mut SqliteConnection) -> Result<Found, ApiError> {
     let raw = params
         .get("query")
         .ok_or_else(|| ApiError::missing("query"))?;
     // `""` (two quote characters) is how several clients spell "everything".
     let text = raw.trim().trim_matches('"');
     let query = browse::fts_query(text);
-    if query.is_none() && !text.is_empty() {
-        // Only punctuation: nothing can match.
-        return Ok(Envelope::ok("searchResult3", Node::new()));
-    }
-    let q = query.as_deref();
     let (artists_n, artists_o) = page(params, "artistCount", "artistOffset", 20)?;
     let (albums_n, albums_o) = page(params, "albumCount", "albumOffset", 20)?;
     let (songs_n, songs_o) = page(params, "songCount", "songOffset", 20)?;
+    if query.is_none() && !text.is_empty() {
+        // Only punctuation: nothing can match.
+        return Ok(Found {
+            artists: Vec::new(),
+            albums: Vec::new(),
+            songs: Vec::new(),
+        });
+    }
+    let q = query.as_deref();
+    Ok(Found {
+        artists: db(browse::search_artists(c, q, artists_n, artists_o))?,
+        albums: db(browse::search_albums(c, q, albums_n, albums_o))?,
+        songs: db(browse::search_songs(c, q, songs_n, songs_o))?,
+    })
+}
+
+pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let artists = db(browse::search_artists(&mut c, q, artists_n, artists_o))?;
-    let albums = db(browse::search_albums(&mut c, q, albums_n, albums_o))?;
-    let songs = db(browse::search_songs(&mut c, q, songs_n, songs_o))?;
+    let found = search(params, &mut c)?;
     Ok(Envelope::ok(
         "searchResult3",
         Node::new()
             .list(
                 "artist",
-                artist_nodes(ctx, &artists.iter().collect::<Vec<_>>())?,
+                artist_nodes(ctx, &found.artists.iter().collect::<Vec<_>>())?,
             )
-            .list("album", album_nodes(ctx, &mut c, &albums)?)
-            .list("song", song_nodes(ctx, &mut c, &songs)?),
+            .list("album", album_nodes(ctx, &mut c, &found.albums)?)
+            .list("song", song_nodes(ctx, &mut c, &found.songs)?),
     ))
 }
 
-pub fn get_album_list2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+/// The folder-style search: artists as `Artist`, albums as folders.
+pub fn search2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let mut c = conn(ctx)?;
+    let found = search(params, &mut c)?;
+    Ok(Envelope::ok(
+        "searchResult2",
+        Node::new()
+            .list(
+                "artist",
+                artist_plain_nodes(ctx, &found.artists.iter().collect::<Vec<_>>())?,
+            )
+            .list("album", album_child_nodes(ctx, &mut c, &found.albums)?)
+            .list("song", song_nodes(ctx, &mut c, &found.songs)?),
+    ))
+}
+
+/// The albums getAlbumList and getAlbumList2 list.
+fn album_page(
+    ctx: &Ctx<'_>,
+    params: &Params,
+    c: &mut SqliteConnection,
+) -> Result<Vec<AlbumRow>, ApiError> {
     let order = match params.required("type")? {
         "random" => AlbumOrder::Random,
         "newest" => AlbumOrder::Newest,
@@ -78,18 +119,31 @@ pub fn get_album_list2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
     };
     let (size, offset) = page(params, "size", "offset", 10)?;
     let folder = params.number::<i64>("musicFolderId")?;
-    let mut c = conn(ctx)?;
-    let albums = db(browse::album_list(
-        &mut c,
+    db(browse::album_list(
+        c,
         &order,
         ctx.user.id,
         folder,
         size,
         offset,
-    ))?;
+    ))
+}
+
+pub fn get_album_list2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let mut c = conn(ctx)?;
+    let albums = album_page(ctx, params, &mut c)?;
     Ok(Envelope::ok(
         "albumList2",
         Node::new().list("album", album_nodes(ctx, &mut c, &albums)?),
+    ))
+}
+
+pub fn get_album_list(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let mut c = conn(ctx)?;
+    let albums = album_page(ctx, params, &mut c)?;
+    Ok(Envelope::ok(
+        "albumList",
+        Node::new().list("album", album_child_nodes(ctx, &mut c, &albums)?),
     ))
 }
 

@@ -270,6 +270,39 @@ pub fn artist(a: &ArtistRow, annotation: Option<&Annotation>) -> Node {
     )
 }
 
+/// An album as a folder-style `Child` (getAlbumList, search2, getStarred).
+pub fn album_as_child(a: &AlbumRow, extras: &Extras) -> Node {
+    let genres = extras.genres.get(&a.id).cloned().unwrap_or_default();
+    let node = Node::new()
+        .attr("id", ids::id(ids::ALBUM, a.id))
+        .opt("parent", a.artist_id.map(|i| ids::id(ids::ARTIST, i)))
+        .attr("isDir", true)
+        .attr("title", &a.name)
+        .attr("album", &a.name)
+        .attr("artist", &a.artist_display)
+        .opt("year", a.year)
+        .opt("genre", genres.first().cloned())
+        .opt("coverArt", a.has_cover.then(|| ids::id(ids::ALBUM, a.id)))
+        .attr("duration", (a.duration_ms + 500) / 1000)
+        .attr("created", iso8601(a.created_at))
+        .attr("albumId", ids::id(ids::ALBUM, a.id))
+        .opt("artistId", a.artist_id.map(|i| ids::id(ids::ARTIST, i)))
+        .attr("mediaType", "album");
+    annotate(node, extras.annotations.get(&a.id))
+}
+
+/// An artist in the older, folder-style `Artist` form.
+pub fn artist_plain(a: &ArtistRow, annotation: Option<&Annotation>) -> Node {
+    Node::new()
+        .attr("id", ids::id(ids::ARTIST, a.id))
+        .attr("name", &a.name)
+        .opt(
+            "starred",
+            annotation.and_then(|n| n.starred_at).map(iso8601),
+        )
+        .opt("userRating", annotation.and_then(|n| n.rating))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
