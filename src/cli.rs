@@ -111,6 +111,26 @@ enum UserCommand {
     },
     /// Delete a user and everything that user made
     Delete { name: String },
+    /// Manage a user's API keys (OpenSubsonic apiKey authentication)
+    Apikey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ApiKeyCommand {
+    /// Make a new key for a user and print it (it is shown only this once)
+    Add {
+        name: String,
+        /// What the key is for, e.g. the client or device
+        #[arg(long, default_value = "api key")]
+        label: String,
+    },
+    /// List a user's keys
+    List { name: String },
+    /// Revoke one of a user's keys
+    Delete { name: String, id: i64 },
 }
 
 #[derive(Args, Debug)]
@@ -349,6 +369,25 @@ fn user(settings: Settings, command: UserCommand) -> Result<()> {
             app.users.delete(&name)?;
             println!("deleted user {name}");
         }
+        UserCommand::Apikey { command } => match command {
+            ApiKeyCommand::Add { name, label } => {
+                let (id, key) = app.users.create_api_key(&name, &label)?;
+                eprintln!("API key {id} for {name} (store it now: it cannot be shown again):");
+                println!("{key}");
+            }
+            ApiKeyCommand::List { name } => {
+                for k in app.users.api_keys(&name)? {
+                    let used = k
+                        .last_used_at
+                        .map_or("never used".to_string(), |u| format!("last used {u}"));
+                    println!("{}\t{}\tcreated {}\t{used}", k.id, k.label, k.created_at);
+                }
+            }
+            ApiKeyCommand::Delete { name, id } => {
+                app.users.delete_api_key(&name, id)?;
+                println!("revoked API key {id} of {name}");
+            }
+        },
     }
     Ok(())
 }

@@ -422,6 +422,10 @@ fn every_way_of_logging_in_and_every_auth_error() {
     assert_eq!(api.error_code("ping", &format!("u=ann&p={pw}&v=2.0.0")), 30);
     assert_eq!(api.error_code("ping", &format!("u=ann&p={pw}&v=0.9.0")), 20);
     assert_eq!(api.error_code("ping", "apiKey=abc&u=ann"), 43);
+    assert_eq!(
+        api.error_code("ping", &format!("apiKey=abc&t={token}&s={salt}")),
+        43
+    );
     assert_eq!(api.error_code("ping", "apiKey=abc"), 44);
     // Roles: only an admin starts a scan.
     assert_eq!(api.error_code("startScan", &format!("u=bob&p={pw}")), 50);
@@ -1491,4 +1495,56 @@ fn the_older_folder_style_variants() {
         "getAlbumList.xml",
         &api.xml("getAlbumList", "type=alphabeticalByName&size=2"),
     );
+}
+
+#[test]
+fn api_keys_are_made_on_the_command_line_and_replace_passwords() {
+    let api = Api::start();
+    let out = api
+        ._sb
+        .cmd(&["user", "apikey", "add", "bob", "--label", "phone"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(key.starts_with("hb_") && key.len() > 40);
+    let (_, body) = api.raw("tokenInfo", &format!("apiKey={key}&f=json&v=1.16.1&c=test"));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    check_json("tokenInfo", &v);
+    assert_eq!(v["subsonic-response"]["tokenInfo"]["username"], "bob");
+    let (_, xml) = api.raw("tokenInfo", &format!("apiKey={key}&v=1.16.1&c=test"));
+    check_xml(&xml);
+    let (_, body) = api.raw("getStarred2", &format!("apiKey={key}&f=json"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["subsonic-response"]["status"],
+        "ok"
+    );
+    // Only a hash is stored.
+    let db = std::fs::read(api._sb.db()).unwrap();
+    assert!(!db.windows(key.len()).any(|w| w == key.as_bytes()));
+    // Listed, then revoked.
+    let list = api
+        ._sb
+        .cmd(&["user", "apikey", "list", "bob"])
+        .output()
+        .unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    assert!(list.contains("phone"), "{list}");
+    let id = list.split('\t').next().unwrap().to_string();
+    assert!(api
+        ._sb
+        .cmd(&["user", "apikey", "delete", "bob", &id])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    assert_eq!(api.error_code("ping", &format!("apiKey={key}")), 44);
+    // tokenInfo with a password is the wrong mechanism.
+    assert_eq!(api.error_code("tokenInfo", &auth()), 42);
+    let (_, b) = api.raw("getOpenSubsonicExtensions", "f=json");
+    assert!(b.contains("apiKeyAuthentication"));
 }

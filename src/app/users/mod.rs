@@ -12,7 +12,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use diesel::prelude::*;
 use rand::RngCore;
 
-use crate::app::db::schema::users;
+use crate::app::db::schema::{api_keys, users};
 use crate::app::db::{now, Db};
 
 pub const KEY_FILE: &str = "secret.key";
@@ -54,6 +54,15 @@ impl User {
     pub fn has_role(&self, role: &str) -> bool {
         self.is_admin || self.roles.split(',').any(|r| r == role)
     }
+}
+
+/// An API key as listed: id, label, created, last used (seconds).
+#[derive(Debug, Clone, Queryable)]
+pub struct ApiKeyInfo {
+    pub id: i64,
+    pub label: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 /// What `update` changes; `None` leaves a field as it is.
@@ -306,6 +315,87 @@ impl Users {
         sealed.map(|s| self.open(&s)).transpose()
     }
 
+    /// Makes a new API key for a user and returns it; only its hash is kept.
+    pub fn create_api_key(&self, name: &str, label: &str) -> Result<(i64, String)> {
+        let user = self.find(name)?.ok_or_else(|| {
+            anyhow!("no user named {name:?}; `houseband user list` shows who exists")
+        })?;
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        let key = format!("hb_{}", hex(&secret));
+        let mut conn = self.db.write();
+        let id = diesel::insert_into(api_keys::table)
+            .values((
+                api_keys::user_id.eq(user.id),
+                api_keys::name.eq(label),
+                api_keys::key_hash.eq(hash_key(&key)),
+                api_keys::created_at.eq(now()),
+            ))
+            .returning(api_keys::id)
+            .get_result(&mut *conn)?;
+        Ok((id, key))
+    }
+
+    /// A user's keys (never the keys themselves: only their labels and dates are known).
+    pub fn api_keys(&self, name: &str) -> Result<Vec<ApiKeyInfo>> {
+        let mut conn = self.db.read()?;
+        Ok(api_keys::table
+            .inner_join(users::table)
+            .filter(users::name.eq(name))
+            .select((
+                api_keys::id,
+                api_keys::name,
+                api_keys::created_at,
+                api_keys::last_used_at,
+            ))
+            .order(api_keys::id)
+            .load(&mut conn)?)
+    }
+
+    /// Revokes one of a user's keys.
+    pub fn delete_api_key(&self, name: &str, id: i64) -> Result<()> {
+        let user = self
+            .find(name)?
+            .ok_or_else(|| anyhow!("no user named {name:?}"))?;
+        let mut conn = self.db.write();
+        let n = diesel::delete(
+            api_keys::table
+                .filter(api_keys::id.eq(id))
+                .filter(api_keys::user_id.eq(user.id)),
+        )
+        .execute(&mut *conn)?;
+        if n == 0 {
+            bail!("{name} has no API key {id}; `houseband user apikey list {name}` shows them");
+        }
+        Ok(())
+    }
+
+    /// The user an API key belongs to. Its last use is noted at most once an hour, so that
+    /// authenticating stays a read.
+    pub fn user_for_api_key(&self, key: &str) -> Result<Option<User>> {
+        let hash = hash_key(key);
+        let found: Option<(User, Option<i64>)> = {
+            let mut conn = self.db.read()?;
+            api_keys::table
+                .inner_join(users::table)
+                .filter(api_keys::key_hash.eq(&hash))
+                .select((USER_COLUMNS, api_keys::last_used_at))
+                .first(&mut conn)
+                .optional()?
+        };
+        let Some((user, last_used)) = found else {
+            return Ok(None);
+        };
+        let t = now();
+        if last_used.is_none_or(|l| t - l > 3600) {
+            let mut conn = self.db.write();
+            diesel::update(api_keys::table.filter(api_keys::key_hash.eq(&hash)))
+                .set(api_keys::last_used_at.eq(t))
+                .execute(&mut *conn)?;
+        }
+        Ok(Some(user))
+    }
+
     /// Checks a user's password; constant-time in the password's content.
     pub fn verify(&self, name: &str, password: &str) -> Result<bool> {
         Ok(match self.password(name)? {
@@ -313,6 +403,15 @@ impl Users {
             None => false,
         })
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_key(key: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(key.as_bytes()))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

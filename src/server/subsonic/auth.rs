@@ -20,17 +20,23 @@ const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// Checks the credentials in `params`. Blocking (reads the database).
 pub fn authenticate(users: &Users, params: &Params) -> Result<User, ApiError> {
-    if params.get("apiKey").is_some() {
-        if params.get("u").is_some() {
+    if let Some(key) = params.get("apiKey") {
+        if ["u", "p", "t", "s"].iter().any(|k| params.get(k).is_some()) {
             return Err(ApiError::new(
                 code::CONFLICTING_AUTH,
-                "give either an API key or a user name, not both",
+                "give either an API key or a user name and password, not both",
             ));
         }
-        return Err(ApiError::new(
-            code::INVALID_API_KEY,
-            "API keys are not enabled on this server yet; log in with a user name and password",
-        ));
+        check_version(params)?;
+        return users
+            .user_for_api_key(key)
+            .map_err(|e| ApiError::internal(&e))?
+            .ok_or_else(|| {
+                ApiError::new(
+                    code::INVALID_API_KEY,
+                    "invalid API key; make one with `houseband user apikey add NAME`",
+                )
+            });
     }
     check_version(params)?;
     let name = params.required("u")?;

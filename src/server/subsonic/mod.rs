@@ -55,6 +55,7 @@ fn handler(method: &str) -> Option<Handler> {
     Some(match method {
         "ping" => system::ping,
         "getLicense" => system::get_license,
+        "tokenInfo" => system::token_info,
         "getScanStatus" => system::get_scan_status,
         "startScan" => system::start_scan,
         "getMusicFolders" => browsing::get_music_folders,

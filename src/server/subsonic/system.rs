@@ -10,6 +10,20 @@ pub fn ping(_: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     Ok(Envelope::empty())
 }
 
+/// Whose API key this is (OpenSubsonic apiKeyAuthentication).
+pub fn token_info(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    if params.get("apiKey").is_none() {
+        return Err(ApiError::new(
+            super::error::code::AUTH_MECHANISM_UNSUPPORTED,
+            "tokenInfo describes an API key; call it with apiKey",
+        ));
+    }
+    Ok(Envelope::ok(
+        "tokenInfo",
+        Node::new().attr("username", &ctx.user.name),
+    ))
+}
+
 pub fn get_license(_: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     Ok(Envelope::ok("license", Node::new().attr("valid", true)))
 }
@@ -27,6 +41,7 @@ pub fn get_open_subsonic_extensions() -> Envelope {
             ext("formPost", &[1]),
             ext("indexBasedQueue", &[1]),
             ext("songLyrics", &[1]),
+            ext("apiKeyAuthentication", &[1]),
         ],
     )
 }
