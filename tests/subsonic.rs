@@ -1548,3 +1548,58 @@ fn api_keys_are_made_on_the_command_line_and_replace_passwords() {
     let (_, b) = api.raw("getOpenSubsonicExtensions", "f=json");
     assert!(b.contains("apiKeyAuthentication"));
 }
+
+#[test]
+fn a_running_scan_does_not_hold_up_what_users_do() {
+    let sb = Sandbox::new();
+    houseband::testkit::generate(&sb.music(), &houseband::testkit::GenOptions::new(6000)).unwrap();
+    assert!(sb
+        .cmd(&["user", "add", "ann", "--password", PASSWORD])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let server = Server::start(&sb, &["--watch", "off"]);
+    let auth = format!("u=ann&p={}&f=json", enc(PASSWORD));
+    // Once the first batch is in, star a song and scrobble it while the scan goes on.
+    server.wait_for(Duration::from_secs(60), |h| {
+        h["tracks"].as_i64().unwrap_or(0) > 0
+    });
+    let url = |m: &str, q: &str| format!("http://127.0.0.1:{}/rest/{m}?{auth}&{q}", server.port);
+    let body = ureq::get(&url(
+        "search3",
+        "query=&songCount=1&artistCount=0&albumCount=0",
+    ))
+    .call()
+    .unwrap()
+    .into_string()
+    .unwrap();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let song = v["subsonic-response"]["searchResult3"]["song"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut during_scan = 0;
+    for _ in 0..5 {
+        let scanning = server.health().unwrap()["scanning"] == true;
+        let t = Instant::now();
+        let body = ureq::get(&url("star", &format!("id={song}")))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        let took = t.elapsed();
+        assert!(body.contains("\"ok\""), "{body}");
+        if scanning && server.health().unwrap()["scanning"] == true {
+            during_scan += 1;
+            assert!(
+                took < Duration::from_millis(900),
+                "a star waited {took:?} for the scan"
+            );
+        }
+    }
+    eprintln!("{during_scan} writes measured during the scan");
+    server.wait_for(Duration::from_secs(120), |h| {
+        h["scanning"] == false && h["tracks"] == 6000
+    });
+}

@@ -193,12 +193,16 @@ pub fn scan(
             reachable,
         });
     }
+    // The writer is held only while writing: the walk (minutes on a slow share) and the tag
+    // reading run without it, so API writes (stars, plays, playlists) never wait for a scan.
+    drop(conn);
     let mut walked = Walked::default();
     for plan in plans.iter().filter(|p| p.reachable) {
         for scope in &plan.scopes {
             walked.walk(scope);
         }
     }
+    let mut conn = db.write();
     progress
         .seen
         .store(walked.files.len() as u64, Ordering::Relaxed);
@@ -315,8 +319,9 @@ pub fn scan(
     let (tx, rx) = crossbeam_channel::bounded::<(usize, Outcome)>(512);
     let tag_options = &config.tags;
     let work_ref = &work;
+    drop(conn);
     let mut writer = Writer {
-        conn: &mut conn,
+        db,
         ids: &mut ids,
         plans: &plans,
         walked: &walked,
@@ -357,6 +362,7 @@ pub fn scan(
         result
     });
     write_result?;
+    let mut conn = db.write();
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         "files read and stored"
@@ -625,7 +631,7 @@ pub fn match_key(size: i64, rec: &TrackRecord) -> String {
 }
 
 struct Writer<'a> {
-    conn: &'a mut SqliteConnection,
+    db: &'a Db,
     ids: &'a mut Ids,
     plans: &'a [RootPlan],
     walked: &'a Walked,
@@ -672,7 +678,8 @@ impl Writer<'_> {
         let items = std::mem::take(batch);
         // Counters change only after the commit: a failed transaction must not count as done.
         let mut tally = Tally::default();
-        let conn = &mut *self.conn;
+        let mut guard = self.db.write();
+        let conn = &mut *guard;
         let ids = &mut *self.ids;
         let ctx = Ctx {
             plans: self.plans,
@@ -691,7 +698,7 @@ impl Writer<'_> {
         });
         if let Err(e) = result {
             // The caches may name rows the rollback removed.
-            *self.ids = Ids::load(self.conn).unwrap_or_default();
+            *self.ids = Ids::load(conn).unwrap_or_default();
             return Err(store::explain(e, "cannot store scanned files"));
         }
         self.report.added += tally.added;
