@@ -1603,3 +1603,79 @@ fn a_running_scan_does_not_hold_up_what_users_do() {
         h["scanning"] == false && h["tracks"] == 6000
     });
 }
+
+/// Every parameter of every method this server implements (as the OpenAPI document names them)
+/// gets hostile values, one at a time: the answer is always a well-formed response (HTTP 200,
+/// valid against the method's schema) that is either ok or one of the protocol's error codes.
+#[test]
+fn every_parameter_of_every_method_survives_hostile_values() {
+    let api = Api::start();
+    let doc = openapi();
+    let hostile: Vec<String> = [
+        "",
+        "-1",
+        "0",
+        "99999999999999999999",
+        "abc",
+        "%FF%FE%00",
+        "%27%3B%20DROP%20TABLE%20tracks%3B--",
+        "..%2F..%2F..%2Fetc%2Fpasswd",
+        "tr-999999",
+        "al-1%00x",
+        "%22%22",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(std::iter::once("x".repeat(10_000)))
+    .collect();
+    let mut calls = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let method = path.trim_start_matches("/rest/");
+        // Leave the accounts the test logs in with alone.
+        if matches!(method, "deleteUser" | "changePassword" | "updateUser") {
+            continue;
+        }
+        let (_, probe) = api.call(method, "f=json");
+        if probe.contains("not implemented by this server yet") {
+            continue;
+        }
+        let names: Vec<&str> = item["get"]["parameters"]
+            .as_array()
+            .map(|ps| ps.iter().filter_map(|p| p["name"].as_str()).collect())
+            .unwrap_or_default();
+        for name in names {
+            for value in &hostile {
+                let (ct, body) = api.call(method, &format!("f=json&{name}={value}"));
+                calls += 1;
+                assert_eq!(ct, "application/json", "{method} {name}");
+                let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| {
+                    panic!("{method} {name}={value:.40}: not JSON ({e}): {body:.200}")
+                });
+                check_json(method, &v);
+                let r = &v["subsonic-response"];
+                if r["status"] == "failed" {
+                    let code = r["error"]["code"].as_i64().unwrap();
+                    assert!(
+                        [0, 10, 50, 70].contains(&code),
+                        "{method} {name}={value:.40}: unexpected code {code}: {r}"
+                    );
+                    if code == 0 {
+                        let message = r["error"]["message"].as_str().unwrap();
+                        assert!(
+                            !message.contains("internal"),
+                            "{method} {name}={value:.40}: {message}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{calls} hostile calls");
+    assert!(
+        calls > 500,
+        "only {calls} calls: did the methods list go missing?"
+    );
+    // And the server is still fine.
+    assert_eq!(api.json("ping", "")["status"], "ok");
+    assert_eq!(api.server.tracks(), 22);
+}
