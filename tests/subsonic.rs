@@ -1679,3 +1679,97 @@ fn every_parameter_of_every_method_survives_hostile_values() {
     assert_eq!(api.json("ping", "")["status"], "ok");
     assert_eq!(api.server.tracks(), 22);
 }
+
+#[test]
+fn radio_stations_and_the_household_chat() {
+    let api = Api::start();
+    let bob = format!("u=bob&p={}&v=1.16.1&c=test", enc(PASSWORD));
+    api.json(
+        "createInternetRadioStation",
+        "streamUrl=https%3A%2F%2Fradio.example%2Flive.mp3&name=Jazz%20FM&homepageUrl=https%3A%2F%2Fradio.example",
+    );
+    let list = api.json("getInternetRadioStations", "");
+    let station = list["internetRadioStations"]["internetRadioStation"][0].clone();
+    assert_eq!(
+        (station["name"].as_str(), station["streamUrl"].as_str()),
+        (Some("Jazz FM"), Some("https://radio.example/live.mp3"))
+    );
+    golden(
+        "getInternetRadioStations.xml",
+        &api.xml("getInternetRadioStations", ""),
+    );
+    let id = station["id"].as_str().unwrap().to_string();
+    api.json(
+        "updateInternetRadioStation",
+        &format!("id={id}&streamUrl=http%3A%2F%2Fradio.example%2Fv2&name=Jazz%20FM%202"),
+    );
+    assert_eq!(
+        api.json("getInternetRadioStations", "")["internetRadioStations"]["internetRadioStation"]
+            [0]["name"],
+        "Jazz FM 2"
+    );
+    // Everyone lists them; only admins change them; only web URLs.
+    let (_, body) = api.raw("getInternetRadioStations", &format!("{bob}&f=json"));
+    assert!(body.contains("Jazz FM 2"));
+    assert_eq!(
+        api.error_code(
+            "createInternetRadioStation",
+            &format!("{bob}&streamUrl=http%3A%2F%2Fx&name=x")
+        ),
+        50
+    );
+    assert_eq!(
+        api.error_code("deleteInternetRadioStation", &format!("{bob}&id={id}")),
+        50
+    );
+    assert_eq!(
+        api.error_code(
+            "createInternetRadioStation",
+            &format!("{}&streamUrl=javascript%3Aalert(1)&name=x", auth())
+        ),
+        10
+    );
+    assert_eq!(
+        api.error_code(
+            "updateInternetRadioStation",
+            &format!("{}&id=ir-999&streamUrl=http%3A%2F%2Fx&name=x", auth())
+        ),
+        70
+    );
+    api.json("deleteInternetRadioStation", &format!("id={id}"));
+    assert!(
+        api.json("getInternetRadioStations", "")["internetRadioStations"]["internetRadioStation"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // Chat.
+    api.json("addChatMessage", "message=Dinner%20at%207");
+    let (_, body) = api.raw("addChatMessage", &format!("{bob}&f=json&message=OK%21"));
+    assert!(body.contains("\"ok\""));
+    let chat = api.json("getChatMessages", "");
+    let msgs = chat["chatMessages"]["chatMessage"].as_array().unwrap();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(
+        (msgs[0]["username"].as_str(), msgs[0]["message"].as_str()),
+        (Some("bob"), Some("OK!")),
+        "newest first"
+    );
+    let t = msgs[1]["time"].as_i64().unwrap();
+    assert_eq!(
+        api.json("getChatMessages", &format!("since={t}"))["chatMessages"]["chatMessage"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(api.error_code("addChatMessage", &auth()), 10);
+    assert_eq!(
+        api.error_code(
+            "addChatMessage",
+            &format!("{}&message={}", auth(), "x".repeat(3000))
+        ),
+        10
+    );
+}

@@ -3,9 +3,11 @@
 
 pub mod annotations;
 pub mod bookmarks;
+pub mod chat;
 pub mod db;
 pub mod library;
 pub mod playlists;
+pub mod radio;
 pub mod users;
 
 use std::sync::Arc;
@@ -15,9 +17,11 @@ use anyhow::Result;
 use crate::config::Settings;
 use annotations::Annotations;
 use bookmarks::Bookmarks;
+use chat::Chat;
 use db::Db;
 use library::Library;
 use playlists::Playlists;
+use radio::Radio;
 use users::Users;
 
 pub struct App {
@@ -28,6 +32,8 @@ pub struct App {
     pub annotations: Annotations,
     pub playlists: Playlists,
     pub bookmarks: Bookmarks,
+    pub radio: Radio,
+    pub chat: Chat,
 }
 
 impl App {
@@ -38,6 +44,8 @@ impl App {
         let annotations = Annotations::new(db.clone());
         let playlists = Playlists::new(db.clone());
         let bookmarks = Bookmarks::new(db.clone());
+        let radio = Radio::new(db.clone());
+        let chat = Chat::new(db.clone());
         Ok(App {
             settings,
             db,
@@ -46,6 +54,8 @@ impl App {
             annotations,
             playlists,
             bookmarks,
+            radio,
+            chat,
         })
     }
 }

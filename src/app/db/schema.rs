@@ -325,3 +325,26 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(api_keys, users);
+
+diesel::table! {
+    radio_stations (id) {
+        id -> BigInt,
+        name -> Text,
+        stream_url -> Text,
+        homepage_url -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_messages (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        message -> Text,
+        created_ms -> BigInt,
+    }
+}
+
+diesel::joinable!(chat_messages -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(chat_messages, users);

@@ -8,6 +8,7 @@ pub const ALBUM: &str = "al";
 pub const TRACK: &str = "tr";
 pub const DIRECTORY: &str = "dir";
 pub const PLAYLIST: &str = "pl";
+pub const RADIO: &str = "ir";
 
 pub fn id(kind: &str, n: i64) -> String {
     format!("{kind}-{n}")
@@ -25,7 +26,7 @@ pub fn parse(kind: &str, text: &str) -> Result<i64, ApiError> {
 pub fn split(text: &str) -> Option<(&str, i64)> {
     let (kind, n) = text.split_once('-')?;
     let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
-    [ARTIST, ALBUM, TRACK, DIRECTORY, PLAYLIST]
+    [ARTIST, ALBUM, TRACK, DIRECTORY, PLAYLIST, RADIO]
         .into_iter()
         .find(|k| *k == kind)
         .map(|k| (k, n))
@@ -37,6 +38,7 @@ fn kind_name(kind: &str) -> &'static str {
         ALBUM => "album",
         TRACK => "song",
         PLAYLIST => "playlist",
+        RADIO => "radio station",
         _ => "directory",
     }
 }

@@ -17,6 +17,7 @@ pub mod params;
 mod playlists;
 mod queue;
 pub mod response;
+mod social;
 mod system;
 mod users;
 
@@ -100,6 +101,12 @@ fn handler(method: &str) -> Option<Handler> {
         "getAlbumInfo2" => discovery::get_album_info2,
         "getLyrics" => discovery::get_lyrics,
         "getLyricsBySongId" => discovery::get_lyrics_by_song_id,
+        "getInternetRadioStations" => social::get_internet_radio_stations,
+        "createInternetRadioStation" => social::create_internet_radio_station,
+        "updateInternetRadioStation" => social::update_internet_radio_station,
+        "deleteInternetRadioStation" => social::delete_internet_radio_station,
+        "getChatMessages" => social::get_chat_messages,
+        "addChatMessage" => social::add_chat_message,
         "getUser" => users::get_user,
         "getUsers" => users::get_users,
         "createUser" => users::create_user,
