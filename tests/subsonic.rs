@@ -1773,3 +1773,33 @@ fn radio_stations_and_the_household_chat() {
         10
     );
 }
+
+#[test]
+fn the_first_search_videos_and_avatars() {
+    let api = Api::start();
+    let r = api.json("search", "any=beyonce&count=5");
+    assert_eq!(r["searchResult"]["match"][0]["title"], "Halo Cover");
+    assert_eq!(
+        (
+            r["searchResult"]["offset"].as_i64(),
+            r["searchResult"]["totalHits"].as_i64()
+        ),
+        (Some(0), Some(1))
+    );
+    let r = api.json("search", "artist=aurora&title=polar");
+    assert_eq!(r["searchResult"]["match"][0]["title"], "Polar Night");
+    golden("search.xml", &api.xml("search", "any=beyonce"));
+    assert!(api.json("getVideos", "")["videos"]["video"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    golden("getVideos.xml", &api.xml("getVideos", ""));
+    assert_eq!(
+        api.error_code("getVideoInfo", &format!("{}&id=v-1", auth())),
+        70
+    );
+    assert_eq!(
+        api.error_code("getAvatar", &format!("{}&username=ann", auth())),
+        70
+    );
+}

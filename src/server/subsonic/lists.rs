@@ -33,7 +33,7 @@ struct Found {
     songs: Vec<SongRow>,
 }
 
-fn search(params: &Params, c: &mut SqliteConnection) -> Result<Found, ApiError> {
+fn find(params: &Params, c: &mut SqliteConnection) -> Result<Found, ApiError> {
     let raw = params
         .get("query")
         .ok_or_else(|| ApiError::missing("query"))?;
@@ -61,7 +61,7 @@ fn search(params: &Params, c: &mut SqliteConnection) -> Result<Found, ApiError> 
 
 pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let found = search(params, &mut c)?;
+    let found = find(params, &mut c)?;
     Ok(Envelope::ok(
         "searchResult3",
         Node::new()
@@ -77,7 +77,7 @@ pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
 /// The folder-style search: artists as `Artist`, albums as folders.
 pub fn search2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let found = search(params, &mut c)?;
+    let found = find(params, &mut c)?;
     Ok(Envelope::ok(
         "searchResult2",
         Node::new()
@@ -158,5 +158,32 @@ pub fn get_random_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiE
     Ok(Envelope::ok(
         "randomSongs",
         Node::new().list("song", song_nodes(ctx, &mut c, &songs)?),
+    ))
+}
+
+/// The first Subsonic search: words from `any`, `artist`, `album` and `title` together, songs
+/// only, `count`/`offset` paging, `totalHits` as the number of songs on this page and before.
+pub fn search1(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let text: Vec<&str> = ["any", "artist", "album", "title"]
+        .iter()
+        .filter_map(|k| params.get(k))
+        .collect();
+    let (count, offset) = page(params, "count", "offset", 20)?;
+    let mut c = conn(ctx)?;
+    let songs = match browse::fts_query(&text.join(" ")) {
+        Some(q) => db(browse::search_songs(&mut c, Some(&q), count, offset))?,
+        None => Vec::new(),
+    };
+    let total = if songs.is_empty() {
+        0
+    } else {
+        offset + songs.len() as i64
+    };
+    Ok(Envelope::ok(
+        "searchResult",
+        Node::new()
+            .attr("offset", offset)
+            .attr("totalHits", total)
+            .list("match", song_nodes(ctx, &mut c, &songs)?),
     ))
 }

@@ -85,3 +85,22 @@ pub fn start_scan(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
     }
     Ok(Envelope::ok("scanStatus", scan_status(ctx)?))
 }
+
+/// Houseband serves music, not video: the video methods answer as for an empty video library.
+pub fn get_videos(_: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    Ok(Envelope::ok(
+        "videos",
+        Node::new().list("video", Vec::new()),
+    ))
+}
+
+pub fn no_such_video(_: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    params.required("id")?;
+    Err(ApiError::not_found("video (this server has no videos)"))
+}
+
+/// Users have no avatars here.
+pub fn get_avatar(_: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    params.required("username")?;
+    Err(ApiError::not_found("avatar (this server keeps none)"))
+}
