@@ -211,6 +211,16 @@ pub fn folders(conn: &mut SqliteConnection) -> DbResult<Vec<FolderRow>> {
 
 /// Album artists that have albums (in `folder`, if given), by sort name.
 pub fn album_artists(conn: &mut SqliteConnection, folder: Option<i64>) -> DbResult<Vec<ArtistRow>> {
+    if folder.is_none() {
+        // Across all folders the scan's precomputed album counts answer without a join.
+        return diesel::sql_query(
+            "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
+                    CAST(a.album_count AS BIGINT) AS album_count
+             FROM artists a WHERE a.album_count > 0
+             ORDER BY COALESCE(a.sort_name, a.name) COLLATE NOCASE, a.id",
+        )
+        .load(conn);
+    }
     diesel::sql_query(
         "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
                 COUNT(DISTINCT al.id) AS album_count
@@ -395,6 +405,29 @@ pub fn fts_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// One page of a search: with a query, the FTS statement (its one `?` before LIMIT is the
+/// query); without one, the statement that lists everything in id order.
+fn search_page<T: QueryableByName<diesel::sqlite::Sqlite> + 'static>(
+    conn: &mut SqliteConnection,
+    query: Option<&str>,
+    matching: String,
+    everything: String,
+    count: i64,
+    offset: i64,
+) -> DbResult<Vec<T>> {
+    match query {
+        Some(q) => diesel::sql_query(matching)
+            .bind::<Text, _>(q)
+            .bind::<BigInt, _>(count)
+            .bind::<BigInt, _>(offset)
+            .load(conn),
+        None => diesel::sql_query(everything)
+            .bind::<BigInt, _>(count)
+            .bind::<BigInt, _>(offset)
+            .load(conn),
+    }
+}
+
 /// Artists that have songs: matching `query` (best first), or all of them by id when `query` is
 /// `None` (clients page through everything to sync a library).
 pub fn search_artists(
@@ -406,22 +439,17 @@ pub fn search_artists(
     let base = "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
                 (SELECT COUNT(DISTINCT al.id) FROM album_artists aa JOIN albums al ON al.id = aa.album_id
                  WHERE aa.artist_id = a.id AND al.track_count > 0) AS album_count";
-    match query {
-        Some(q) => diesel::sql_query(format!(
+    search_page(
+        conn,
+        query,
+        format!(
             "{base} FROM artists_fts JOIN artists a ON a.id = artists_fts.rowid
              WHERE artists_fts MATCH ? AND a.track_count > 0 ORDER BY rank, a.id LIMIT ? OFFSET ?"
-        ))
-        .bind::<Text, _>(q)
-        .bind::<BigInt, _>(count)
-        .bind::<BigInt, _>(offset)
-        .load(conn),
-        None => diesel::sql_query(format!(
-            "{base} FROM artists a WHERE a.track_count > 0 ORDER BY a.id LIMIT ? OFFSET ?"
-        ))
-        .bind::<BigInt, _>(count)
-        .bind::<BigInt, _>(offset)
-        .load(conn),
-    }
+        ),
+        format!("{base} FROM artists a WHERE a.track_count > 0 ORDER BY a.id LIMIT ? OFFSET ?"),
+        count,
+        offset,
+    )
 }
 
 pub fn search_albums(
@@ -430,22 +458,19 @@ pub fn search_albums(
     count: i64,
     offset: i64,
 ) -> DbResult<Vec<AlbumRow>> {
-    match query {
-        Some(q) => diesel::sql_query(format!(
+    search_page(
+        conn,
+        query,
+        format!(
             "SELECT {ALBUM_COLUMNS} FROM albums_fts JOIN albums al ON al.id = albums_fts.rowid
              WHERE albums_fts MATCH ? AND al.track_count > 0 ORDER BY rank, al.id LIMIT ? OFFSET ?"
-        ))
-        .bind::<Text, _>(q)
-        .bind::<BigInt, _>(count)
-        .bind::<BigInt, _>(offset)
-        .load(conn),
-        None => diesel::sql_query(format!(
+        ),
+        format!(
             "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.track_count > 0 ORDER BY al.id LIMIT ? OFFSET ?"
-        ))
-        .bind::<BigInt, _>(count)
-        .bind::<BigInt, _>(offset)
-        .load(conn),
-    }
+        ),
+        count,
+        offset,
+    )
 }
 
 pub fn search_songs(
@@ -454,24 +479,28 @@ pub fn search_songs(
     count: i64,
     offset: i64,
 ) -> DbResult<Vec<SongRow>> {
-    match query {
-        Some(q) => diesel::sql_query(format!(
+    search_page(
+        conn,
+        query,
+        format!(
             "SELECT {SONG_COLUMNS} FROM tracks_fts JOIN tracks t ON t.id = tracks_fts.rowid
              JOIN music_folders f ON f.id = t.folder_id
              WHERE tracks_fts MATCH ? AND t.missing_since IS NULL AND f.enabled
              ORDER BY rank, t.id LIMIT ? OFFSET ?"
-        ))
-        .bind::<Text, _>(q)
-        .bind::<BigInt, _>(count)
-        .bind::<BigInt, _>(offset)
-        .load(conn),
-        None => diesel::sql_query(format!(
-            "SELECT {SONG_COLUMNS} {SONG_FROM} ORDER BY t.id LIMIT ? OFFSET ?"
-        ))
-        .bind::<BigInt, _>(count)
-        .bind::<BigInt, _>(offset)
-        .load(conn),
-    }
+        ),
+        // The page's ids come from the covering paging index first: no track row is read for the
+        // rows an offset skips.
+        format!(
+            "SELECT {SONG_COLUMNS} {SONG_FROM} AND t.id IN (
+                SELECT id FROM tracks INDEXED BY tracks_present_paging
+                WHERE missing_since IS NULL
+                  AND folder_id IN (SELECT id FROM music_folders WHERE enabled)
+                ORDER BY id LIMIT ? OFFSET ?)
+             ORDER BY t.id"
+        ),
+        count,
+        offset,
+    )
 }
 
 /// The orders of `getAlbumList2`.

@@ -1,8 +1,6 @@
 //! Stars, ratings, scrobbles, the starred lists and who is playing what.
 
-use super::browsing::{
-    album_child_nodes, album_nodes, artist_nodes, artist_plain_nodes, conn, db, song_nodes,
-};
+use super::browsing::{conn, db, song_nodes, Items};
 use super::error::ApiError;
 use super::ids;
 use super::params::Params;
@@ -11,6 +9,7 @@ use super::Ctx;
 use crate::app::annotations::Kind;
 use crate::app::db::now;
 use crate::app::library::browse;
+use diesel::sqlite::SqliteConnection;
 
 /// The items named by `id` (songs, or albums/artists by their ids), `albumId` and `artistId`;
 /// every one must exist.
@@ -117,59 +116,31 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     Ok(Envelope::empty())
 }
 
-pub fn get_starred2(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+/// What the user starred, newest first.
+fn starred(ctx: &Ctx<'_>, c: &mut SqliteConnection) -> Result<Items, ApiError> {
     let notes = &ctx.app.annotations;
-    let mut c = conn(ctx)?;
-    let artists = db(browse::artists_by_ids(
-        &mut c,
-        &notes.starred(ctx.user.id, Kind::Artist)?,
-    ))?;
-    let albums = db(browse::albums_by_ids(
-        &mut c,
-        &notes.starred(ctx.user.id, Kind::Album)?,
-    ))?;
-    let songs = db(browse::songs_by_ids(
-        &mut c,
-        &notes.starred(ctx.user.id, Kind::Track)?,
-    ))?;
-    Ok(Envelope::ok(
-        "starred2",
-        Node::new()
-            .list(
-                "artist",
-                artist_nodes(ctx, &artists.iter().collect::<Vec<_>>())?,
-            )
-            .list("album", album_nodes(ctx, &mut c, &albums)?)
-            .list("song", song_nodes(ctx, &mut c, &songs)?),
-    ))
+    let user = ctx.user.id;
+    Ok(Items {
+        artists: db(browse::artists_by_ids(
+            c,
+            &notes.starred(user, Kind::Artist)?,
+        ))?,
+        albums: db(browse::albums_by_ids(c, &notes.starred(user, Kind::Album)?))?,
+        songs: db(browse::songs_by_ids(c, &notes.starred(user, Kind::Track)?))?,
+    })
 }
 
-/// The folder-style starred list: artists as `Artist`, albums as folders.
-pub fn get_starred(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
-    let notes = &ctx.app.annotations;
+pub fn get_starred2(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let artists = db(browse::artists_by_ids(
-        &mut c,
-        &notes.starred(ctx.user.id, Kind::Artist)?,
-    ))?;
-    let albums = db(browse::albums_by_ids(
-        &mut c,
-        &notes.starred(ctx.user.id, Kind::Album)?,
-    ))?;
-    let songs = db(browse::songs_by_ids(
-        &mut c,
-        &notes.starred(ctx.user.id, Kind::Track)?,
-    ))?;
-    Ok(Envelope::ok(
-        "starred",
-        Node::new()
-            .list(
-                "artist",
-                artist_plain_nodes(ctx, &artists.iter().collect::<Vec<_>>())?,
-            )
-            .list("album", album_child_nodes(ctx, &mut c, &albums)?)
-            .list("song", song_nodes(ctx, &mut c, &songs)?),
-    ))
+    let items = starred(ctx, &mut c)?;
+    Ok(Envelope::ok("starred2", items.id3(ctx, &mut c)?))
+}
+
+/// The folder-style starred list.
+pub fn get_starred(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+    let mut c = conn(ctx)?;
+    let items = starred(ctx, &mut c)?;
+    Ok(Envelope::ok("starred", items.folders(ctx, &mut c)?))
 }
 
 pub fn get_now_playing(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {

@@ -84,6 +84,41 @@ pub(super) fn artist_plain_nodes(
         .collect())
 }
 
+/// Artists, albums and songs found together (search results, starred lists).
+pub(super) struct Items {
+    pub artists: Vec<ArtistRow>,
+    pub albums: Vec<AlbumRow>,
+    pub songs: Vec<SongRow>,
+}
+
+impl Items {
+    /// The ID3 form (search3, getStarred2): `ArtistID3`, `AlbumID3`, `Child`.
+    pub(super) fn id3(&self, ctx: &Ctx<'_>, c: &mut SqliteConnection) -> Result<Node, ApiError> {
+        Ok(Node::new()
+            .list(
+                "artist",
+                artist_nodes(ctx, &self.artists.iter().collect::<Vec<_>>())?,
+            )
+            .list("album", album_nodes(ctx, c, &self.albums)?)
+            .list("song", song_nodes(ctx, c, &self.songs)?))
+    }
+
+    /// The folder form (search2, getStarred): `Artist`, albums as folder `Child`ren.
+    pub(super) fn folders(
+        &self,
+        ctx: &Ctx<'_>,
+        c: &mut SqliteConnection,
+    ) -> Result<Node, ApiError> {
+        Ok(Node::new()
+            .list(
+                "artist",
+                artist_plain_nodes(ctx, &self.artists.iter().collect::<Vec<_>>())?,
+            )
+            .list("album", album_child_nodes(ctx, c, &self.albums)?)
+            .list("song", song_nodes(ctx, c, &self.songs)?))
+    }
+}
+
 /// Artist elements with the user's annotations.
 pub(super) fn artist_nodes(ctx: &Ctx<'_>, artists: &[&ArtistRow]) -> Result<Vec<Node>, ApiError> {
     let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();

@@ -1,14 +1,12 @@
 //! Searching and lists: search3 (including the empty query that clients use to sync a whole
 //! library), getAlbumList2 and getRandomSongs.
 
-use super::browsing::{
-    album_child_nodes, album_nodes, artist_nodes, artist_plain_nodes, conn, db, song_nodes,
-};
+use super::browsing::{album_child_nodes, album_nodes, conn, db, song_nodes, Items};
 use super::error::ApiError;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::library::browse::{self, AlbumOrder, AlbumRow, ArtistRow, SongRow};
+use crate::app::library::browse::{self, AlbumOrder, AlbumRow};
 use diesel::sqlite::SqliteConnection;
 
 /// The largest page a client may ask for.
@@ -26,14 +24,7 @@ fn page(params: &Params, count: &str, offset: &str, default: i64) -> Result<(i64
     Ok((n.min(MAX_PAGE), o))
 }
 
-/// What a search found, before it is written in search3's or search2's form.
-struct Found {
-    artists: Vec<ArtistRow>,
-    albums: Vec<AlbumRow>,
-    songs: Vec<SongRow>,
-}
-
-fn find(params: &Params, c: &mut SqliteConnection) -> Result<Found, ApiError> {
+fn find(params: &Params, c: &mut SqliteConnection) -> Result<Items, ApiError> {
     let raw = params
         .get("query")
         .ok_or_else(|| ApiError::missing("query"))?;
@@ -45,14 +36,14 @@ fn find(params: &Params, c: &mut SqliteConnection) -> Result<Found, ApiError> {
     let (songs_n, songs_o) = page(params, "songCount", "songOffset", 20)?;
     if query.is_none() && !text.is_empty() {
         // Only punctuation: nothing can match.
-        return Ok(Found {
+        return Ok(Items {
             artists: Vec::new(),
             albums: Vec::new(),
             songs: Vec::new(),
         });
     }
     let q = query.as_deref();
-    Ok(Found {
+    Ok(Items {
         artists: db(browse::search_artists(c, q, artists_n, artists_o))?,
         albums: db(browse::search_albums(c, q, albums_n, albums_o))?,
         songs: db(browse::search_songs(c, q, songs_n, songs_o))?,
@@ -62,32 +53,14 @@ fn find(params: &Params, c: &mut SqliteConnection) -> Result<Found, ApiError> {
 pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
     let found = find(params, &mut c)?;
-    Ok(Envelope::ok(
-        "searchResult3",
-        Node::new()
-            .list(
-                "artist",
-                artist_nodes(ctx, &found.artists.iter().collect::<Vec<_>>())?,
-            )
-            .list("album", album_nodes(ctx, &mut c, &found.albums)?)
-            .list("song", song_nodes(ctx, &mut c, &found.songs)?),
-    ))
+    Ok(Envelope::ok("searchResult3", found.id3(ctx, &mut c)?))
 }
 
 /// The folder-style search: artists as `Artist`, albums as folders.
 pub fn search2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
     let found = find(params, &mut c)?;
-    Ok(Envelope::ok(
-        "searchResult2",
-        Node::new()
-            .list(
-                "artist",
-                artist_plain_nodes(ctx, &found.artists.iter().collect::<Vec<_>>())?,
-            )
-            .list("album", album_child_nodes(ctx, &mut c, &found.albums)?)
-            .list("song", song_nodes(ctx, &mut c, &found.songs)?),
-    ))
+    Ok(Envelope::ok("searchResult2", found.folders(ctx, &mut c)?))
 }
 
 /// The albums getAlbumList and getAlbumList2 list.
