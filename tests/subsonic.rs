@@ -617,16 +617,40 @@ fn search3_finds_words_and_pages_through_everything() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 22, "no song twice across pages");
+    // A scan that adds a song shows it in the next full listing.
+    std::fs::copy(
+        fixtures().join("broken/good.mp3"),
+        api._sb.music().join("added.mp3"),
+    )
+    .unwrap();
+    api.json("startScan", "");
+    let start = Instant::now();
+    while api.json("getScanStatus", "")["scanStatus"]["scanning"] == true {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let everything = api.json("search3", "query=&songCount=100&artistCount=0&albumCount=0");
+    assert_eq!(
+        everything["searchResult3"]["song"]
+            .as_array()
+            .unwrap()
+            .len(),
+        23
+    );
     let all = api.json(
         "search3",
         "query=&artistCount=100&albumCount=100&songCount=100",
     );
     assert_eq!(
         all["searchResult3"]["artist"].as_array().unwrap().len(),
-        14,
+        15,
         "every credited artist"
     );
-    assert_eq!(all["searchResult3"]["album"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        all["searchResult3"]["album"].as_array().unwrap().len(),
+        5,
+        "with the added song's album"
+    );
     assert_eq!(api.error_code("search3", &auth()), 10, "query is required");
     assert_eq!(
         api.error_code("search3", &format!("{}&query=a&songCount=-1", auth())),

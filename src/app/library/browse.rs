@@ -884,3 +884,19 @@ pub fn lyrics_by_name(
     .load(conn)?;
     Ok(rows.into_iter().next())
 }
+
+/// Every present song in an enabled folder, by id.
+pub fn present_song_ids(conn: &mut SqliteConnection) -> DbResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let rows: Vec<Id> = diesel::sql_query(
+        "SELECT id FROM tracks INDEXED BY tracks_present_paging
+         WHERE missing_since IS NULL AND folder_id IN (SELECT id FROM music_folders WHERE enabled)
+         ORDER BY id",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}

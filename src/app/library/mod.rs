@@ -1,5 +1,5 @@
-//! The music library: scanning folders into the database, keeping up with changes live, and
-//! (for the API issues to come) the browse and search queries.
+//! The music library: scanning folders into the database, keeping up with changes live, and the
+//! browse and search queries the APIs answer from.
 //!
 //! [`Library`] is the one type the rest of the program uses. It owns the scan lock, so a periodic
 //! scan, a watcher batch and a `houseband scan` never run at once in one process.
@@ -30,6 +30,10 @@ pub struct Library {
     config: ScanConfig,
     progress: Progress,
     scan_lock: Mutex<()>,
+    /// Ids of every present song in id order, made on first use and dropped by every scan:
+    /// clients page through the whole library by offset, and an offset into this list costs
+    /// nothing, where SQLite would skip that many rows for every page.
+    song_ids: Mutex<Option<Arc<Vec<i64>>>>,
 }
 
 impl Library {
@@ -50,6 +54,7 @@ impl Library {
             },
             progress: Progress::default(),
             scan_lock: Mutex::new(()),
+            song_ids: Mutex::new(None),
         }
     }
 
@@ -62,6 +67,7 @@ impl Library {
         let _guard = self.scan_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.progress.scanning.store(true, Ordering::SeqCst);
         let result = scanner::scan(&self.db, &self.config, &self.progress, request);
+        *self.song_ids.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.progress.scanning.store(false, Ordering::SeqCst);
         // A big scan leaves freed memory in the allocator's arenas; hand it back to the system.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -80,6 +86,21 @@ impl Library {
 
     pub fn progress(&self) -> ProgressView {
         self.progress.view()
+    }
+
+    /// Every present song's id, in id order (blocking on first use after a scan).
+    pub fn song_ids(&self) -> Result<Arc<Vec<i64>>> {
+        let mut cached = self.song_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(ids) = cached.as_ref() {
+            return Ok(ids.clone());
+        }
+        let mut conn = self.db.read()?;
+        let ids = Arc::new(browse::present_song_ids(&mut conn)?);
+        // During a scan the list would be stale at once: keep it only when no scan runs.
+        if !self.is_scanning() {
+            *cached = Some(ids.clone());
+        }
+        Ok(ids)
     }
 
     /// Tracks present in the library (missing ones not counted). Blocking.

@@ -7,6 +7,7 @@ use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, AlbumOrder, AlbumRow};
+use crate::app::library::Library;
 use diesel::sqlite::SqliteConnection;
 
 /// The largest page a client may ask for.
@@ -24,7 +25,7 @@ fn page(params: &Params, count: &str, offset: &str, default: i64) -> Result<(i64
     Ok((n.min(MAX_PAGE), o))
 }
 
-fn find(params: &Params, c: &mut SqliteConnection) -> Result<Items, ApiError> {
+fn find(library: &Library, params: &Params, c: &mut SqliteConnection) -> Result<Items, ApiError> {
     let raw = params
         .get("query")
         .ok_or_else(|| ApiError::missing("query"))?;
@@ -43,23 +44,35 @@ fn find(params: &Params, c: &mut SqliteConnection) -> Result<Items, ApiError> {
         });
     }
     let q = query.as_deref();
+    let songs = match q {
+        Some(_) => db(browse::search_songs(c, q, songs_n, songs_o))?,
+        // Everything: the page's ids straight from the library's id list.
+        None => {
+            let ids = library.song_ids()?;
+            let from = usize::try_from(songs_o)
+                .unwrap_or(usize::MAX)
+                .min(ids.len());
+            let to = from.saturating_add(songs_n as usize).min(ids.len());
+            db(browse::songs_by_ids(c, &ids[from..to]))?
+        }
+    };
     Ok(Items {
         artists: db(browse::search_artists(c, q, artists_n, artists_o))?,
         albums: db(browse::search_albums(c, q, albums_n, albums_o))?,
-        songs: db(browse::search_songs(c, q, songs_n, songs_o))?,
+        songs,
     })
 }
 
 pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let found = find(params, &mut c)?;
+    let found = find(&ctx.app.library, params, &mut c)?;
     Ok(Envelope::ok("searchResult3", found.id3(ctx, &mut c)?))
 }
 
 /// The folder-style search: artists as `Artist`, albums as folders.
 pub fn search2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let found = find(params, &mut c)?;
+    let found = find(&ctx.app.library, params, &mut c)?;
     Ok(Envelope::ok("searchResult2", found.folders(ctx, &mut c)?))
 }
 
