@@ -7,8 +7,6 @@
 
 use std::fmt::Write as _;
 
-use serde_json::{Map, Value as Json};
-
 pub const PROTOCOL_VERSION: &str = "1.16.1";
 pub const SERVER_TYPE: &str = "houseband";
 const XMLNS: &str = "http://subsonic.org/restapi";
@@ -77,14 +75,39 @@ impl Scalar {
             Scalar::Bool(b) => b.to_string(),
         }
     }
-    fn json(&self) -> Json {
+    fn write_json(&self, out: &mut String) {
         match self {
-            Scalar::Str(s) => Json::String(s.clone()),
-            Scalar::Int(i) => Json::from(*i),
-            Scalar::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
-            Scalar::Bool(b) => Json::Bool(*b),
+            Scalar::Str(v) => write_json_str(v, out),
+            Scalar::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            // JSON has no NaN or infinity.
+            Scalar::Float(f) if !f.is_finite() => out.push_str("null"),
+            Scalar::Float(f) => {
+                let _ = write!(out, "{f}");
+            }
+            Scalar::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         }
     }
+}
+
+/// A JSON string literal: quotes, backslashes and control characters escaped.
+fn write_json_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 fn format_float(f: f64) -> String {
@@ -161,17 +184,13 @@ impl Node {
         self
     }
 
-    fn write_xml(&self, name: &str, out: &mut String) {
-        out.push('<');
-        out.push_str(name);
+    fn write_xml_attrs(&self, out: &mut String) {
         for (k, v) in &self.attrs {
             let _ = write!(out, " {k}=\"{}\"", escape(&v.xml_text()));
         }
-        if self.children.is_empty() && self.text.is_none() {
-            out.push_str("/>");
-            return;
-        }
-        out.push('>');
+    }
+
+    fn write_xml_children(&self, out: &mut String) {
         if let Some(t) = &self.text {
             out.push_str(&escape(t));
         }
@@ -197,27 +216,73 @@ impl Node {
                 }
             }
         }
+    }
+
+    fn write_xml(&self, name: &str, out: &mut String) {
+        out.push('<');
+        out.push_str(name);
+        self.write_xml_attrs(out);
+        if self.children.is_empty() && self.text.is_none() {
+            out.push_str("/>");
+            return;
+        }
+        out.push('>');
+        self.write_xml_children(out);
         let _ = write!(out, "</{name}>");
     }
 
-    fn json(&self) -> Json {
-        let mut map = Map::new();
+    /// Writes this element's fields (attributes, text as `value`, children) into an open JSON
+    /// object; `first` tracks whether a comma is needed.
+    fn write_json_fields(&self, out: &mut String, first: &mut bool) {
+        let mut key = |k: &str, out: &mut String| {
+            if !*first {
+                out.push(',');
+            }
+            *first = false;
+            write_json_str(k, out);
+            out.push(':');
+        };
         for (k, v) in &self.attrs {
-            map.insert((*k).to_string(), v.json());
+            key(k, out);
+            v.write_json(out);
         }
         if let Some(t) = &self.text {
-            map.insert("value".into(), Json::String(t.clone()));
+            key("value", out);
+            write_json_str(t, out);
         }
         for (k, child) in &self.children {
-            let value = match child {
-                Child::One(n) => n.json(),
-                Child::Many(ns) => Json::Array(ns.iter().map(Node::json).collect()),
-                Child::Scalars(vs) => Json::Array(vs.iter().map(Scalar::json).collect()),
-                Child::Text(v) => v.json(),
-            };
-            map.insert((*k).to_string(), value);
+            key(k, out);
+            match child {
+                Child::One(n) => n.write_json(out),
+                Child::Many(ns) => {
+                    out.push('[');
+                    for (i, n) in ns.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        n.write_json(out);
+                    }
+                    out.push(']');
+                }
+                Child::Scalars(vs) => {
+                    out.push('[');
+                    for (i, v) in vs.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        v.write_json(out);
+                    }
+                    out.push(']');
+                }
+                Child::Text(v) => v.write_json(out),
+            }
         }
-        Json::Object(map)
+    }
+
+    fn write_json(&self, out: &mut String) {
+        out.push('{');
+        self.write_json_fields(out, &mut true);
+        out.push('}');
     }
 }
 
@@ -311,15 +376,15 @@ impl Envelope {
         }
     }
 
+    /// The attributes of `subsonic-response`; the payload's elements follow them, written
+    /// straight from `body` (a big answer is not copied).
     fn root(&self) -> Node {
-        let mut root = Node::new()
+        Node::new()
             .attr("status", if self.ok { "ok" } else { "failed" })
             .attr("version", PROTOCOL_VERSION)
             .attr("type", SERVER_TYPE)
             .attr("serverVersion", env!("CARGO_PKG_VERSION"))
-            .attr("openSubsonic", true);
-        root.children.extend(self.body.children.iter().cloned());
-        root
+            .attr("openSubsonic", true)
     }
 
     /// The body and its content type.
@@ -329,7 +394,15 @@ impl Envelope {
                 let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
                 let mut root = self.root();
                 root.attrs.insert(0, ("xmlns", Scalar::Str(XMLNS.into())));
-                root.write_xml("subsonic-response", &mut out);
+                out.push_str("<subsonic-response");
+                root.write_xml_attrs(&mut out);
+                if self.body.children.is_empty() {
+                    out.push_str("/>");
+                } else {
+                    out.push('>');
+                    self.body.write_xml_children(&mut out);
+                    out.push_str("</subsonic-response>");
+                }
                 (out, "text/xml; charset=utf-8")
             }
             Format::Json => (self.json_text(), "application/json"),
@@ -341,9 +414,12 @@ impl Envelope {
     }
 
     fn json_text(&self) -> String {
-        let mut map = Map::new();
-        map.insert("subsonic-response".into(), self.root().json());
-        Json::Object(map).to_string()
+        let mut out = String::from("{\"subsonic-response\":{");
+        let mut first = true;
+        self.root().write_json_fields(&mut out, &mut first);
+        self.body.write_json_fields(&mut out, &mut first);
+        out.push_str("}}");
+        out
     }
 }
 
@@ -378,7 +454,7 @@ mod tests {
     #[test]
     fn json_has_numbers_booleans_and_arrays() {
         let (json, _) = sample().render(&Format::Json);
-        let v: Json = serde_json::from_str(&json).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         let r = &v["subsonic-response"];
         assert_eq!(r["openSubsonic"], true);
         assert_eq!(r["album"]["songCount"], 2);
@@ -401,6 +477,27 @@ mod tests {
         let (body, ct) = Envelope::empty().render(&Format::Jsonp("cb".into()));
         assert!(body.starts_with("cb({") && body.ends_with("});"), "{body}");
         assert_eq!(ct, "application/javascript");
+    }
+
+    #[test]
+    fn json_strings_are_escaped_and_numbers_stay_numbers() {
+        let env = Envelope::ok(
+            "x",
+            Node::new()
+                .attr("s", "quote \" back \\ nl \n tab \t bell \u{7} é")
+                .attr("f", 0.988)
+                .attr("nan", f64::NAN)
+                .attr("i", -5i64)
+                .text_child("t", "text"),
+        );
+        let (json, _) = env.render(&Format::Json);
+        let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
+        let x = &v["subsonic-response"]["x"];
+        assert_eq!(x["s"], "quote \" back \\ nl \n tab \t bell \u{7} é");
+        assert_eq!(x["f"], 0.988);
+        assert!(x["nan"].is_null());
+        assert_eq!(x["i"], -5);
+        assert_eq!(x["t"], "text");
     }
 
     #[test]
