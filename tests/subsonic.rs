@@ -617,7 +617,11 @@ fn search3_finds_words_and_pages_through_everything() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 22, "no song twice across pages");
-    // A scan that adds a song shows it in the next full listing.
+    // A scan that adds a song shows it in the next full listing (and artist list: both are
+    // cached until a scan).
+    assert!(!api.json("getArtists", "")["artists"]["index"]
+        .to_string()
+        .contains("Survivor Band"));
     std::fs::copy(
         fixtures().join("broken/good.mp3"),
         api._sb.music().join("added.mp3"),
@@ -629,6 +633,11 @@ fn search3_finds_words_and_pages_through_everything() {
         assert!(start.elapsed() < Duration::from_secs(20));
         std::thread::sleep(Duration::from_millis(20));
     }
+    let artists = api.json("getArtists", "")["artists"]["index"].to_string();
+    assert!(
+        artists.contains("Survivor Band"),
+        "the cached artist list follows the scan"
+    );
     let everything = api.json("search3", "query=&songCount=100&artistCount=0&albumCount=0");
     assert_eq!(
         everything["searchResult3"]["song"]

@@ -30,10 +30,18 @@ pub struct Library {
     config: ScanConfig,
     progress: Progress,
     scan_lock: Mutex<()>,
-    /// Ids of every present song in id order, made on first use and dropped by every scan:
-    /// clients page through the whole library by offset, and an offset into this list costs
-    /// nothing, where SQLite would skip that many rows for every page.
-    song_ids: Mutex<Option<Arc<Vec<i64>>>>,
+    /// Answers that only a scan changes, made on first use and dropped by every scan.
+    cache: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// Ids of every present song in id order: clients page through the whole library by
+    /// offset, and an offset into this list costs nothing, where SQLite would skip that many
+    /// rows for every page.
+    song_ids: Option<Arc<Vec<i64>>>,
+    /// The album artists of every folder (getArtists, the first thing clients ask for).
+    album_artists: Option<Arc<Vec<browse::ArtistRow>>>,
 }
 
 impl Library {
@@ -54,7 +62,7 @@ impl Library {
             },
             progress: Progress::default(),
             scan_lock: Mutex::new(()),
-            song_ids: Mutex::new(None),
+            cache: Mutex::new(Cache::default()),
         }
     }
 
@@ -67,7 +75,7 @@ impl Library {
         let _guard = self.scan_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.progress.scanning.store(true, Ordering::SeqCst);
         let result = scanner::scan(&self.db, &self.config, &self.progress, request);
-        *self.song_ids.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Cache::default();
         self.progress.scanning.store(false, Ordering::SeqCst);
         // A big scan leaves freed memory in the allocator's arenas; hand it back to the system.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -88,19 +96,39 @@ impl Library {
         self.progress.view()
     }
 
-    /// Every present song's id, in id order (blocking on first use after a scan).
-    pub fn song_ids(&self) -> Result<Arc<Vec<i64>>> {
-        let mut cached = self.song_ids.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(ids) = cached.as_ref() {
-            return Ok(ids.clone());
+    /// A cached answer, or a fresh one (kept unless a scan is running: it would be stale at
+    /// once).
+    fn cached<T>(
+        &self,
+        slot: impl Fn(&mut Cache) -> &mut Option<Arc<T>>,
+        make: impl FnOnce(&mut crate::app::db::ReadConn) -> Result<T>,
+    ) -> Result<Arc<T>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = slot(&mut cache).as_ref() {
+            return Ok(hit.clone());
         }
         let mut conn = self.db.read()?;
-        let ids = Arc::new(browse::present_song_ids(&mut conn)?);
-        // During a scan the list would be stale at once: keep it only when no scan runs.
+        let fresh = Arc::new(make(&mut conn)?);
         if !self.is_scanning() {
-            *cached = Some(ids.clone());
+            *slot(&mut cache) = Some(fresh.clone());
         }
-        Ok(ids)
+        Ok(fresh)
+    }
+
+    /// Every present song's id, in id order (blocking on first use after a scan).
+    pub fn song_ids(&self) -> Result<Arc<Vec<i64>>> {
+        self.cached(
+            |c| &mut c.song_ids,
+            |conn| Ok(browse::present_song_ids(conn)?),
+        )
+    }
+
+    /// Album artists of every folder, by sort name (blocking on first use after a scan).
+    pub fn album_artists(&self) -> Result<Arc<Vec<browse::ArtistRow>>> {
+        self.cached(
+            |c| &mut c.album_artists,
+            |conn| Ok(browse::album_artists(conn, None)?),
+        )
     }
 
     /// Tracks present in the library (missing ones not counted). Blocking.

@@ -195,7 +195,11 @@ fn strip_article<'a>(name: &'a str, articles: &[String]) -> &'a str {
 
 pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let folder = params.number::<i64>("musicFolderId")?;
-    let artists = db(browse::album_artists(&mut *conn(ctx)?, folder))?;
+    // Across all folders the list is cached until the next scan; per folder it is a query.
+    let artists = match folder {
+        None => ctx.app.library.album_artists()?,
+        Some(_) => std::sync::Arc::new(db(browse::album_artists(&mut *conn(ctx)?, folder))?),
+    };
     let articles = &ctx.app.settings.ignored_articles;
     let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
     let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
