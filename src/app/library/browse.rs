@@ -294,20 +294,14 @@ pub fn track_credits(
     conn: &mut SqliteConnection,
     tracks: &[i64],
 ) -> DbResult<HashMap<i64, Vec<CreditRow>>> {
-    let mut out: HashMap<i64, Vec<CreditRow>> = HashMap::new();
-    for chunk in tracks.chunks(500) {
-        let rows: Vec<CreditRow> = diesel::sql_query(format!(
-            "SELECT ta.track_id AS item_id, ta.artist_id, a.name, ta.role, ta.sub_role
-             FROM track_artists ta JOIN artists a ON a.id = ta.artist_id
-             WHERE ta.track_id IN ({}) ORDER BY ta.track_id, ta.role, ta.position",
-            id_list(chunk)
-        ))
-        .load(conn)?;
-        for r in rows {
-            out.entry(r.item_id).or_default().push(r);
-        }
-    }
-    Ok(out)
+    let rows: Vec<CreditRow> = load_for_ids(
+        conn,
+        "SELECT ta.track_id AS item_id, ta.artist_id, a.name, ta.role, ta.sub_role
+         FROM track_artists ta JOIN artists a ON a.id = ta.artist_id
+         WHERE ta.track_id IN ({ids}) ORDER BY ta.track_id, ta.role, ta.position",
+        tracks,
+    )?;
+    Ok(group(rows, |r| r.item_id, |r| r))
 }
 
 /// Album artists of many albums at once.
@@ -315,20 +309,41 @@ pub fn album_credits(
     conn: &mut SqliteConnection,
     albums: &[i64],
 ) -> DbResult<HashMap<i64, Vec<CreditRow>>> {
-    let mut out: HashMap<i64, Vec<CreditRow>> = HashMap::new();
-    for chunk in albums.chunks(500) {
-        let rows: Vec<CreditRow> = diesel::sql_query(format!(
-            "SELECT aa.album_id AS item_id, aa.artist_id, a.name, 'albumartist' AS role, NULL AS sub_role
-             FROM album_artists aa JOIN artists a ON a.id = aa.artist_id
-             WHERE aa.album_id IN ({}) ORDER BY aa.album_id, aa.position",
-            id_list(chunk)
-        ))
-        .load(conn)?;
-        for r in rows {
-            out.entry(r.item_id).or_default().push(r);
-        }
+    let rows: Vec<CreditRow> = load_for_ids(
+        conn,
+        "SELECT aa.album_id AS item_id, aa.artist_id, a.name, 'albumartist' AS role, NULL AS sub_role
+         FROM album_artists aa JOIN artists a ON a.id = aa.artist_id
+         WHERE aa.album_id IN ({ids}) ORDER BY aa.album_id, aa.position",
+        albums,
+    )?;
+    Ok(group(rows, |r| r.item_id, |r| r))
+}
+
+/// Runs `sql`, in which `{ids}` stands for a list of ids, over `ids` 500 at a time (so a page of
+/// thousands stays within SQLite's statement limits) and returns every row.
+fn load_for_ids<T: QueryableByName<diesel::sqlite::Sqlite> + 'static>(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    ids: &[i64],
+) -> DbResult<Vec<T>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(diesel::sql_query(sql.replace("{ids}", &id_list(chunk))).load::<T>(conn)?);
     }
     Ok(out)
+}
+
+/// Rows grouped by the item they belong to, in row order.
+fn group<T, V>(
+    rows: Vec<T>,
+    key: impl Fn(&T) -> i64,
+    value: impl Fn(T) -> V,
+) -> HashMap<i64, Vec<V>> {
+    let mut out: HashMap<i64, Vec<V>> = HashMap::new();
+    for r in rows {
+        out.entry(key(&r)).or_default().push(value(r));
+    }
+    out
 }
 
 fn names(
@@ -336,15 +351,8 @@ fn names(
     sql: &str,
     ids: &[i64],
 ) -> DbResult<HashMap<i64, Vec<String>>> {
-    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<ItemName> =
-            diesel::sql_query(sql.replace("{ids}", &id_list(chunk))).load(conn)?;
-        for r in rows {
-            out.entry(r.item_id).or_default().push(r.name);
-        }
-    }
-    Ok(out)
+    let rows: Vec<ItemName> = load_for_ids(conn, sql, ids)?;
+    Ok(group(rows, |r| r.item_id, |r| r.name))
 }
 
 pub fn track_genres(
@@ -376,20 +384,14 @@ pub fn disc_titles(
     conn: &mut SqliteConnection,
     albums: &[i64],
 ) -> DbResult<HashMap<i64, Vec<(i32, String)>>> {
-    let mut out: HashMap<i64, Vec<(i32, String)>> = HashMap::new();
-    for chunk in albums.chunks(500) {
-        let rows: Vec<DiscTitle> = diesel::sql_query(format!(
-            "SELECT album_id, COALESCE(disc_number, 1) AS disc, MIN(disc_subtitle) AS title FROM tracks
-             WHERE album_id IN ({}) AND disc_subtitle IS NOT NULL AND missing_since IS NULL
-             GROUP BY album_id, COALESCE(disc_number, 1) ORDER BY album_id, disc",
-            id_list(chunk)
-        ))
-        .load(conn)?;
-        for r in rows {
-            out.entry(r.album_id).or_default().push((r.disc, r.title));
-        }
-    }
-    Ok(out)
+    let rows: Vec<DiscTitle> = load_for_ids(
+        conn,
+        "SELECT album_id, COALESCE(disc_number, 1) AS disc, MIN(disc_subtitle) AS title FROM tracks
+         WHERE album_id IN ({ids}) AND disc_subtitle IS NOT NULL AND missing_since IS NULL
+         GROUP BY album_id, COALESCE(disc_number, 1) ORDER BY album_id, disc",
+        albums,
+    )?;
+    Ok(group(rows, |r| r.album_id, |r| (r.disc, r.title)))
 }
 
 /// Turns what a user typed into an FTS5 query: every word must match as a prefix ("beyon tri"
@@ -599,29 +601,25 @@ pub fn random_songs(
 
 /// Songs by id, in the order given, repeats kept (unknown or missing ids are left out).
 pub fn songs_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<SongRow>> {
-    let mut found: HashMap<i64, SongRow> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<SongRow> = diesel::sql_query(format!(
-            "SELECT {SONG_COLUMNS} {SONG_FROM} AND t.id IN ({})",
-            id_list(chunk)
-        ))
-        .load(conn)?;
-        found.extend(rows.into_iter().map(|r| (r.id, r)));
-    }
+    let rows: Vec<SongRow> = load_for_ids(
+        conn,
+        &format!("SELECT {SONG_COLUMNS} {SONG_FROM} AND t.id IN ({{ids}})"),
+        ids,
+    )?;
+    let found: HashMap<i64, SongRow> = rows.into_iter().map(|r| (r.id, r)).collect();
     Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
 }
 
 /// Albums by id, in the order given (unknown ids are left out).
 pub fn albums_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<AlbumRow>> {
-    let mut found: HashMap<i64, AlbumRow> = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let rows: Vec<AlbumRow> = diesel::sql_query(format!(
-            "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.track_count > 0 AND al.id IN ({})",
-            id_list(chunk)
-        ))
-        .load(conn)?;
-        found.extend(rows.into_iter().map(|r| (r.id, r)));
-    }
+    let rows: Vec<AlbumRow> = load_for_ids(
+        conn,
+        &format!(
+            "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.track_count > 0 AND al.id IN ({{ids}})"
+        ),
+        ids,
+    )?;
+    let mut found: HashMap<i64, AlbumRow> = rows.into_iter().map(|r| (r.id, r)).collect();
     Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
