@@ -136,6 +136,20 @@ fn queue_tracks(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<i64>, ApiError> {
         .collect()
 }
 
+/// Stores the queue; the client (`c`) is recorded as the one that changed it.
+fn save(
+    ctx: &Ctx<'_>,
+    params: &Params,
+    tracks: &[i64],
+    current: Option<usize>,
+) -> Result<Envelope, ApiError> {
+    let position = position(params)?;
+    ctx.app
+        .bookmarks
+        .save(ctx.user.id, tracks, current, position, params.get("c"))?;
+    Ok(Envelope::empty())
+}
+
 fn position(params: &Params) -> Result<i64, ApiError> {
     let p = params.number::<i64>("position")?.unwrap_or(0);
     if p < 0 {
@@ -158,14 +172,7 @@ pub fn save_play_queue(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
         }
         None => None,
     };
-    ctx.app.bookmarks.save(
-        ctx.user.id,
-        &tracks,
-        current,
-        position(params)?,
-        params.get("c"),
-    )?;
-    Ok(Envelope::empty())
+    save(ctx, params, &tracks, current)
 }
 
 pub fn save_play_queue_by_index(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
@@ -175,12 +182,5 @@ pub fn save_play_queue_by_index(ctx: &Ctx<'_>, params: &Params) -> Result<Envelo
         Some(_) => return Err(ApiError::invalid("currentIndex")),
         None => None,
     };
-    ctx.app.bookmarks.save(
-        ctx.user.id,
-        &tracks,
-        current,
-        position(params)?,
-        params.get("c"),
-    )?;
-    Ok(Envelope::empty())
+    save(ctx, params, &tracks, current)
 }

@@ -19,6 +19,15 @@ fn refused(e: anyhow::Error) -> ApiError {
     ApiError::new(code::MISSING_PARAMETER, e.to_string())
 }
 
+/// A station's name, stream URL and optional homepage, as create and update take them.
+fn station_fields(params: &Params) -> Result<(&str, &str, Option<&str>), ApiError> {
+    Ok((
+        params.required("name")?,
+        params.required("streamUrl")?,
+        params.get("homepageUrl").filter(|h| !h.is_empty()),
+    ))
+}
+
 pub fn get_internet_radio_stations(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     let stations = ctx.app.radio.list()?;
     Ok(Envelope::ok(
@@ -41,9 +50,7 @@ pub fn get_internet_radio_stations(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope
 
 pub fn create_internet_radio_station(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     admin(ctx)?;
-    let stream = params.required("streamUrl")?;
-    let name = params.required("name")?;
-    let homepage = params.get("homepageUrl").filter(|h| !h.is_empty());
+    let (name, stream, homepage) = station_fields(params)?;
     ctx.app
         .radio
         .create(name, stream, homepage)
@@ -58,9 +65,7 @@ pub fn update_internet_radio_station(ctx: &Ctx<'_>, params: &Params) -> Result<E
         .radio
         .get(id)?
         .ok_or_else(|| ApiError::not_found("radio station"))?;
-    let stream = params.required("streamUrl")?;
-    let name = params.required("name")?;
-    let homepage = params.get("homepageUrl").filter(|h| !h.is_empty());
+    let (name, stream, homepage) = station_fields(params)?;
     ctx.app
         .radio
         .update(id, name, stream, homepage)
