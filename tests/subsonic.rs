@@ -22,7 +22,11 @@ struct Api {
 
 impl Api {
     fn start() -> Api {
-        let sb = Sandbox::with_library();
+        Api::start_in(Sandbox::with_library(), &[], 22)
+    }
+
+    /// The server on `sb` with more settings, once it has scanned `tracks` tracks.
+    fn start_in(sb: Sandbox, extra: &[&str], tracks: i64) -> Api {
         for (name, admin) in [("ann", true), ("bob", false)] {
             let mut args = vec!["user", "add", name, "--password", PASSWORD];
             if admin {
@@ -30,11 +34,24 @@ impl Api {
             }
             assert!(sb.cmd(&args).output().unwrap().status.success());
         }
-        let server = Server::start(&sb, &["--watch", "off"]);
+        let mut args = vec!["--watch", "off"];
+        args.extend_from_slice(extra);
+        let server = Server::start(&sb, &args);
         server.wait_for(Duration::from_secs(20), |h| {
-            h["tracks"] == 22 && h["scanning"] == false
+            h["tracks"] == tracks && h["scanning"] == false
         });
         Api { server, _sb: sb }
+    }
+
+    /// JSON body of a call as bob (not an admin), validated against the method's schema.
+    fn bob(&self, method: &str, extra: &str) -> Value {
+        let (_, body) = self.raw(
+            method,
+            &format!("u=bob&p={}&v=1.16.1&c=test&f=json&{extra}", enc(PASSWORD)),
+        );
+        let v: Value = serde_json::from_str(&body).unwrap();
+        check_json(method, &v);
+        v["subsonic-response"].clone()
     }
 
     fn url(&self, method: &str, query: &str) -> String {
@@ -1834,5 +1851,216 @@ fn the_first_search_videos_and_avatars() {
     assert_eq!(
         api.error_code("getAvatar", &format!("{}&username=ann", auth())),
         70
+    );
+}
+
+/// Every string value found anywhere in a JSON answer.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_user_never_sees_a_music_folder_they_may_not() {
+    // Two music folders: the demo library, and a "kids" folder of generated songs whose names
+    // ("Artist 0000N", "Album 0000N", "Song 00000N") appear nowhere in the demo library.
+    let sb = Sandbox::with_library();
+    let kids = sb.dir.path().join("kids");
+    houseband::testkit::generate(&kids, &houseband::testkit::GenOptions::new(6)).unwrap();
+    let api = Api::start_in(sb, &["--music", kids.to_str().unwrap()], 28);
+    let folders = api.json("getMusicFolders", "")["musicFolders"]["musicFolder"].clone();
+    let folder_id = |name: &str| {
+        folders
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("no folder {name}: {folders}"))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (main, kids_id) = (folder_id("music"), folder_id("kids"));
+
+    // What lives only in the kids folder, found by the admin.
+    let kid_song = api.first_id("search3", "query=Song", "/searchResult3/song/0/id");
+    let kid_album = api.first_id(
+        "search3",
+        "query=Album%2000000",
+        "/searchResult3/album/0/id",
+    );
+    let kid_dir = api.json("getIndexes", &format!("musicFolderId={kids_id}"))["indexes"]["index"]
+        [0]["artist"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kid_artist = api.first_id(
+        "search3",
+        "query=Artist%2000000",
+        "/searchResult3/artist/0/id",
+    );
+    let main_song = api.first_id("search3", "query=Four", "/searchResult3/song/0/id");
+    let pl = api.json(
+        "createPlaylist",
+        &format!("name=Mixed&songId={kid_song}&songId={main_song}"),
+    )["playlist"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.json("updatePlaylist", &format!("playlistId={pl}&public=true"));
+
+    // Bob may see the main folder only.
+    let set = api.json("updateUser", &format!("username=bob&musicFolderId={main}"));
+    assert_eq!(set["status"], "ok", "{set}");
+    let me = api.bob("getUser", "username=bob");
+    assert_eq!(me["user"]["folder"], serde_json::json!([main]));
+    assert_eq!(
+        api.bob("getMusicFolders", "")["musicFolders"]["musicFolder"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Lists and searches show nothing of the kids folder.
+    let hidden = |v: &Value| {
+        let mut all = Vec::new();
+        strings(v, &mut all);
+        let leak: Vec<&String> = all
+            .iter()
+            .filter(|s| {
+                s.starts_with("Song 0")
+                    || s.starts_with("Album 0")
+                    || s.starts_with("Artist 0")
+                    || [&kid_song, &kid_album, &kid_artist, &kid_dir].contains(s)
+            })
+            .collect();
+        assert!(leak.is_empty(), "bob sees {leak:?}");
+    };
+    for (method, extra) in [
+        ("getArtists", ""),
+        ("getIndexes", ""),
+        (
+            "search3",
+            "query=&songCount=500&albumCount=500&artistCount=500",
+        ),
+        (
+            "search3",
+            "query=Song&songCount=500&albumCount=500&artistCount=500",
+        ),
+        (
+            "search2",
+            "query=Artist&songCount=500&albumCount=500&artistCount=500",
+        ),
+        ("search", "any=Song&count=500"),
+        ("getAlbumList2", "type=alphabeticalByName&size=500"),
+        ("getAlbumList", "type=newest&size=500"),
+        ("getRandomSongs", "size=500"),
+        ("getPlaylist", &format!("id={pl}")),
+    ] {
+        let v = api.bob(method, extra);
+        assert_eq!(v["status"], "ok", "{method}: {v}");
+        hidden(&v);
+    }
+    let genres = api.bob("getGenres", "");
+    let songs: i64 = genres["genres"]["genre"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["songCount"].as_i64().unwrap())
+        .sum();
+    let admin_songs: i64 = api.json("getGenres", "")["genres"]["genre"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["songCount"].as_i64().unwrap())
+        .sum();
+    assert!(
+        songs < admin_songs,
+        "genre counts leave out the kids folder"
+    );
+    let playlist = api.bob("getPlaylist", &format!("id={pl}"));
+    assert_eq!(playlist["playlist"]["entry"].as_array().unwrap().len(), 1);
+    // Asking for the kids folder by id is like asking for a folder that does not exist.
+    for method in [
+        "getAlbumList2",
+        "getArtists",
+        "getIndexes",
+        "getRandomSongs",
+    ] {
+        let v = api.bob(
+            method,
+            &format!("musicFolderId={kids_id}&type=newest&size=50"),
+        );
+        assert_eq!(v["status"], "ok");
+        hidden(&v);
+    }
+    assert!(api.bob(
+        "getAlbumList2",
+        &format!("type=newest&musicFolderId={kids_id}")
+    )["albumList2"]["album"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+
+    // Every way of naming a hidden item by id is "not found", as for an id that never existed.
+    let bob = format!("u=bob&p={}&v=1.16.1&c=test", enc(PASSWORD));
+    for (method, extra) in [
+        ("getSong", format!("id={kid_song}")),
+        ("getAlbum", format!("id={kid_album}")),
+        ("getArtist", format!("id={kid_artist}")),
+        ("getMusicDirectory", format!("id={kid_dir}")),
+        ("getMusicDirectory", format!("id={kid_album}")),
+        ("getMusicDirectory", format!("id={kid_artist}")),
+        ("getArtistInfo2", format!("id={kid_artist}")),
+        ("getAlbumInfo2", format!("id={kid_album}")),
+        ("getLyricsBySongId", format!("id={kid_song}")),
+        ("getSimilarSongs2", format!("id={kid_song}")),
+        ("getSimilarSongs2", format!("id={kid_album}")),
+        ("star", format!("id={kid_song}")),
+        ("star", format!("albumId={kid_album}")),
+        ("setRating", format!("id={kid_song}&rating=5")),
+        ("scrobble", format!("id={kid_song}")),
+        ("createBookmark", format!("id={kid_song}&position=1")),
+        ("savePlayQueue", format!("id={kid_song}")),
+        ("createPlaylist", format!("name=x&songId={kid_song}")),
+    ] {
+        assert_eq!(
+            api.error_code(method, &format!("{bob}&{extra}")),
+            70,
+            "{method} {extra}"
+        );
+    }
+
+    // Given both folders back, bob sees the kids' songs again.
+    let both = format!("username=bob&musicFolderId={main}&musicFolderId={kids_id}");
+    assert_eq!(api.json("updateUser", &both)["status"], "ok");
+    assert_eq!(
+        api.bob("getUser", "username=bob")["user"]["folder"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        api.bob("getSong", &format!("id={kid_song}"))["status"],
+        "ok"
+    );
+    // Unknown and malformed folder ids are refused.
+    assert_eq!(
+        api.error_code(
+            "updateUser",
+            &format!("u=ann&p={}&username=bob&musicFolderId=999", enc(PASSWORD))
+        ),
+        70
+    );
+    assert_eq!(
+        api.error_code(
+            "updateUser",
+            &format!("u=ann&p={}&username=bob&musicFolderId=x", enc(PASSWORD))
+        ),
+        10
     );
 }

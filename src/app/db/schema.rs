@@ -212,6 +212,7 @@ diesel::table! {
         updated_at -> BigInt,
         roles -> Text,
         max_bit_rate -> Integer,
+        folders -> Nullable<Text>,
     }
 }
 

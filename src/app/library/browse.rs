@@ -9,6 +9,71 @@ use diesel::sqlite::SqliteConnection;
 
 use super::store::DbResult;
 
+/// The music folders a request may see: those its user is allowed (all, or a list), narrowed to
+/// the one a client asked for with `musicFolderId`. Every query that returns library items takes
+/// one, so a user never sees a song, album, artist or directory outside their folders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// `None`: every enabled folder.
+    folders: Option<Vec<i64>>,
+}
+
+impl Scope {
+    pub fn all() -> Scope {
+        Scope { folders: None }
+    }
+
+    /// What a user with these allowed folders (`None`: all) sees, narrowed to `requested`.
+    pub fn new(allowed: Option<Vec<i64>>, requested: Option<i64>) -> Scope {
+        let folders = match (allowed, requested) {
+            (None, None) => None,
+            (None, Some(r)) => Some(vec![r]),
+            (Some(a), None) => Some(a),
+            (Some(a), Some(r)) => Some(a.into_iter().filter(|f| *f == r).collect()),
+        };
+        Scope { folders }
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.folders.is_none()
+    }
+
+    pub fn allows(&self, folder: i64) -> bool {
+        self.folders.as_ref().is_none_or(|f| f.contains(&folder))
+    }
+
+    /// An SQL condition on a folder id column (ids are numbers, so inlining them is safe).
+    fn on(&self, column: &str) -> String {
+        match &self.folders {
+            None => "1".into(),
+            Some(f) if f.is_empty() => "0".into(),
+            Some(f) => format!("{column} IN ({})", id_list(f)),
+        }
+    }
+
+    /// The condition that an artist has a present song in scope (always true for all folders,
+    /// where `track_count` already says it).
+    fn has_artist(&self, artist: &str) -> String {
+        if self.is_all() {
+            return "1".into();
+        }
+        format!(
+            "EXISTS (SELECT 1 FROM track_artists sa JOIN tracks st ON st.id = sa.track_id
+                     WHERE sa.artist_id = {artist} AND st.missing_since IS NULL AND {})",
+            self.on("st.folder_id")
+        )
+    }
+
+    /// An artist's album count within scope, as an SQL expression.
+    fn album_count(&self, artist: &str) -> String {
+        format!(
+            "(SELECT COUNT(DISTINCT al.id) FROM album_artists aa JOIN albums al ON al.id = aa.album_id
+              WHERE aa.artist_id = {artist} AND al.track_count > 0 AND {})",
+            self.on("al.folder_id")
+        )
+    }
+}
+
 #[derive(Debug, Clone, QueryableByName)]
 pub struct FolderRow {
     #[diesel(sql_type = BigInt)]
@@ -201,17 +266,26 @@ const SONG_COLUMNS: &str = "t.id, t.album_id, t.directory_id, t.path, f.path AS 
 const SONG_FROM: &str = "FROM tracks t JOIN music_folders f ON f.id = t.folder_id
     WHERE t.missing_since IS NULL AND f.enabled";
 
+/// `SONG_FROM` narrowed to a scope.
+fn song_from(scope: &Scope) -> String {
+    format!("{SONG_FROM} AND {}", scope.on("t.folder_id"))
+}
+
 fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
-pub fn folders(conn: &mut SqliteConnection) -> DbResult<Vec<FolderRow>> {
-    diesel::sql_query("SELECT id, name FROM music_folders WHERE enabled ORDER BY id").load(conn)
+pub fn folders(conn: &mut SqliteConnection, scope: &Scope) -> DbResult<Vec<FolderRow>> {
+    diesel::sql_query(format!(
+        "SELECT id, name FROM music_folders WHERE enabled AND {} ORDER BY id",
+        scope.on("id")
+    ))
+    .load(conn)
 }
 
-/// Album artists that have albums (in `folder`, if given), by sort name.
-pub fn album_artists(conn: &mut SqliteConnection, folder: Option<i64>) -> DbResult<Vec<ArtistRow>> {
-    if folder.is_none() {
+/// Album artists that have albums in scope, by sort name.
+pub fn album_artists(conn: &mut SqliteConnection, scope: &Scope) -> DbResult<Vec<ArtistRow>> {
+    if scope.is_all() {
         // Across all folders the scan's precomputed album counts answer without a join.
         return diesel::sql_query(
             "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
@@ -221,71 +295,95 @@ pub fn album_artists(conn: &mut SqliteConnection, folder: Option<i64>) -> DbResu
         )
         .load(conn);
     }
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
                 COUNT(DISTINCT al.id) AS album_count
          FROM artists a JOIN album_artists aa ON aa.artist_id = a.id JOIN albums al ON al.id = aa.album_id
          JOIN music_folders f ON f.id = al.folder_id
-         WHERE al.track_count > 0 AND f.enabled AND (? IS NULL OR al.folder_id = ?)
+         WHERE al.track_count > 0 AND f.enabled AND {}
          GROUP BY a.id ORDER BY COALESCE(a.sort_name, a.name) COLLATE NOCASE, a.id",
-    )
-    .bind::<Nullable<BigInt>, _>(folder)
-    .bind::<Nullable<BigInt>, _>(folder)
+        scope.on("al.folder_id")
+    ))
     .load(conn)
 }
 
-pub fn artist(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<ArtistRow>> {
-    let rows: Vec<ArtistRow> = diesel::sql_query(
+/// An artist with songs in scope.
+pub fn artist(conn: &mut SqliteConnection, id: i64, scope: &Scope) -> DbResult<Option<ArtistRow>> {
+    let rows: Vec<ArtistRow> = diesel::sql_query(format!(
         "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
-                (SELECT COUNT(DISTINCT al.id) FROM album_artists aa JOIN albums al ON al.id = aa.album_id
-                 WHERE aa.artist_id = a.id AND al.track_count > 0) AS album_count
-         FROM artists a WHERE a.id = ? AND a.track_count > 0",
-    )
+                {} AS album_count
+         FROM artists a WHERE a.id = ? AND a.track_count > 0 AND {}",
+        scope.album_count("a.id"),
+        scope.has_artist("a.id")
+    ))
     .bind::<BigInt, _>(id)
     .load(conn)?;
     Ok(rows.into_iter().next())
 }
 
-pub fn albums_of_artist(conn: &mut SqliteConnection, artist: i64) -> DbResult<Vec<AlbumRow>> {
+pub fn albums_of_artist(
+    conn: &mut SqliteConnection,
+    artist: i64,
+    scope: &Scope,
+) -> DbResult<Vec<AlbumRow>> {
     diesel::sql_query(format!(
         "SELECT {ALBUM_COLUMNS} FROM albums al JOIN album_artists aa ON aa.album_id = al.id
-         WHERE aa.artist_id = ? AND al.track_count > 0
-         ORDER BY COALESCE(al.year, 0), COALESCE(al.sort_name, al.name) COLLATE NOCASE, al.id"
+         WHERE aa.artist_id = ? AND al.track_count > 0 AND {}
+         ORDER BY COALESCE(al.year, 0), COALESCE(al.sort_name, al.name) COLLATE NOCASE, al.id",
+        scope.on("al.folder_id")
     ))
     .bind::<BigInt, _>(artist)
     .load(conn)
 }
 
-pub fn album(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<AlbumRow>> {
+pub fn album(conn: &mut SqliteConnection, id: i64, scope: &Scope) -> DbResult<Option<AlbumRow>> {
     let rows: Vec<AlbumRow> = diesel::sql_query(format!(
-        "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.id = ? AND al.track_count > 0"
+        "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.id = ? AND al.track_count > 0 AND {}",
+        scope.on("al.folder_id")
     ))
     .bind::<BigInt, _>(id)
     .load(conn)?;
     Ok(rows.into_iter().next())
 }
 
-pub fn songs_of_album(conn: &mut SqliteConnection, album: i64) -> DbResult<Vec<SongRow>> {
+pub fn songs_of_album(
+    conn: &mut SqliteConnection,
+    album: i64,
+    scope: &Scope,
+) -> DbResult<Vec<SongRow>> {
+    let from = song_from(scope);
     diesel::sql_query(format!(
-        "SELECT {SONG_COLUMNS} {SONG_FROM} AND t.album_id = ?
+        "SELECT {SONG_COLUMNS} {from} AND t.album_id = ?
          ORDER BY COALESCE(t.disc_number, 1), COALESCE(t.track_number, 0), t.path"
     ))
     .bind::<BigInt, _>(album)
     .load(conn)
 }
 
-pub fn song(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<SongRow>> {
+pub fn song(conn: &mut SqliteConnection, id: i64, scope: &Scope) -> DbResult<Option<SongRow>> {
+    let from = song_from(scope);
     let rows: Vec<SongRow> =
-        diesel::sql_query(format!("SELECT {SONG_COLUMNS} {SONG_FROM} AND t.id = ?"))
+        diesel::sql_query(format!("SELECT {SONG_COLUMNS} {from} AND t.id = ?"))
             .bind::<BigInt, _>(id)
             .load(conn)?;
     Ok(rows.into_iter().next())
 }
 
-pub fn genres(conn: &mut SqliteConnection) -> DbResult<Vec<GenreRow>> {
-    diesel::sql_query(
-        "SELECT name, track_count, album_count FROM genres WHERE track_count > 0 ORDER BY name COLLATE NOCASE",
-    )
+pub fn genres(conn: &mut SqliteConnection, scope: &Scope) -> DbResult<Vec<GenreRow>> {
+    if scope.is_all() {
+        // The scan keeps the counts of the whole library.
+        return diesel::sql_query(
+            "SELECT name, track_count, album_count FROM genres WHERE track_count > 0 ORDER BY name COLLATE NOCASE",
+        )
+        .load(conn);
+    }
+    let from = song_from(scope);
+    diesel::sql_query(format!(
+        "SELECT g.name, COUNT(DISTINCT t.id) AS track_count, COUNT(DISTINCT t.album_id) AS album_count
+         FROM genres g JOIN track_genres tg ON tg.genre_id = g.id
+         JOIN (SELECT t.id, t.album_id {from}) t ON t.id = tg.track_id
+         GROUP BY g.id ORDER BY g.name COLLATE NOCASE"
+    ))
     .load(conn)
 }
 
@@ -435,20 +533,24 @@ fn search_page<T: QueryableByName<diesel::sqlite::Sqlite> + 'static>(
 pub fn search_artists(
     conn: &mut SqliteConnection,
     query: Option<&str>,
+    scope: &Scope,
     count: i64,
     offset: i64,
 ) -> DbResult<Vec<ArtistRow>> {
-    let base = "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
-                (SELECT COUNT(DISTINCT al.id) FROM album_artists aa JOIN albums al ON al.id = aa.album_id
-                 WHERE aa.artist_id = a.id AND al.track_count > 0) AS album_count";
+    let base = format!(
+        "SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
+                {} AS album_count",
+        scope.album_count("a.id")
+    );
+    let visible = format!("a.track_count > 0 AND {}", scope.has_artist("a.id"));
     search_page(
         conn,
         query,
         format!(
             "{base} FROM artists_fts JOIN artists a ON a.id = artists_fts.rowid
-             WHERE artists_fts MATCH ? AND a.track_count > 0 ORDER BY rank, a.id LIMIT ? OFFSET ?"
+             WHERE artists_fts MATCH ? AND {visible} ORDER BY rank, a.id LIMIT ? OFFSET ?"
         ),
-        format!("{base} FROM artists a WHERE a.track_count > 0 ORDER BY a.id LIMIT ? OFFSET ?"),
+        format!("{base} FROM artists a WHERE {visible} ORDER BY a.id LIMIT ? OFFSET ?"),
         count,
         offset,
     )
@@ -457,18 +559,20 @@ pub fn search_artists(
 pub fn search_albums(
     conn: &mut SqliteConnection,
     query: Option<&str>,
+    scope: &Scope,
     count: i64,
     offset: i64,
 ) -> DbResult<Vec<AlbumRow>> {
+    let visible = format!("al.track_count > 0 AND {}", scope.on("al.folder_id"));
     search_page(
         conn,
         query,
         format!(
             "SELECT {ALBUM_COLUMNS} FROM albums_fts JOIN albums al ON al.id = albums_fts.rowid
-             WHERE albums_fts MATCH ? AND al.track_count > 0 ORDER BY rank, al.id LIMIT ? OFFSET ?"
+             WHERE albums_fts MATCH ? AND {visible} ORDER BY rank, al.id LIMIT ? OFFSET ?"
         ),
         format!(
-            "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.track_count > 0 ORDER BY al.id LIMIT ? OFFSET ?"
+            "SELECT {ALBUM_COLUMNS} FROM albums al WHERE {visible} ORDER BY al.id LIMIT ? OFFSET ?"
         ),
         count,
         offset,
@@ -478,9 +582,12 @@ pub fn search_albums(
 pub fn search_songs(
     conn: &mut SqliteConnection,
     query: Option<&str>,
+    scope: &Scope,
     count: i64,
     offset: i64,
 ) -> DbResult<Vec<SongRow>> {
+    let from = song_from(scope);
+    let in_scope = scope.on("folder_id");
     search_page(
         conn,
         query,
@@ -488,15 +595,17 @@ pub fn search_songs(
             "SELECT {SONG_COLUMNS} FROM tracks_fts JOIN tracks t ON t.id = tracks_fts.rowid
              JOIN music_folders f ON f.id = t.folder_id
              WHERE tracks_fts MATCH ? AND t.missing_since IS NULL AND f.enabled
-             ORDER BY rank, t.id LIMIT ? OFFSET ?"
+               AND {}
+             ORDER BY rank, t.id LIMIT ? OFFSET ?",
+            scope.on("t.folder_id")
         ),
         // The page's ids come from the covering paging index first: no track row is read for the
         // rows an offset skips.
         format!(
-            "SELECT {SONG_COLUMNS} {SONG_FROM} AND t.id IN (
+            "SELECT {SONG_COLUMNS} {from} AND t.id IN (
                 SELECT id FROM tracks INDEXED BY tracks_present_paging
                 WHERE missing_since IS NULL
-                  AND folder_id IN (SELECT id FROM music_folders WHERE enabled)
+                  AND folder_id IN (SELECT id FROM music_folders WHERE enabled) AND {in_scope}
                 ORDER BY id LIMIT ? OFFSET ?)
              ORDER BY t.id"
         ),
@@ -526,7 +635,7 @@ pub fn album_list(
     conn: &mut SqliteConnection,
     order: &AlbumOrder,
     user: i64,
-    folder: Option<i64>,
+    scope: &Scope,
     size: i64,
     offset: i64,
 ) -> DbResult<Vec<AlbumRow>> {
@@ -551,18 +660,16 @@ pub fn album_list(
             "COALESCE(al.sort_name, al.name) COLLATE NOCASE, al.id".into(),
         ),
     };
+    let in_scope = scope.on("al.folder_id");
     let sql = format!(
         "SELECT {ALBUM_COLUMNS} FROM albums al {join}
-         WHERE al.track_count > 0 AND (? IS NULL OR al.folder_id = ?) {filter}
+         WHERE al.track_count > 0 AND {in_scope} {filter}
          ORDER BY {order_by} LIMIT ? OFFSET ?"
     );
     let mut q = diesel::sql_query(sql).into_boxed::<diesel::sqlite::Sqlite>();
     if !join.is_empty() {
         q = q.bind::<BigInt, _>(user);
     }
-    q = q
-        .bind::<Nullable<BigInt>, _>(folder)
-        .bind::<Nullable<BigInt>, _>(folder);
     if let AlbumOrder::ByGenre(g) = order {
         q = q.bind::<Text, _>(g.clone());
     }
@@ -571,20 +678,20 @@ pub fn album_list(
         .load(conn)
 }
 
-/// Random songs, optionally of a genre, within years, in a folder.
+/// Random songs in scope, optionally of a genre, within years.
 pub fn random_songs(
     conn: &mut SqliteConnection,
     size: i64,
     genre: Option<&str>,
     from_year: Option<i32>,
     to_year: Option<i32>,
-    folder: Option<i64>,
+    scope: &Scope,
 ) -> DbResult<Vec<SongRow>> {
+    let from = song_from(scope);
     diesel::sql_query(format!(
-        "SELECT {SONG_COLUMNS} {SONG_FROM}
+        "SELECT {SONG_COLUMNS} {from}
            AND (? IS NULL OR t.id IN (SELECT tg.track_id FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE g.name = ?))
            AND (? IS NULL OR t.year >= ?) AND (? IS NULL OR t.year <= ?)
-           AND (? IS NULL OR t.folder_id = ?)
          ORDER BY RANDOM() LIMIT ?"
     ))
     .bind::<Nullable<Text>, _>(genre)
@@ -593,17 +700,21 @@ pub fn random_songs(
     .bind::<Nullable<Integer>, _>(from_year)
     .bind::<Nullable<Integer>, _>(to_year)
     .bind::<Nullable<Integer>, _>(to_year)
-    .bind::<Nullable<BigInt>, _>(folder)
-    .bind::<Nullable<BigInt>, _>(folder)
     .bind::<BigInt, _>(size)
     .load(conn)
 }
 
-/// Songs by id, in the order given, repeats kept (unknown or missing ids are left out).
-pub fn songs_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<SongRow>> {
+/// Songs by id, in the order given, repeats kept (unknown, missing or out-of-scope ids are left
+/// out).
+pub fn songs_by_ids(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    scope: &Scope,
+) -> DbResult<Vec<SongRow>> {
+    let from = song_from(scope);
     let rows: Vec<SongRow> = load_for_ids(
         conn,
-        &format!("SELECT {SONG_COLUMNS} {SONG_FROM} AND t.id IN ({{ids}})"),
+        &format!("SELECT {SONG_COLUMNS} {from} AND t.id IN ({{ids}})"),
         ids,
     )?;
     let found: HashMap<i64, SongRow> = rows.into_iter().map(|r| (r.id, r)).collect();
@@ -611,11 +722,17 @@ pub fn songs_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<So
 }
 
 /// Albums by id, in the order given (unknown ids are left out).
-pub fn albums_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<AlbumRow>> {
+pub fn albums_by_ids(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    scope: &Scope,
+) -> DbResult<Vec<AlbumRow>> {
+    let in_scope = scope.on("al.folder_id");
     let rows: Vec<AlbumRow> = load_for_ids(
         conn,
         &format!(
-            "SELECT {ALBUM_COLUMNS} FROM albums al WHERE al.track_count > 0 AND al.id IN ({{ids}})"
+            "SELECT {ALBUM_COLUMNS} FROM albums al
+             WHERE al.track_count > 0 AND {in_scope} AND al.id IN ({{ids}})"
         ),
         ids,
     )?;
@@ -624,10 +741,14 @@ pub fn albums_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<A
 }
 
 /// Artists by id, in the order given (unknown ids are left out).
-pub fn artists_by_ids(conn: &mut SqliteConnection, ids: &[i64]) -> DbResult<Vec<ArtistRow>> {
+pub fn artists_by_ids(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    scope: &Scope,
+) -> DbResult<Vec<ArtistRow>> {
     let mut out = Vec::new();
     for id in ids {
-        if let Some(a) = artist(conn, *id)? {
+        if let Some(a) = artist(conn, *id, scope)? {
             out.push(a);
         }
     }
@@ -678,24 +799,24 @@ const DIR_COLUMNS: &str =
 const DIR_HAS_SONGS: &str = "EXISTS (SELECT 1 FROM tracks t WHERE t.path >= d.path || '/'
     AND t.path < d.path || '0' AND t.missing_since IS NULL)";
 
-pub fn dir(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<DirRow>> {
+pub fn dir(conn: &mut SqliteConnection, id: i64, scope: &Scope) -> DbResult<Option<DirRow>> {
     let rows: Vec<DirRow> = diesel::sql_query(format!(
         "SELECT {DIR_COLUMNS} FROM directories d JOIN music_folders f ON f.id = d.folder_id
-         WHERE d.id = ? AND d.missing_since IS NULL AND f.enabled"
+         WHERE d.id = ? AND d.missing_since IS NULL AND f.enabled AND {}",
+        scope.on("f.id")
     ))
     .bind::<BigInt, _>(id)
     .load(conn)?;
     Ok(rows.into_iter().next())
 }
 
-/// The top directories of the enabled music folders (or of one).
-pub fn root_dirs(conn: &mut SqliteConnection, folder: Option<i64>) -> DbResult<Vec<DirRow>> {
+/// The top directories of the enabled music folders in scope.
+pub fn root_dirs(conn: &mut SqliteConnection, scope: &Scope) -> DbResult<Vec<DirRow>> {
     diesel::sql_query(format!(
         "SELECT {DIR_COLUMNS} FROM directories d JOIN music_folders f ON f.path = d.path
-         WHERE f.enabled AND (? IS NULL OR f.id = ?) ORDER BY f.id"
+         WHERE f.enabled AND {} ORDER BY f.id",
+        scope.on("f.id")
     ))
-    .bind::<Nullable<BigInt>, _>(folder)
-    .bind::<Nullable<BigInt>, _>(folder)
     .load(conn)
 }
 
@@ -709,9 +830,14 @@ pub fn child_dirs(conn: &mut SqliteConnection, parent: i64) -> DbResult<Vec<DirR
     .load(conn)
 }
 
-pub fn songs_in_dir(conn: &mut SqliteConnection, dir: i64) -> DbResult<Vec<SongRow>> {
+pub fn songs_in_dir(
+    conn: &mut SqliteConnection,
+    dir: i64,
+    scope: &Scope,
+) -> DbResult<Vec<SongRow>> {
+    let from = song_from(scope);
     diesel::sql_query(format!(
-        "SELECT {SONG_COLUMNS} {SONG_FROM} AND t.directory_id = ?
+        "SELECT {SONG_COLUMNS} {from} AND t.directory_id = ?
          ORDER BY COALESCE(t.disc_number, 1), COALESCE(t.track_number, 0), t.path"
     ))
     .bind::<BigInt, _>(dir)
@@ -738,17 +864,15 @@ pub fn songs_by_genre(
     genre: &str,
     count: i64,
     offset: i64,
-    folder: Option<i64>,
+    scope: &Scope,
 ) -> DbResult<Vec<SongRow>> {
+    let from = song_from(scope);
     diesel::sql_query(format!(
-        "SELECT {SONG_COLUMNS} {SONG_FROM}
+        "SELECT {SONG_COLUMNS} {from}
            AND t.id IN (SELECT tg.track_id FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE g.name = ?)
-           AND (? IS NULL OR t.folder_id = ?)
          ORDER BY t.album_id, COALESCE(t.disc_number, 1), COALESCE(t.track_number, 0), t.id LIMIT ? OFFSET ?"
     ))
     .bind::<Text, _>(genre)
-    .bind::<Nullable<BigInt>, _>(folder)
-    .bind::<Nullable<BigInt>, _>(folder)
     .bind::<BigInt, _>(count)
     .bind::<BigInt, _>(offset)
     .load(conn)
@@ -756,9 +880,15 @@ pub fn songs_by_genre(
 
 /// An artist's songs, most played by the household first (then by album year and track), for
 /// "top songs". `name` is matched case- and accent-insensitively.
-pub fn top_songs(conn: &mut SqliteConnection, name: &str, count: i64) -> DbResult<Vec<SongRow>> {
+pub fn top_songs(
+    conn: &mut SqliteConnection,
+    name: &str,
+    count: i64,
+    scope: &Scope,
+) -> DbResult<Vec<SongRow>> {
+    let from = song_from(scope);
     diesel::sql_query(format!(
-        "SELECT {SONG_COLUMNS} {SONG_FROM}
+        "SELECT {SONG_COLUMNS} {from}
            AND t.id IN (SELECT ta.track_id FROM track_artists ta JOIN artists a ON a.id = ta.artist_id
                         WHERE a.key = ? AND ta.role IN ('artist', 'albumartist'))
          ORDER BY (SELECT COALESCE(SUM(an.play_count), 0) FROM annotations an
@@ -776,18 +906,22 @@ pub fn similar_artists(
     conn: &mut SqliteConnection,
     artist: i64,
     count: i64,
+    scope: &Scope,
 ) -> DbResult<Vec<ArtistRow>> {
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "WITH mine AS (SELECT DISTINCT tg.genre_id FROM track_artists ta
                        JOIN track_genres tg ON tg.track_id = ta.track_id WHERE ta.artist_id = ?)
          SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
-                (SELECT COUNT(DISTINCT al.id) FROM album_artists aa JOIN albums al ON al.id = aa.album_id
-                 WHERE aa.artist_id = a.id AND al.track_count > 0) AS album_count
+                {} AS album_count
          FROM artists a JOIN album_artists aa ON aa.artist_id = a.id
+         JOIN albums sal ON sal.id = aa.album_id
          JOIN album_genres ag ON ag.album_id = aa.album_id
          WHERE ag.genre_id IN (SELECT genre_id FROM mine) AND a.id <> ? AND a.track_count > 0
+           AND sal.track_count > 0 AND {}
          GROUP BY a.id ORDER BY COUNT(DISTINCT ag.genre_id) DESC, a.track_count DESC, a.id LIMIT ?",
-    )
+        scope.album_count("a.id"),
+        scope.on("sal.folder_id")
+    ))
     .bind::<BigInt, _>(artist)
     .bind::<BigInt, _>(artist)
     .bind::<BigInt, _>(count)
@@ -800,10 +934,12 @@ pub fn similar_songs(
     conn: &mut SqliteConnection,
     seeds: &[i64],
     count: i64,
+    scope: &Scope,
 ) -> DbResult<Vec<SongRow>> {
     let list = id_list(seeds);
+    let from = song_from(scope);
     diesel::sql_query(format!(
-        "SELECT {SONG_COLUMNS} {SONG_FROM}
+        "SELECT {SONG_COLUMNS} {from}
            AND t.id NOT IN ({list})
            AND t.id IN (SELECT tg.track_id FROM track_genres tg WHERE tg.genre_id IN
                         (SELECT genre_id FROM track_genres WHERE track_id IN ({list})))
@@ -813,23 +949,26 @@ pub fn similar_songs(
     .load(conn)
 }
 
-/// Ids of the present songs of an album or of an artist (as credited artist or album artist).
+/// Ids of the present songs in scope of an album or of an artist (as credited artist or album
+/// artist).
 pub fn song_ids_of(
     conn: &mut SqliteConnection,
     album: Option<i64>,
     artist: Option<i64>,
+    scope: &Scope,
 ) -> DbResult<Vec<i64>> {
     #[derive(QueryableByName)]
     struct Id {
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let rows: Vec<Id> = diesel::sql_query(
-        "SELECT t.id FROM tracks t WHERE t.missing_since IS NULL
+    let rows: Vec<Id> = diesel::sql_query(format!(
+        "SELECT t.id FROM tracks t WHERE t.missing_since IS NULL AND {}
            AND (? IS NULL OR t.album_id = ?)
            AND (? IS NULL OR t.id IN (SELECT track_id FROM track_artists WHERE artist_id = ?))
          LIMIT 500",
-    )
+        scope.on("t.folder_id")
+    ))
     .bind::<Nullable<BigInt>, _>(album)
     .bind::<Nullable<BigInt>, _>(album)
     .bind::<Nullable<BigInt>, _>(artist)
@@ -853,11 +992,16 @@ pub struct LyricsSource {
     pub lrc_path: Option<String>,
 }
 
-pub fn lyrics_of(conn: &mut SqliteConnection, track: i64) -> DbResult<Option<LyricsSource>> {
-    let rows: Vec<LyricsSource> = diesel::sql_query(
+pub fn lyrics_of(
+    conn: &mut SqliteConnection,
+    track: i64,
+    scope: &Scope,
+) -> DbResult<Option<LyricsSource>> {
+    let rows: Vec<LyricsSource> = diesel::sql_query(format!(
         "SELECT id, title, artist_display AS artist, lyrics, lrc_path FROM tracks
-         WHERE id = ? AND missing_since IS NULL",
-    )
+         WHERE id = ? AND missing_since IS NULL AND {}",
+        scope.on("folder_id")
+    ))
     .bind::<BigInt, _>(track)
     .load(conn)?;
     Ok(rows.into_iter().next())
@@ -868,14 +1012,16 @@ pub fn lyrics_by_name(
     conn: &mut SqliteConnection,
     artist: Option<&str>,
     title: &str,
+    scope: &Scope,
 ) -> DbResult<Option<LyricsSource>> {
-    let rows: Vec<LyricsSource> = diesel::sql_query(
+    let rows: Vec<LyricsSource> = diesel::sql_query(format!(
         "SELECT id, title, artist_display AS artist, lyrics, lrc_path FROM tracks
-         WHERE missing_since IS NULL AND title = ? COLLATE NOCASE
+         WHERE missing_since IS NULL AND {} AND title = ? COLLATE NOCASE
            AND (? IS NULL OR artist_display = ? COLLATE NOCASE)
            AND (lyrics IS NOT NULL OR lrc_path IS NOT NULL)
          ORDER BY id LIMIT 1",
-    )
+        scope.on("folder_id")
+    ))
     .bind::<Text, _>(title)
     .bind::<Nullable<Text>, _>(artist)
     .bind::<Nullable<Text>, _>(artist)

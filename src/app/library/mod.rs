@@ -127,7 +127,7 @@ impl Library {
     pub fn album_artists(&self) -> Result<Arc<Vec<browse::ArtistRow>>> {
         self.cached(
             |c| &mut c.album_artists,
-            |conn| Ok(browse::album_artists(conn, None)?),
+            |conn| Ok(browse::album_artists(conn, &browse::Scope::all())?),
         )
     }
 

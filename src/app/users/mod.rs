@@ -29,6 +29,9 @@ pub struct User {
     pub roles: String,
     /// Streaming cap in kbit/s; 0 means none.
     pub max_bit_rate: i32,
+    /// The music folders this user may see, as stored: `None` is every folder (also those
+    /// added later), otherwise comma-separated folder ids.
+    pub folders: Option<String>,
 }
 
 /// The Subsonic roles besides admin, in the order the protocol lists them.
@@ -54,6 +57,18 @@ impl User {
     pub fn has_role(&self, role: &str) -> bool {
         self.is_admin || self.roles.split(',').any(|r| r == role)
     }
+
+    /// The music folder ids this user may see; `None` means every folder (always, for admins).
+    pub fn allowed_folders(&self) -> Option<Vec<i64>> {
+        if self.is_admin {
+            return None;
+        }
+        self.folders.as_ref().map(|list| {
+            list.split(',')
+                .filter_map(|id| id.trim().parse().ok())
+                .collect()
+        })
+    }
 }
 
 /// An API key as listed: id, label, created, last used (seconds).
@@ -73,6 +88,8 @@ pub struct UserChanges {
     /// Roles to grant (`true`) or take away (`false`).
     pub roles: Vec<(String, bool)>,
     pub max_bit_rate: Option<i32>,
+    /// `Some(None)` gives every folder, `Some(Some(ids))` only those.
+    pub folders: Option<Option<Vec<i64>>>,
 }
 
 type UserColumns = (
@@ -83,6 +100,7 @@ type UserColumns = (
     users::email,
     users::roles,
     users::max_bit_rate,
+    users::folders,
 );
 
 const USER_COLUMNS: UserColumns = (
@@ -93,6 +111,7 @@ const USER_COLUMNS: UserColumns = (
     users::email,
     users::roles,
     users::max_bit_rate,
+    users::folders,
 );
 
 pub struct Users {
@@ -225,6 +244,7 @@ impl Users {
             email: None,
             roles: DEFAULT_ROLES.to_string(),
             max_bit_rate: 0,
+            folders: None,
         })
     }
 
@@ -254,7 +274,7 @@ impl Users {
         Ok(())
     }
 
-    /// Changes a user's email, admin flag, roles or bit rate cap.
+    /// Changes a user's email, admin flag, roles, bit rate cap or music folders.
     pub fn update(&self, name: &str, changes: &UserChanges) -> Result<()> {
         let user = self
             .find(name)?
@@ -279,6 +299,13 @@ impl Users {
                 users::is_admin.eq(changes.is_admin.unwrap_or(user.is_admin)),
                 users::roles.eq(roles.join(",")),
                 users::max_bit_rate.eq(changes.max_bit_rate.unwrap_or(user.max_bit_rate)),
+                users::folders.eq(match &changes.folders {
+                    None => user.folders.clone(),
+                    Some(None) => None,
+                    Some(Some(ids)) => {
+                        Some(ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
+                    }
+                }),
                 users::updated_at.eq(now()),
             ))
             .execute(&mut *conn)?;

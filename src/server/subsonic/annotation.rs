@@ -15,6 +15,7 @@ use diesel::sqlite::SqliteConnection;
 /// every one must exist.
 fn items(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<(Kind, i64)>, ApiError> {
     let mut out = Vec::new();
+    let scope = ctx.scope();
     let mut c = conn(ctx)?;
     let named = params
         .all("id")
@@ -30,9 +31,12 @@ fn items(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<(Kind, i64)>, ApiError> {
         };
         let (kind, n) = ids::split(raw).ok_or_else(not_found)?;
         let (kind, exists) = match kind {
-            ids::TRACK => (Kind::Track, db(browse::song(&mut c, n))?.is_some()),
-            ids::ALBUM => (Kind::Album, db(browse::album(&mut c, n))?.is_some()),
-            ids::ARTIST => (Kind::Artist, db(browse::artist(&mut c, n))?.is_some()),
+            ids::TRACK => (Kind::Track, db(browse::song(&mut c, n, &scope))?.is_some()),
+            ids::ALBUM => (Kind::Album, db(browse::album(&mut c, n, &scope))?.is_some()),
+            ids::ARTIST => (
+                Kind::Artist,
+                db(browse::artist(&mut c, n, &scope))?.is_some(),
+            ),
             _ => return Err(not_found()),
         };
         if !exists {
@@ -91,7 +95,8 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
     for (i, raw) in songs.iter().enumerate() {
         let id = ids::parse(ids::TRACK, raw)?;
-        let song = db(browse::song(&mut c, id))?.ok_or_else(|| ApiError::not_found("song"))?;
+        let song = db(browse::song(&mut c, id, &ctx.scope()))?
+            .ok_or_else(|| ApiError::not_found("song"))?;
         if submission {
             // `time` is in milliseconds; a missing or absurd one means now.
             let at = match times.get(i) {
@@ -116,39 +121,50 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     Ok(Envelope::empty())
 }
 
-/// What the user starred, newest first.
-fn starred(ctx: &Ctx<'_>, c: &mut SqliteConnection) -> Result<Items, ApiError> {
+/// What the user starred (in `musicFolderId`, if given), newest first.
+fn starred(ctx: &Ctx<'_>, params: &Params, c: &mut SqliteConnection) -> Result<Items, ApiError> {
     let notes = &ctx.app.annotations;
     let user = ctx.user.id;
+    let scope = ctx.scope_in(params)?;
     Ok(Items {
         artists: db(browse::artists_by_ids(
             c,
             &notes.starred(user, Kind::Artist)?,
+            &scope,
         ))?,
-        albums: db(browse::albums_by_ids(c, &notes.starred(user, Kind::Album)?))?,
-        songs: db(browse::songs_by_ids(c, &notes.starred(user, Kind::Track)?))?,
+        albums: db(browse::albums_by_ids(
+            c,
+            &notes.starred(user, Kind::Album)?,
+            &scope,
+        ))?,
+        songs: db(browse::songs_by_ids(
+            c,
+            &notes.starred(user, Kind::Track)?,
+            &scope,
+        ))?,
     })
 }
 
-pub fn get_starred2(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+pub fn get_starred2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let items = starred(ctx, &mut c)?;
+    let items = starred(ctx, params, &mut c)?;
     Ok(Envelope::ok("starred2", items.id3(ctx, &mut c)?))
 }
 
 /// The folder-style starred list.
-pub fn get_starred(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
+pub fn get_starred(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let items = starred(ctx, &mut c)?;
+    let items = starred(ctx, params, &mut c)?;
     Ok(Envelope::ok("starred", items.folders(ctx, &mut c)?))
 }
 
 pub fn get_now_playing(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     let playing = ctx.app.annotations.now_playing();
+    let scope = ctx.scope();
     let mut c = conn(ctx)?;
     let mut entries = Vec::new();
     for p in playing {
-        let Some(song) = db(browse::song(&mut c, p.track_id))? else {
+        let Some(song) = db(browse::song(&mut c, p.track_id, &scope))? else {
             continue;
         };
         let node = song_nodes(ctx, &mut c, std::slice::from_ref(&song))?

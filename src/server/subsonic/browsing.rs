@@ -130,7 +130,7 @@ pub(super) fn artist_nodes(ctx: &Ctx<'_>, artists: &[&ArtistRow]) -> Result<Vec<
 }
 
 pub fn get_music_folders(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
-    let folders = db(browse::folders(&mut *conn(ctx)?))?;
+    let folders = db(browse::folders(&mut *conn(ctx)?, &ctx.scope()))?;
     Ok(Envelope::ok(
         "musicFolders",
         Node::new().list(
@@ -194,11 +194,12 @@ fn strip_article<'a>(name: &'a str, articles: &[String]) -> &'a str {
 }
 
 pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
-    let folder = params.number::<i64>("musicFolderId")?;
-    // Across all folders the list is cached until the next scan; per folder it is a query.
-    let artists = match folder {
-        None => ctx.app.library.album_artists()?,
-        Some(_) => std::sync::Arc::new(db(browse::album_artists(&mut *conn(ctx)?, folder))?),
+    let scope = ctx.scope_in(params)?;
+    // Across all folders the list is cached until the next scan; otherwise it is a query.
+    let artists = if scope.is_all() {
+        ctx.app.library.album_artists()?
+    } else {
+        std::sync::Arc::new(db(browse::album_artists(&mut *conn(ctx)?, &scope))?)
     };
     let articles = &ctx.app.settings.ignored_articles;
     let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
@@ -222,8 +223,10 @@ pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
 pub fn get_artist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let id = ids::parse(ids::ARTIST, params.required("id")?)?;
     let mut c = conn(ctx)?;
-    let artist = db(browse::artist(&mut c, id))?.ok_or_else(|| ApiError::not_found("artist"))?;
-    let albums = db(browse::albums_of_artist(&mut c, id))?;
+    let scope = ctx.scope();
+    let artist =
+        db(browse::artist(&mut c, id, &scope))?.ok_or_else(|| ApiError::not_found("artist"))?;
+    let albums = db(browse::albums_of_artist(&mut c, id, &scope))?;
     let node = artist_nodes(ctx, &[&artist])?
         .pop()
         .expect("one artist in, one out")
@@ -234,8 +237,10 @@ pub fn get_artist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
 pub fn get_album(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let id = ids::parse(ids::ALBUM, params.required("id")?)?;
     let mut c = conn(ctx)?;
-    let album = db(browse::album(&mut c, id))?.ok_or_else(|| ApiError::not_found("album"))?;
-    let songs = db(browse::songs_of_album(&mut c, id))?;
+    let scope = ctx.scope();
+    let album =
+        db(browse::album(&mut c, id, &scope))?.ok_or_else(|| ApiError::not_found("album"))?;
+    let songs = db(browse::songs_of_album(&mut c, id, &scope))?;
     let node = album_nodes(ctx, &mut c, std::slice::from_ref(&album))?
         .pop()
         .expect("one album in, one out")
@@ -246,7 +251,8 @@ pub fn get_album(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
 pub fn get_song(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let id = ids::parse(ids::TRACK, params.required("id")?)?;
     let mut c = conn(ctx)?;
-    let song = db(browse::song(&mut c, id))?.ok_or_else(|| ApiError::not_found("song"))?;
+    let song =
+        db(browse::song(&mut c, id, &ctx.scope()))?.ok_or_else(|| ApiError::not_found("song"))?;
     let node = song_nodes(ctx, &mut c, std::slice::from_ref(&song))?
         .pop()
         .expect("one song in, one out");
@@ -254,7 +260,7 @@ pub fn get_song(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
 }
 
 pub fn get_genres(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
-    let genres = db(browse::genres(&mut *conn(ctx)?))?;
+    let genres = db(browse::genres(&mut *conn(ctx)?, &ctx.scope()))?;
     Ok(Envelope::ok(
         "genres",
         Node::new().list(

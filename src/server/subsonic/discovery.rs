@@ -23,9 +23,9 @@ pub fn get_songs_by_genre(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, Ap
     let genre = params.required("genre")?;
     let n = count(params, "count", 10)?;
     let offset = count(params, "offset", 0)?;
-    let folder = params.number::<i64>("musicFolderId")?;
+    let scope = ctx.scope_in(params)?;
     let mut c = conn(ctx)?;
-    let songs = db(browse::songs_by_genre(&mut c, genre, n, offset, folder))?;
+    let songs = db(browse::songs_by_genre(&mut c, genre, n, offset, &scope))?;
     Ok(Envelope::ok(
         "songsByGenre",
         Node::new().list("song", song_nodes(ctx, &mut c, &songs)?),
@@ -36,7 +36,7 @@ pub fn get_top_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiErro
     let artist = params.required("artist")?;
     let n = count(params, "count", 50)?;
     let mut c = conn(ctx)?;
-    let songs = db(browse::top_songs(&mut c, artist, n))?;
+    let songs = db(browse::top_songs(&mut c, artist, n, &ctx.scope()))?;
     Ok(Envelope::ok(
         "topSongs",
         Node::new().list("song", song_nodes(ctx, &mut c, &songs)?),
@@ -47,14 +47,15 @@ pub fn get_top_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiErro
 fn seeds(ctx: &Ctx<'_>, raw: &str) -> Result<Vec<i64>, ApiError> {
     let not_found = || ApiError::not_found("item");
     let (kind, n) = ids::split(raw).ok_or_else(not_found)?;
+    let scope = ctx.scope();
     let mut c = conn(ctx)?;
     let seeds = match kind {
         ids::TRACK => {
-            db(browse::song(&mut c, n))?.ok_or_else(not_found)?;
+            db(browse::song(&mut c, n, &scope))?.ok_or_else(not_found)?;
             vec![n]
         }
-        ids::ALBUM => db(browse::song_ids_of(&mut c, Some(n), None))?,
-        ids::ARTIST => db(browse::song_ids_of(&mut c, None, Some(n)))?,
+        ids::ALBUM => db(browse::song_ids_of(&mut c, Some(n), None, &scope))?,
+        ids::ARTIST => db(browse::song_ids_of(&mut c, None, Some(n), &scope))?,
         _ => Vec::new(),
     };
     if seeds.is_empty() {
@@ -67,7 +68,7 @@ fn similar(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<Node>, ApiError> {
     let seeds = seeds(ctx, params.required("id")?)?;
     let n = count(params, "count", 50)?;
     let mut c = conn(ctx)?;
-    let songs = db(browse::similar_songs(&mut c, &seeds, n))?;
+    let songs = db(browse::similar_songs(&mut c, &seeds, n, &ctx.scope()))?;
     song_nodes(ctx, &mut c, &songs)
 }
 
@@ -89,9 +90,11 @@ pub fn get_similar_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, Api
 fn artist_info(ctx: &Ctx<'_>, params: &Params) -> Result<(ArtistRow, Vec<ArtistRow>), ApiError> {
     let id = ids::parse(ids::ARTIST, params.required("id")?)?;
     let n = count(params, "count", 20)?;
+    let scope = ctx.scope();
     let mut c = conn(ctx)?;
-    let artist = db(browse::artist(&mut c, id))?.ok_or_else(|| ApiError::not_found("artist"))?;
-    let similar = db(browse::similar_artists(&mut c, id, n))?;
+    let artist =
+        db(browse::artist(&mut c, id, &scope))?.ok_or_else(|| ApiError::not_found("artist"))?;
+    let similar = db(browse::similar_artists(&mut c, id, n, &scope))?;
     Ok((artist, similar))
 }
 
@@ -125,8 +128,8 @@ pub fn get_artist_info2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiE
 
 pub fn get_album_info2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let id = ids::parse(ids::ALBUM, params.required("id")?)?;
-    let album =
-        db(browse::album(&mut *conn(ctx)?, id))?.ok_or_else(|| ApiError::not_found("album"))?;
+    let album = db(browse::album(&mut *conn(ctx)?, id, &ctx.scope()))?
+        .ok_or_else(|| ApiError::not_found("album"))?;
     let mut node = Node::new().text_child("notes", "");
     if let Some(mbid) = &album.mbz_album_id {
         node = node.text_child("musicBrainzId", mbid);
@@ -152,8 +155,8 @@ fn structured(l: &Lyrics, source: &LyricsSource) -> Node {
 /// OpenSubsonic `songLyrics`: every version of a song's lyrics, with timings when synced.
 pub fn get_lyrics_by_song_id(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let id = ids::parse(ids::TRACK, params.required("id")?)?;
-    let source =
-        db(browse::lyrics_of(&mut *conn(ctx)?, id))?.ok_or_else(|| ApiError::not_found("song"))?;
+    let source = db(browse::lyrics_of(&mut *conn(ctx)?, id, &ctx.scope()))?
+        .ok_or_else(|| ApiError::not_found("song"))?;
     let all = lyrics::for_track(source.lyrics.as_deref(), source.lrc_path.as_deref());
     Ok(Envelope::ok(
         "lyricsList",
@@ -171,7 +174,12 @@ pub fn get_lyrics(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
     let Some(title) = params.get("title").filter(|t| !t.is_empty()) else {
         return Ok(Envelope::ok("lyrics", Node::new().text("")));
     };
-    let found = db(browse::lyrics_by_name(&mut *conn(ctx)?, artist, title))?;
+    let found = db(browse::lyrics_by_name(
+        &mut *conn(ctx)?,
+        artist,
+        title,
+        &ctx.scope(),
+    ))?;
     let node = match found {
         Some(source) => {
             let text = lyrics::for_track(source.lyrics.as_deref(), source.lrc_path.as_deref())

@@ -25,7 +25,7 @@ fn dir_child(d: &DirRow, parent: i64) -> Node {
 }
 
 pub fn get_indexes(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
-    let folder = params.number::<i64>("musicFolderId")?;
+    let scope = ctx.scope_in(params)?;
     let since = params.number::<i64>("ifModifiedSince")?;
     let articles = &ctx.app.settings.ignored_articles;
     let mut c = conn(ctx)?;
@@ -38,7 +38,7 @@ pub fn get_indexes(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
     }
     let mut entries: Vec<(String, String, Node)> = Vec::new();
     let mut songs = Vec::new();
-    for root in db(browse::root_dirs(&mut c, folder))? {
+    for root in db(browse::root_dirs(&mut c, &scope))? {
         for d in db(browse::child_dirs(&mut c, root.id))? {
             let (key, sort) = index_key_of(&d.name, None, articles);
             let artist = Node::new()
@@ -46,7 +46,7 @@ pub fn get_indexes(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
                 .attr("name", &d.name);
             entries.push((key, sort, artist));
         }
-        songs.extend(db(browse::songs_in_dir(&mut c, root.id))?);
+        songs.extend(db(browse::songs_in_dir(&mut c, root.id, &scope))?);
     }
     let indexes = group_indexes(entries);
     node = node
@@ -60,15 +60,16 @@ pub fn get_music_directory(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, A
     let raw = params.required("id")?;
     let not_found = || ApiError::not_found("directory");
     let (kind, n) = ids::split(raw).ok_or_else(not_found)?;
+    let scope = ctx.scope();
     let mut c = conn(ctx)?;
     let node = match kind {
         ids::DIRECTORY => {
-            let d = db(browse::dir(&mut c, n))?.ok_or_else(not_found)?;
+            let d = db(browse::dir(&mut c, n, &scope))?.ok_or_else(not_found)?;
             let subdirs: Vec<Node> = db(browse::child_dirs(&mut c, d.id))?
                 .iter()
                 .map(|s| dir_child(s, d.id))
                 .collect();
-            let rows = db(browse::songs_in_dir(&mut c, d.id))?;
+            let rows = db(browse::songs_in_dir(&mut c, d.id, &scope))?;
             let songs = song_nodes(ctx, &mut c, &rows)?;
             let parent = d.parent_id.filter(|_| !d.is_root && !d.parent_is_root);
             Node::new()
@@ -78,8 +79,8 @@ pub fn get_music_directory(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, A
                 .list("child", subdirs.into_iter().chain(songs).collect())
         }
         ids::ARTIST => {
-            let a = db(browse::artist(&mut c, n))?.ok_or_else(not_found)?;
-            let albums = db(browse::albums_of_artist(&mut c, n))?;
+            let a = db(browse::artist(&mut c, n, &scope))?.ok_or_else(not_found)?;
+            let albums = db(browse::albums_of_artist(&mut c, n, &scope))?;
             let children = albums
                 .iter()
                 .map(|al| {
@@ -101,8 +102,8 @@ pub fn get_music_directory(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, A
                 .list("child", children)
         }
         ids::ALBUM => {
-            let al = db(browse::album(&mut c, n))?.ok_or_else(not_found)?;
-            let songs = db(browse::songs_of_album(&mut c, n))?;
+            let al = db(browse::album(&mut c, n, &scope))?.ok_or_else(not_found)?;
+            let songs = db(browse::songs_of_album(&mut c, n, &scope))?;
             Node::new()
                 .attr("id", ids::id(ids::ALBUM, al.id))
                 .opt("parent", al.artist_id.map(|a| ids::id(ids::ARTIST, a)))

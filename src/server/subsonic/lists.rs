@@ -7,7 +7,6 @@ use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, AlbumOrder, AlbumRow};
-use crate::app::library::Library;
 use diesel::sqlite::SqliteConnection;
 
 /// The largest page a client may ask for.
@@ -25,7 +24,8 @@ fn page(params: &Params, count: &str, offset: &str, default: i64) -> Result<(i64
     Ok((n.min(MAX_PAGE), o))
 }
 
-fn find(library: &Library, params: &Params, c: &mut SqliteConnection) -> Result<Items, ApiError> {
+fn find(ctx: &Ctx<'_>, params: &Params, c: &mut SqliteConnection) -> Result<Items, ApiError> {
+    let scope = ctx.scope_in(params)?;
     let raw = params
         .get("query")
         .ok_or_else(|| ApiError::missing("query"))?;
@@ -45,34 +45,35 @@ fn find(library: &Library, params: &Params, c: &mut SqliteConnection) -> Result<
     }
     let q = query.as_deref();
     let songs = match q {
-        Some(_) => db(browse::search_songs(c, q, songs_n, songs_o))?,
-        // Everything: the page's ids straight from the library's id list.
-        None => {
-            let ids = library.song_ids()?;
+        // Everything, for a user who sees every folder: the page's ids straight from the
+        // library's id list.
+        None if scope.is_all() => {
+            let ids = ctx.app.library.song_ids()?;
             let from = usize::try_from(songs_o)
                 .unwrap_or(usize::MAX)
                 .min(ids.len());
             let to = from.saturating_add(songs_n as usize).min(ids.len());
-            db(browse::songs_by_ids(c, &ids[from..to]))?
+            db(browse::songs_by_ids(c, &ids[from..to], &scope))?
         }
+        _ => db(browse::search_songs(c, q, &scope, songs_n, songs_o))?,
     };
     Ok(Items {
-        artists: db(browse::search_artists(c, q, artists_n, artists_o))?,
-        albums: db(browse::search_albums(c, q, albums_n, albums_o))?,
+        artists: db(browse::search_artists(c, q, &scope, artists_n, artists_o))?,
+        albums: db(browse::search_albums(c, q, &scope, albums_n, albums_o))?,
         songs,
     })
 }
 
 pub fn search3(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let found = find(&ctx.app.library, params, &mut c)?;
+    let found = find(ctx, params, &mut c)?;
     Ok(Envelope::ok("searchResult3", found.id3(ctx, &mut c)?))
 }
 
 /// The folder-style search: artists as `Artist`, albums as folders.
 pub fn search2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let mut c = conn(ctx)?;
-    let found = find(&ctx.app.library, params, &mut c)?;
+    let found = find(ctx, params, &mut c)?;
     Ok(Envelope::ok("searchResult2", found.folders(ctx, &mut c)?))
 }
 
@@ -104,12 +105,11 @@ fn album_page(
         _ => return Err(ApiError::invalid("type")),
     };
     let (size, offset) = page(params, "size", "offset", 10)?;
-    let folder = params.number::<i64>("musicFolderId")?;
     db(browse::album_list(
         c,
         &order,
         ctx.user.id,
-        folder,
+        &ctx.scope_in(params)?,
         size,
         offset,
     ))
@@ -138,9 +138,9 @@ pub fn get_random_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiE
     let genre = params.get("genre").filter(|g| !g.is_empty());
     let from = params.number::<i32>("fromYear")?;
     let to = params.number::<i32>("toYear")?;
-    let folder = params.number::<i64>("musicFolderId")?;
+    let scope = ctx.scope_in(params)?;
     let mut c = conn(ctx)?;
-    let songs = db(browse::random_songs(&mut c, size, genre, from, to, folder))?;
+    let songs = db(browse::random_songs(&mut c, size, genre, from, to, &scope))?;
     Ok(Envelope::ok(
         "randomSongs",
         Node::new().list("song", song_nodes(ctx, &mut c, &songs)?),
@@ -157,7 +157,13 @@ pub fn search1(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let (count, offset) = page(params, "count", "offset", 20)?;
     let mut c = conn(ctx)?;
     let songs = match browse::fts_query(&text.join(" ")) {
-        Some(q) => db(browse::search_songs(&mut c, Some(&q), count, offset))?,
+        Some(q) => db(browse::search_songs(
+            &mut c,
+            Some(&q),
+            &ctx.scope(),
+            count,
+            offset,
+        ))?,
         None => Vec::new(),
     };
     let total = if songs.is_empty() {

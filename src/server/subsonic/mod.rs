@@ -26,6 +26,7 @@ use std::sync::Arc;
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::app::library::browse::Scope;
 use crate::app::users::User;
 use crate::app::App;
 use error::{code, ApiError};
@@ -47,6 +48,22 @@ pub fn routes(cfg: &mut web::ServiceConfig, brake: web::Data<auth::Brake>) {
 pub struct Ctx<'a> {
     pub app: &'a App,
     pub user: User,
+}
+
+impl Ctx<'_> {
+    /// Every music folder the user may see.
+    pub fn scope(&self) -> Scope {
+        Scope::new(self.user.allowed_folders(), None)
+    }
+
+    /// The user's folders narrowed to `musicFolderId`, when the client gives one (a folder the
+    /// user may not see gives an empty scope, as if it did not exist).
+    pub fn scope_in(&self, params: &Params) -> Result<Scope, ApiError> {
+        Ok(Scope::new(
+            self.user.allowed_folders(),
+            params.number::<i64>("musicFolderId")?,
+        ))
+    }
 }
 
 type Handler = fn(&Ctx<'_>, &Params) -> Result<Envelope, ApiError>;

@@ -58,7 +58,11 @@ fn require_playlist_role(ctx: &Ctx<'_>) -> Result<(), ApiError> {
 
 fn songs_of(ctx: &Ctx<'_>, id: i64) -> Result<Vec<SongRow>, ApiError> {
     let entries = ctx.app.playlists.entries(id)?;
-    db(browse::songs_by_ids(&mut *conn(ctx)?, &entries))
+    db(browse::songs_by_ids(
+        &mut *conn(ctx)?,
+        &entries,
+        &ctx.scope(),
+    ))
 }
 
 /// Song ids from a repeated parameter; each must name an existing song.
@@ -72,7 +76,11 @@ fn song_ids(ctx: &Ctx<'_>, params: &Params, name: &str) -> Result<Vec<i64>, ApiE
     let mut unique = ids.clone();
     unique.sort_unstable();
     unique.dedup();
-    let found = db(browse::songs_by_ids(&mut *conn(ctx)?, &unique))?;
+    let found = db(browse::songs_by_ids(
+        &mut *conn(ctx)?,
+        &unique,
+        &ctx.scope(),
+    ))?;
     if found.len() != unique.len() {
         return Err(ApiError::not_found("song"));
     }

@@ -12,11 +12,12 @@ use crate::app::library::browse;
 
 pub fn get_bookmarks(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     let marks = ctx.app.bookmarks.list(ctx.user.id)?;
+    let scope = ctx.scope();
     let mut c = conn(ctx)?;
     let mut nodes = Vec::new();
     for b in marks {
         // A bookmark on a song that is missing right now stays stored, but is not shown.
-        let Some(song) = db(browse::song(&mut c, b.track_id))? else {
+        let Some(song) = db(browse::song(&mut c, b.track_id, &scope))? else {
             continue;
         };
         let entry = song_nodes(ctx, &mut c, std::slice::from_ref(&song))?
@@ -40,7 +41,8 @@ pub fn get_bookmarks(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
 
 fn existing_song(ctx: &Ctx<'_>, raw: &str) -> Result<i64, ApiError> {
     let id = ids::parse(ids::TRACK, raw)?;
-    db(browse::song(&mut *conn(ctx)?, id))?.ok_or_else(|| ApiError::not_found("song"))?;
+    db(browse::song(&mut *conn(ctx)?, id, &ctx.scope()))?
+        .ok_or_else(|| ApiError::not_found("song"))?;
     Ok(id)
 }
 
@@ -79,7 +81,7 @@ fn saved(ctx: &Ctx<'_>) -> Result<Option<(Node, Option<Current>)>, ApiError> {
         return Ok(None);
     };
     let mut c = conn(ctx)?;
-    let songs = db(browse::songs_by_ids(&mut c, &q.tracks))?;
+    let songs = db(browse::songs_by_ids(&mut c, &q.tracks, &ctx.scope()))?;
     let present: std::collections::HashSet<i64> = songs.iter().map(|s| s.id).collect();
     let current = q.current.and_then(|i| {
         let track = q.tracks[i];

@@ -8,7 +8,7 @@ use super::error::ApiError;
 use super::params::Params;
 use super::response::{Envelope, Node, Scalar};
 use super::Ctx;
-use crate::app::library::browse;
+use crate::app::library::browse::{self, Scope};
 use crate::app::users::{User, UserChanges, ROLES};
 
 fn user_node(u: &User, folders: &[i64]) -> Node {
@@ -38,8 +38,10 @@ fn user_node(u: &User, folders: &[i64]) -> Node {
     node.values("folder", folders.iter().map(|f| Scalar::from(*f)).collect())
 }
 
-fn folder_ids(ctx: &Ctx<'_>) -> Result<Vec<i64>, ApiError> {
-    Ok(db(browse::folders(&mut *conn(ctx)?))?
+/// The music folders a user may see.
+fn folder_ids(ctx: &Ctx<'_>, user: &User) -> Result<Vec<i64>, ApiError> {
+    let scope = Scope::new(user.allowed_folders(), None);
+    Ok(db(browse::folders(&mut *conn(ctx)?, &scope))?
         .iter()
         .map(|f| f.id)
         .collect())
@@ -66,23 +68,23 @@ pub fn get_user(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
         .users
         .find(name)?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    Ok(Envelope::ok("user", user_node(&user, &folder_ids(ctx)?)))
+    Ok(Envelope::ok(
+        "user",
+        user_node(&user, &folder_ids(ctx, &user)?),
+    ))
 }
 
 pub fn get_users(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     require_admin(ctx, "list users")?;
-    let folders = folder_ids(ctx)?;
     let mut nodes = Vec::new();
     for u in ctx.app.users.list()? {
-        if let Some(full) = ctx.app.users.find(&u.name)? {
-            nodes.push(user_node(&full, &folders));
-        }
+        nodes.push(user_node(&u, &folder_ids(ctx, &u)?));
     }
     Ok(Envelope::ok("users", Node::new().list("user", nodes)))
 }
 
-/// Role flags given as `<role>Role=true|false`, plus email and bit rate.
-fn changes(params: &Params) -> Result<UserChanges, ApiError> {
+/// Role flags given as `<role>Role=true|false`, plus email, bit rate and music folders.
+fn changes(ctx: &Ctx<'_>, params: &Params) -> Result<UserChanges, ApiError> {
     let mut c = UserChanges {
         email: params.get("email").map(str::to_string),
         is_admin: params.bool("adminRole")?,
@@ -97,7 +99,39 @@ fn changes(params: &Params) -> Result<UserChanges, ApiError> {
             c.roles.push((role.to_string(), v));
         }
     }
+    c.folders = folder_choice(ctx, params)?;
     Ok(c)
+}
+
+/// `musicFolderId` (repeated) chooses the folders a user may see; every folder chosen is kept as
+/// "all folders", so folders added later are seen too.
+fn folder_choice(ctx: &Ctx<'_>, params: &Params) -> Result<Option<Option<Vec<i64>>>, ApiError> {
+    let given = params.all("musicFolderId");
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let mut chosen = Vec::new();
+    for raw in given {
+        let id: i64 = raw
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::invalid("musicFolderId"))?;
+        if !chosen.contains(&id) {
+            chosen.push(id);
+        }
+    }
+    let existing = db(browse::folders(&mut *conn(ctx)?, &Scope::all()))?;
+    if let Some(unknown) = chosen
+        .iter()
+        .find(|id| !existing.iter().any(|f| f.id == **id))
+    {
+        return Err(ApiError::not_found(&format!("music folder {unknown}")));
+    }
+    chosen.sort_unstable();
+    if existing.iter().all(|f| chosen.contains(&f.id)) {
+        return Ok(Some(None));
+    }
+    Ok(Some(Some(chosen)))
 }
 
 /// The users manager refuses bad names, duplicates and bad passwords with a message meant for
@@ -121,7 +155,7 @@ pub fn create_user(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
     let name = params.required("username")?;
     let password = decode_password(params.required("password")?)
         .ok_or_else(|| ApiError::invalid("password"))?;
-    let changes = changes(params)?;
+    let changes = changes(ctx, params)?;
     if params.get("email").is_none() {
         return Err(ApiError::missing("email"));
     }
@@ -136,7 +170,7 @@ pub fn create_user(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
 pub fn update_user(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     require_admin(ctx, "change users")?;
     let name = existing(ctx, params)?;
-    let changes = changes(params)?;
+    let changes = changes(ctx, params)?;
     if let Some(p) = params.get("password") {
         let p = decode_password(p).ok_or_else(|| ApiError::invalid("password"))?;
         ctx.app.users.set_password(name, &p).map_err(user_error)?;
