@@ -208,14 +208,16 @@ fn check_json(method: &str, v: &Value) {
 
 /// Ids and timestamps vary from run to run; the rest must not.
 fn normalise(body: &str) -> String {
-    let ids = regex_lite::Regex::new(r"\b(ar|al|tr|dir)-\d+\b").unwrap();
+    let ids = regex_lite::Regex::new(r"\b(ar|al|tr|dir|sh|pl)-\d+\b").unwrap();
     let created = regex_lite::Regex::new(
-        r#"("(?:created|changed|starred|played)"\s*:\s*"|\b(?:created|changed|starred|played)=")[0-9T:\-Z]+"#,
+        r#"("(?:created|changed|starred|played|expires|lastVisited)"\s*:\s*"|\b(?:created|changed|starred|played|expires|lastVisited)=")[0-9T:\-Z]+"#,
     )
     .unwrap();
+    let share = regex_lite::Regex::new(r"https?://[^/\s]+/share/[A-Za-z0-9]+").unwrap();
+    let body = share.replace_all(body, "http://HOST/share/TOKEN");
     let version = regex_lite::Regex::new(r#"(serverVersion"?\s*[:=]\s*")[^"]+"#).unwrap();
     let modified = regex_lite::Regex::new(r#"(lastModified"?\s*[:=]\s*"?)\d+"#).unwrap();
-    let body = ids.replace_all(body, "$1-ID");
+    let body = ids.replace_all(&body, "$1-ID");
     let body = created.replace_all(&body, "${1}TIMESTAMP");
     let body = version.replace_all(&body, "${1}VERSION");
     modified.replace_all(&body, "${1}0").into_owned()
@@ -2062,5 +2064,185 @@ fn a_user_never_sees_a_music_folder_they_may_not() {
             &format!("u=ann&p={}&username=bob&musicFolderId=x", enc(PASSWORD))
         ),
         10
+    );
+}
+
+/// GET (or HEAD) without a login; returns status, headers asked for, and body.
+fn public(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, ureq::Response) {
+    let mut req = ureq::request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    match req.call() {
+        Ok(r) => (r.status(), r),
+        Err(ureq::Error::Status(code, r)) => (code, r),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+fn body_bytes(r: ureq::Response) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut r.into_reader(), &mut out).unwrap();
+    out
+}
+
+#[test]
+fn shares_open_without_a_login_and_expire() {
+    let api = Api::start();
+    let album = api.first_id(
+        "search3",
+        "query=Northern%20Lights",
+        "/searchResult3/album/0/id",
+    );
+    let in_an_hour = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600)
+        * 1000;
+    let made = api.json(
+        "createShare",
+        &format!("id={album}&description=For%20grandma%20%3Cscript%3E&expires={in_an_hour}"),
+    );
+    let share = made["shares"]["share"][0].clone();
+    let songs = share["entry"].as_array().unwrap().clone();
+    assert!(songs.len() >= 2, "the album's songs: {share}");
+    let url = share["url"].as_str().unwrap().to_string();
+    let prefix = format!("http://127.0.0.1:{}/share/", api.server.port);
+    assert!(url.starts_with(&prefix), "{url}");
+    assert_eq!(share["visitCount"], 0);
+    assert!(share["expires"].is_string());
+
+    // The page opens without a login, says what it is, and escapes what users typed.
+    let (status, r) = public("GET", &url, &[]);
+    assert_eq!(status, 200);
+    let page = r.into_string().unwrap();
+    assert!(page.contains("For grandma &lt;script&gt;"), "{page}");
+    assert!(!page.contains("<script>"));
+    for s in &songs {
+        assert!(page.contains(s["title"].as_str().unwrap()));
+    }
+    let got = api.json("getShares", "");
+    assert_eq!(got["shares"]["share"][0]["visitCount"], 1);
+    assert!(got["shares"]["share"][0]["lastVisited"].is_string());
+    golden("getShares.json", &api.call("getShares", "f=json").1);
+    golden("getShares.xml", &api.xml("getShares", ""));
+
+    // Each song plays from the share, whole or by byte ranges, as browsers seek.
+    let song = songs[0]["id"].as_str().unwrap();
+    let size = songs[0]["size"].as_u64().unwrap();
+    let song_url = format!("{url}/{song}");
+    let (status, r) = public("GET", &song_url, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert_eq!(r.content_type(), songs[0]["contentType"].as_str().unwrap());
+    let etag = r.header("etag").expect("an ETag").to_string();
+    let whole = body_bytes(r);
+    assert_eq!(whole.len() as u64, size);
+    let (status, r) = public("GET", &song_url, &[("Range", "bytes=100-199")]);
+    assert_eq!(status, 206);
+    assert_eq!(
+        r.header("content-range").unwrap(),
+        format!("bytes 100-199/{size}")
+    );
+    assert_eq!(body_bytes(r), whole[100..200]);
+    let (status, r) = public(
+        "GET",
+        &song_url,
+        &[("Range", &format!("bytes={}-", size - 10))],
+    );
+    assert_eq!(
+        (status, body_bytes(r)),
+        (206, whole[whole.len() - 10..].to_vec())
+    );
+    let (status, _) = public(
+        "GET",
+        &song_url,
+        &[("Range", &format!("bytes={}-", size + 10))],
+    );
+    assert_eq!(status, 416);
+    let (status, _) = public("GET", &song_url, &[("If-None-Match", &etag)]);
+    assert_eq!(status, 304);
+    let (status, r) = public("HEAD", &song_url, &[]);
+    assert_eq!(
+        (status, r.header("content-length").map(str::to_string)),
+        (200, Some(size.to_string()))
+    );
+
+    // Nothing outside the share is served, and junk tokens name nothing.
+    let other = api.first_id("search3", "query=Four", "/searchResult3/song/0/id");
+    for bad in [
+        format!("{url}/{other}"),
+        format!("{url}/tr-999999"),
+        format!("{url}/..%2F..%2Fetc%2Fpasswd"),
+        format!("{prefix}AAAAAAAAAAAAAAAAAAAA"),
+        format!("{prefix}x'%20OR%201=1"),
+        format!("{prefix}AAAAAAAAAAAAAAAAAAAA/{song}"),
+    ] {
+        let (status, r) = public("GET", &bad, &[]);
+        assert_eq!(status, 404, "{bad}");
+        assert!(r.into_string().unwrap().contains("no share"));
+    }
+
+    // Bob neither sees nor changes ann's share.
+    let bob = format!("u=bob&p={}&v=1.16.1&c=test", enc(PASSWORD));
+    let id = share["id"].as_str().unwrap();
+    assert!(api.bob("getShares", "")["shares"]["share"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+    assert_eq!(
+        api.error_code("updateShare", &format!("{bob}&id={id}&description=x")),
+        70
+    );
+    assert_eq!(api.error_code("deleteShare", &format!("{bob}&id={id}")), 70);
+
+    // Expired: the page and the songs say so; no expiry again: back.
+    assert_eq!(
+        api.json("updateShare", &format!("id={id}&expires=1000"))["status"],
+        "ok"
+    );
+    let (status, r) = public("GET", &url, &[]);
+    assert_eq!(status, 410);
+    assert!(r.into_string().unwrap().contains("expired"));
+    assert_eq!(public("GET", &song_url, &[]).0, 410);
+    let changed = api.json(
+        "updateShare",
+        &format!("id={id}&expires=0&description=Sunday"),
+    );
+    assert_eq!(changed["status"], "ok");
+    let got = api.json("getShares", "");
+    assert_eq!(got["shares"]["share"][0]["description"], "Sunday");
+    assert!(got["shares"]["share"][0].get("expires").is_none());
+    assert_eq!(public("GET", &url, &[]).0, 200);
+
+    // Bad requests get clean errors.
+    for (query, code) in [
+        ("", 10),
+        ("id=", 10),
+        ("id=tr-999999", 70),
+        ("id=pl-1", 70),
+        ("id=nonsense", 70),
+        (&format!("id={song}&expires=-5") as &str, 10),
+        (&format!("id={song}&expires=soon"), 10),
+    ] {
+        assert_eq!(
+            api.error_code("createShare", &format!("u=ann&p={}&{query}", enc(PASSWORD))),
+            code,
+            "createShare {query}"
+        );
+    }
+    // Without the share role, no sharing.
+    api.json("updateUser", "username=bob&shareRole=false");
+    assert_eq!(
+        api.error_code("createShare", &format!("{bob}&id={song}")),
+        50
+    );
+
+    // Deleted: gone.
+    assert_eq!(api.json("deleteShare", &format!("id={id}"))["status"], "ok");
+    assert_eq!(public("GET", &url, &[]).0, 404);
+    assert_eq!(
+        api.error_code("deleteShare", &format!("u=ann&p={}&id={id}", enc(PASSWORD))),
+        70
     );
 }

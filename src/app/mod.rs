@@ -8,6 +8,7 @@ pub mod db;
 pub mod library;
 pub mod playlists;
 pub mod radio;
+pub mod shares;
 pub mod users;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use db::Db;
 use library::Library;
 use playlists::Playlists;
 use radio::Radio;
+use shares::Shares;
 use users::Users;
 
 pub struct App {
@@ -34,6 +36,7 @@ pub struct App {
     pub bookmarks: Bookmarks,
     pub radio: Radio,
     pub chat: Chat,
+    pub shares: Shares,
 }
 
 impl App {
@@ -46,6 +49,7 @@ impl App {
         let bookmarks = Bookmarks::new(db.clone());
         let radio = Radio::new(db.clone());
         let chat = Chat::new(db.clone());
+        let shares = Shares::new(db.clone());
         Ok(App {
             settings,
             db,
@@ -56,6 +60,7 @@ impl App {
             bookmarks,
             radio,
             chat,
+            shares,
         })
     }
 }

@@ -2,6 +2,7 @@
 //! Blocking database work runs on actix's blocking pool, never on the async workers.
 
 pub mod api;
+pub mod share;
 pub mod subsonic;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
         actix_web::App::new()
             .app_data(data.clone())
             .configure(api::routes)
+            .configure(share::routes)
             .configure(|cfg| subsonic::routes(cfg, brake.clone()))
     })
     .workers(workers)

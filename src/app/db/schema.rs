@@ -349,3 +349,28 @@ diesel::table! {
 
 diesel::joinable!(chat_messages -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(chat_messages, users);
+
+diesel::table! {
+    shares (id) {
+        id -> BigInt,
+        token -> Text,
+        owner_id -> BigInt,
+        description -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+        last_visited_at -> Nullable<BigInt>,
+        visit_count -> Integer,
+    }
+}
+
+diesel::table! {
+    share_entries (share_id, position) {
+        share_id -> BigInt,
+        position -> Integer,
+        track_id -> BigInt,
+    }
+}
+
+diesel::joinable!(shares -> users (owner_id));
+diesel::joinable!(share_entries -> shares (share_id));
+diesel::allow_tables_to_appear_in_same_query!(shares, share_entries, users);

@@ -1,4 +1,5 @@
-//! Subsonic ids: strings with a kind prefix (`ar-12`, `al-5`, `tr-9`, `dir-3`), so that one id
+//! Subsonic ids: strings with a kind prefix (`ar-12`, `al-5`, `tr-9`, `dir-3`, `pl-2`, `ir-1`,
+//! `sh-4`), so that one id
 //! names one thing whatever endpoint it is sent to (getCoverArt takes all of them).
 
 use super::error::ApiError;
@@ -9,6 +10,7 @@ pub const TRACK: &str = "tr";
 pub const DIRECTORY: &str = "dir";
 pub const PLAYLIST: &str = "pl";
 pub const RADIO: &str = "ir";
+pub const SHARE: &str = "sh";
 
 pub fn id(kind: &str, n: i64) -> String {
     format!("{kind}-{n}")
@@ -26,7 +28,7 @@ pub fn parse(kind: &str, text: &str) -> Result<i64, ApiError> {
 pub fn split(text: &str) -> Option<(&str, i64)> {
     let (kind, n) = text.split_once('-')?;
     let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
-    [ARTIST, ALBUM, TRACK, DIRECTORY, PLAYLIST, RADIO]
+    [ARTIST, ALBUM, TRACK, DIRECTORY, PLAYLIST, RADIO, SHARE]
         .into_iter()
         .find(|k| *k == kind)
         .map(|k| (k, n))
@@ -39,6 +41,7 @@ fn kind_name(kind: &str) -> &'static str {
         TRACK => "song",
         PLAYLIST => "playlist",
         RADIO => "radio station",
+        SHARE => "share",
         _ => "directory",
     }
 }

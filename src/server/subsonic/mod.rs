@@ -17,6 +17,7 @@ pub mod params;
 mod playlists;
 mod queue;
 pub mod response;
+pub mod shares;
 mod social;
 mod system;
 mod users;
@@ -48,6 +49,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, brake: web::Data<auth::Brake>) {
 pub struct Ctx<'a> {
     pub app: &'a App,
     pub user: User,
+    /// How the client reached the server (`http://host:port`), for links it hands out.
+    pub base_url: String,
 }
 
 impl Ctx<'_> {
@@ -136,6 +139,10 @@ fn handler(method: &str) -> Option<Handler> {
         "updateUser" => users::update_user,
         "deleteUser" => users::delete_user,
         "changePassword" => users::change_password,
+        "getShares" => shares::get_shares,
+        "createShare" => shares::create_share,
+        "updateShare" => shares::update_share,
+        "deleteShare" => shares::delete_share,
         _ => return None,
     })
 }
@@ -161,7 +168,11 @@ async fn handle(
     let params = Params::parse(req.query_string(), is_form.then_some(&body[..]));
     let format = Format::from_params(params.get("f"), params.get("callback"));
     let app: Arc<App> = app.into_inner();
-    let envelope = match web::block(move || dispatch(&app, &method, &params)).await {
+    let base_url = {
+        let info = req.connection_info();
+        format!("{}://{}", info.scheme(), info.host())
+    };
+    let envelope = match web::block(move || dispatch(&app, &method, &params, base_url)).await {
         Ok(Ok(envelope)) => {
             if let Some(peer) = req.peer_addr() {
                 brake.succeeded(peer.ip());
@@ -186,13 +197,22 @@ async fn handle(
     HttpResponse::Ok().content_type(content_type).body(body)
 }
 
-fn dispatch(app: &App, method: &str, params: &Params) -> Result<Envelope, ApiError> {
+fn dispatch(
+    app: &App,
+    method: &str,
+    params: &Params,
+    base_url: String,
+) -> Result<Envelope, ApiError> {
     // Answers without authentication, so that clients can discover the server first.
     if method == "getOpenSubsonicExtensions" {
         return Ok(system::get_open_subsonic_extensions());
     }
     let user = auth::authenticate(&app.users, params)?;
-    let ctx = Ctx { app, user };
+    let ctx = Ctx {
+        app,
+        user,
+        base_url,
+    };
     match handler(method) {
         Some(h) => h(&ctx, params),
         None => Err(ApiError::new(

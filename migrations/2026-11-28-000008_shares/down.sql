@@ -1,0 +1,2 @@
+DROP TABLE share_entries;
+DROP TABLE shares;
