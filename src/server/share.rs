@@ -13,6 +13,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::app::db::now;
 use crate::app::library::browse::{self, Scope, SongRow};
 use crate::app::shares::Share;
+use crate::server::subsonic::response::escape;
 use crate::app::App;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -140,21 +141,6 @@ async fn song(
         Ok(Err(closed)) => closed.response(),
         Err(e) => Closed::Failed(e.to_string()).response(),
     }
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn html_page(title: &str, body: &str) -> String {

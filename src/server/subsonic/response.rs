@@ -286,8 +286,8 @@ impl Node {
     }
 }
 
-/// XML-escapes text, dropping characters XML 1.0 cannot carry at all.
-fn escape(s: &str) -> String {
+/// XML-escapes text, dropping characters XML 1.0 cannot carry at all (also right for HTML).
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
