@@ -561,3 +561,102 @@ fn a_modified_file_is_updated_in_place() {
     .unwrap();
     assert_eq!(hits, vec![json!([id])], "search follows the edit");
 }
+
+fn playlist_rows(sb: &Sandbox) -> Vec<Value> {
+    rows(
+        &sb.db(),
+        "p.id, p.name, p.public, (SELECT json_group_array(t.path) FROM
+            (SELECT t.path FROM playlist_entries e JOIN tracks t ON t.id = e.track_id
+             WHERE e.playlist_id = p.id ORDER BY e.position) t)",
+        "FROM playlists p WHERE p.source_path IS NOT NULL ORDER BY p.name COLLATE NOCASE",
+    )
+    .unwrap()
+}
+
+fn short_paths(list: &Value) -> Vec<String> {
+    let paths: Vec<String> = match list.as_str() {
+        Some(text) => serde_json::from_str(text).unwrap(),
+        None => serde_json::from_value(list.clone()).unwrap(),
+    };
+    paths
+        .iter()
+        .map(|p| p.rsplit('/').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn playlist_files_become_playlists_kept_in_step_with_the_file() {
+    let sb = Sandbox::with_library();
+    let music = sb.music();
+    let abs = |rel: &str| music.join(rel).to_str().unwrap().to_string();
+    let road = music.join("Road Trip.m3u8");
+    let waves_url = format!(
+        "file://{}",
+        abs("Various Artists/Summer Hits/03 - Waves.flac").replace(' ', "%20")
+    );
+    std::fs::write(
+        &road,
+        format!(
+            "\u{feff}#EXTM3U\r\n#EXTINF:1,The Testers - Four\r\nThe Testers/Tag Soup/01 - Four.mp3\r\n\
+             Aurora Fields\\Northern Lights (2019)\\02 - Ice Road.ogg\r\n{}\r\n{waves_url}\r\n\
+             not here.mp3\r\nhttp://radio.invalid/stream\r\n./The Testers/Tag Soup/01 - Four.mp3\r\n",
+            abs("Various Artists/Summer Hits/01 - Sunny.mp3")
+        ),
+    )
+    .unwrap();
+    // An old Latin-1 file with a name directive, relative to its own folder.
+    let old = music.join("The Testers/old.m3u");
+    std::fs::write(&old, b"#PLAYLIST:Caf\xe9\nTag Soup/03 - One.mp3\n").unwrap();
+    // Junk named .m3u is an empty playlist, never a failed scan.
+    std::fs::write(music.join("junk.m3u"), [0u8, 159, 146, 150, 255, 10, 0, 1]).unwrap();
+
+    // With no admin yet there is nobody to own them: they wait.
+    sb.scan(&[]);
+    assert_eq!(playlist_rows(&sb).len(), 0);
+    let added = sb
+        .cmd(&["user", "add", "ann", "--admin", "--password", "pw pw pw"])
+        .output()
+        .unwrap();
+    assert!(added.status.success());
+    sb.scan(&[]);
+    let got = playlist_rows(&sb);
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[0][1], "Café");
+    assert_eq!(short_paths(&got[0][3]), ["03 - One.mp3"]);
+    assert_eq!(got[1][1], "junk");
+    assert_eq!(short_paths(&got[1][3]), Vec::<String>::new());
+    assert_eq!((&got[2][1], &got[2][2]), (&json!("Road Trip"), &json!(1)));
+    assert_eq!(
+        short_paths(&got[2][3]),
+        [
+            "01 - Four.mp3",
+            "02 - Ice Road.ogg",
+            "01 - Sunny.mp3",
+            "03 - Waves.flac",
+            "01 - Four.mp3"
+        ]
+    );
+
+    // A rescan changes nothing; an edited file changes its playlist in place.
+    sb.scan(&[]);
+    assert_eq!(playlist_rows(&sb), got);
+    std::fs::write(&road, "The Testers/Tag Soup/02 - Three.mp3\n").unwrap();
+    sb.scan(&[]);
+    let now = playlist_rows(&sb);
+    assert_eq!(now[2][0], got[2][0], "same playlist");
+    assert_eq!(short_paths(&now[2][3]), ["02 - Three.mp3"]);
+
+    // A deleted file takes its playlist with it; an unmounted folder takes nothing.
+    std::fs::remove_file(&old).unwrap();
+    sb.scan(&[]);
+    assert_eq!(playlist_rows(&sb).len(), 2);
+    let aside = sb.dir.path().join("aside");
+    std::fs::rename(&music, &aside).unwrap();
+    std::fs::create_dir(&music).unwrap();
+    sb.scan_output(&[]);
+    assert_eq!(
+        playlist_rows(&sb).len(),
+        2,
+        "an emptied folder removes no playlist"
+    );
+}

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const PASSWORD: &str = "s3cret pw";
 
@@ -1873,6 +1873,11 @@ fn a_user_never_sees_a_music_folder_they_may_not() {
     let sb = Sandbox::with_library();
     let kids = sb.dir.path().join("kids");
     houseband::testkit::generate(&kids, &houseband::testkit::GenOptions::new(6)).unwrap();
+    std::fs::write(
+        kids.join("Bedtime.m3u"),
+        "Artist 00000/Album 00000 (1960)/01 - Song 000000.mp3\n",
+    )
+    .unwrap();
     let api = Api::start_in(sb, &["--music", kids.to_str().unwrap()], 28);
     let folders = api.json("getMusicFolders", "")["musicFolders"]["musicFolder"].clone();
     let folder_id = |name: &str| {
@@ -1918,7 +1923,7 @@ fn a_user_never_sees_a_music_folder_they_may_not() {
     let set = api.json("updateUser", &format!("username=bob&musicFolderId={main}"));
     assert_eq!(set["status"], "ok", "{set}");
     let me = api.bob("getUser", "username=bob");
-    assert_eq!(me["user"]["folder"], serde_json::json!([main]));
+    assert_eq!(me["user"]["folder"], json!([main]));
     assert_eq!(
         api.bob("getMusicFolders", "")["musicFolders"]["musicFolder"]
             .as_array()
@@ -1986,6 +1991,25 @@ fn a_user_never_sees_a_music_folder_they_may_not() {
     );
     let playlist = api.bob("getPlaylist", &format!("id={pl}"));
     assert_eq!(playlist["playlist"]["entry"].as_array().unwrap().len(), 1);
+    // The playlist file of the kids folder is the admin's to see, not bob's.
+    let bedtime = api.json("getPlaylists", "")["playlists"]["playlist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Bedtime")
+        .expect("the admin sees the imported playlist")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bobs = api.bob("getPlaylists", "");
+    assert!(!bobs.to_string().contains("Bedtime"), "{bobs}");
+    assert_eq!(
+        api.error_code(
+            "getPlaylist",
+            &format!("u=bob&p={}&id={bedtime}", enc(PASSWORD))
+        ),
+        70
+    );
     // Asking for the kids folder by id is like asking for a folder that does not exist.
     for method in [
         "getAlbumList2",
@@ -2245,4 +2269,56 @@ fn shares_open_without_a_login_and_expire() {
         api.error_code("deleteShare", &format!("u=ann&p={}&id={id}", enc(PASSWORD))),
         70
     );
+}
+
+#[test]
+fn playlist_files_are_shared_with_everyone_and_read_only() {
+    let sb = Sandbox::with_library();
+    std::fs::write(
+        sb.music().join("Kitchen.m3u"),
+        "#EXTM3U\nThe Testers/Tag Soup/01 - Four.mp3\nAurora Fields/Northern Lights (2019)/02 - Ice Road.ogg\n",
+    )
+    .unwrap();
+    let api = Api::start_in(sb, &[], 22);
+    let lists = api.bob("getPlaylists", "");
+    let list = lists["playlists"]["playlist"][0].clone();
+    assert_eq!(
+        (
+            &list["name"],
+            &list["public"],
+            &list["readonly"],
+            &list["songCount"]
+        ),
+        (&json!("Kitchen"), &json!(true), &json!(true), &json!(2)),
+        "{lists}"
+    );
+    let id = list["id"].as_str().unwrap();
+    let got = api.bob("getPlaylist", &format!("id={id}"));
+    let titles: Vec<&str> = got["playlist"]["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["Four", "Ice Road"]);
+    // Not even an admin changes it through the API: the file is the playlist.
+    let song = api.first_id("search3", "query=Four", "/searchResult3/song/0/id");
+    for (method, extra) in [
+        ("updatePlaylist", format!("playlistId={id}&name=Mine")),
+        (
+            "updatePlaylist",
+            format!("playlistId={id}&songIdToAdd={song}"),
+        ),
+        ("createPlaylist", format!("playlistId={id}&songId={song}")),
+        ("deletePlaylist", format!("id={id}")),
+    ] {
+        assert_eq!(
+            api.error_code(method, &format!("u=ann&p={}&{extra}", enc(PASSWORD))),
+            50,
+            "{method}"
+        );
+    }
+    // A playlist the user made is not read-only for its owner.
+    let mine = api.json("createPlaylist", &format!("name=Mine&songId={song}"));
+    assert_eq!(mine["playlist"]["readonly"], false);
 }

@@ -13,8 +13,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::app::db::now;
 use crate::app::library::browse::{self, Scope, SongRow};
 use crate::app::shares::Share;
-use crate::server::subsonic::response::escape;
 use crate::app::App;
+use crate::server::subsonic::response::escape;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/share/{token}", web::get().to(page))

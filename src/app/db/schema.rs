@@ -237,6 +237,8 @@ diesel::table! {
         public -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        source_path -> Nullable<Text>,
+        folder_id -> Nullable<BigInt>,
     }
 }
 

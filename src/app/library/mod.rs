@@ -8,6 +8,7 @@ pub mod browse;
 pub mod fold;
 pub mod head_tail;
 pub mod lyrics;
+pub mod playlist_files;
 pub mod record;
 pub mod scanner;
 pub mod store;

@@ -105,6 +105,8 @@ pub struct ScanReport {
     pub warnings: Vec<(String, String)>,
     /// Folders left untouched because they could not be reached.
     pub skipped_folders: Vec<(String, String)>,
+    /// Playlist files imported, updated or removed.
+    pub playlists: super::playlist_files::SyncReport,
     pub seconds: f64,
 }
 
@@ -407,6 +409,7 @@ pub fn scan(
             let albums: Vec<i64> = dirty_albums.iter().copied().collect();
             store::refresh_summaries(c, Some(&albums))?;
         }
+        report.playlists = sync_playlist_files(c, &plans, &walked, &under_unreadable)?;
         for plan in &plans {
             if plan.reachable {
                 diesel::update(crate::app::db::schema::music_folders::table.find(plan.folder))
@@ -418,6 +421,20 @@ pub fn scan(
         Ok::<_, diesel::result::Error>(())
     });
     finish.map_err(|e| store::explain(e, "cannot finish the scan"))?;
+    for (path, reason) in &report.playlists.errors {
+        tracing::warn!(%path, %reason, "cannot import playlist file");
+        report.errors.push((path.clone(), reason.clone()));
+    }
+    let pl = &report.playlists;
+    if pl.imported + pl.updated + pl.removed > 0 || pl.unmatched > 0 {
+        tracing::info!(
+            imported = pl.imported,
+            updated = pl.updated,
+            removed = pl.removed,
+            entries_not_in_library = pl.unmatched,
+            "playlist files"
+        );
+    }
     // The writer's page cache is only worth its memory while a scan writes: give it back.
     let _ =
         diesel::connection::SimpleConnection::batch_execute(&mut *conn, "PRAGMA shrink_memory;");
@@ -441,6 +458,36 @@ use diesel::prelude::*;
 /// Makes a path absolute without resolving symlinks (a symlinked root keeps its name).
 pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Brings the playlists imported from files in step with the files this scan walked.
+fn sync_playlist_files(
+    c: &mut SqliteConnection,
+    plans: &[RootPlan],
+    walked: &Walked,
+    under_unreadable: &dyn Fn(&str) -> bool,
+) -> diesel::QueryResult<super::playlist_files::SyncReport> {
+    let mut trees = Vec::new();
+    let mut dirs = Vec::new();
+    for plan in plans.iter().filter(|p| p.reachable) {
+        for scope in &plan.scopes {
+            match scope {
+                Scope::Tree(t) => trees.push(path_str(t)),
+                Scope::Dir(d) => dirs.push(path_str(d)),
+            }
+        }
+    }
+    let found: Vec<(PathBuf, i64)> = walked
+        .playlists
+        .iter()
+        .filter_map(|p| {
+            plans
+                .iter()
+                .find(|plan| p.starts_with(&plan.root))
+                .map(|plan| (p.clone(), plan.folder))
+        })
+        .collect();
+    super::playlist_files::sync(c, &found, &trees, &dirs, under_unreadable)
 }
 
 /// The walk scopes of one root: the whole tree, or the requested paths that lie under it.

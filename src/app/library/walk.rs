@@ -39,6 +39,8 @@ pub struct Walked {
     pub files: Vec<FileFacts>,
     pub dirs: HashMap<PathBuf, DirFacts>,
     pub lrc: HashSet<PathBuf>,
+    /// Playlist files (`.m3u`, `.m3u8`).
+    pub playlists: Vec<PathBuf>,
     /// Directories (or files) that could not be read, with the reason. Nothing below them may be
     /// taken as deleted.
     pub errors: Vec<(PathBuf, String)>,
@@ -133,6 +135,8 @@ impl Walked {
             });
         } else if ext == "lrc" {
             self.lrc.insert(path.to_path_buf());
+        } else if ext == "m3u" || ext == "m3u8" {
+            self.playlists.push(path.to_path_buf());
         } else if IMAGE_EXTENSIONS.contains(&ext.as_str()) {
             let Some(parent) = path.parent() else { return };
             let stem = path

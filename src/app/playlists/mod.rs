@@ -20,6 +20,21 @@ pub struct Playlist {
     pub public: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The `.m3u` file in a music folder this playlist is imported from (read-only then).
+    pub source_path: Option<String>,
+    /// The music folder of that file.
+    pub folder_id: Option<i64>,
+}
+
+impl Playlist {
+    /// Whether a user limited to `allowed` music folders (`None`: all) may see this playlist:
+    /// one imported from a folder they may not see is hidden from them.
+    pub fn in_folders(&self, allowed: Option<&[i64]>) -> bool {
+        match (self.folder_id, allowed) {
+            (Some(f), Some(allowed)) => allowed.contains(&f),
+            _ => true,
+        }
+    }
 }
 
 /// What an update changes; `None` leaves a field as it is.
@@ -46,6 +61,8 @@ type Columns = (
     playlists::public,
     playlists::created_at,
     playlists::updated_at,
+    playlists::source_path,
+    playlists::folder_id,
 );
 
 const COLUMNS: Columns = (
@@ -57,6 +74,8 @@ const COLUMNS: Columns = (
     playlists::public,
     playlists::created_at,
     playlists::updated_at,
+    playlists::source_path,
+    playlists::folder_id,
 );
 
 fn set_entries(c: &mut SqliteConnection, playlist: i64, songs: &[i64]) -> QueryResult<()> {

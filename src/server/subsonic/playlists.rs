@@ -11,7 +11,7 @@ use super::Ctx;
 use crate::app::library::browse::{self, SongRow};
 use crate::app::playlists::{Changes, Playlist};
 
-fn playlist_node(p: &Playlist, songs: &[SongRow]) -> Node {
+fn playlist_node(ctx: &Ctx<'_>, p: &Playlist, songs: &[SongRow]) -> Node {
     let duration: i64 = songs.iter().map(|s| (s.duration_ms + 500) / 1000).sum();
     Node::new()
         .attr("id", ids::id(ids::PLAYLIST, p.id))
@@ -23,17 +23,33 @@ fn playlist_node(p: &Playlist, songs: &[SongRow]) -> Node {
         .attr("duration", duration)
         .attr("created", iso8601(p.created_at))
         .attr("changed", iso8601(p.updated_at))
+        .attr("readonly", !may_change(ctx, p))
         .opt(
             "coverArt",
             songs.first().map(|s| ids::id(ids::ALBUM, s.album_id)),
         )
 }
 
+/// Whether the user may see a playlist: their own, a public one, anything for an admin; never
+/// one imported from a music folder they may not see.
+pub(super) fn may_see(ctx: &Ctx<'_>, p: &Playlist) -> bool {
+    (p.public || p.owner_id == ctx.user.id || ctx.user.is_admin)
+        && p.in_folders(ctx.user.allowed_folders().as_deref())
+}
+
+/// Whether the user may change a playlist: their own or, for an admin, anyone's, unless it is
+/// imported from a file (the file is what to change).
+fn may_change(ctx: &Ctx<'_>, p: &Playlist) -> bool {
+    p.source_path.is_none()
+        && (p.owner_id == ctx.user.id || ctx.user.is_admin)
+        && ctx.user.has_role("playlist")
+}
+
 /// A playlist the user may see, by the id in `param`.
 fn visible(ctx: &Ctx<'_>, params: &Params, param: &str) -> Result<Playlist, ApiError> {
     let id = ids::parse(ids::PLAYLIST, params.required(param)?)?;
     match ctx.app.playlists.get(id)? {
-        Some(p) if p.public || p.owner_id == ctx.user.id || ctx.user.is_admin => Ok(p),
+        Some(p) if may_see(ctx, &p) => Ok(p),
         _ => Err(ApiError::not_found("playlist")),
     }
 }
@@ -42,6 +58,11 @@ fn visible(ctx: &Ctx<'_>, params: &Params, param: &str) -> Result<Playlist, ApiE
 fn editable(ctx: &Ctx<'_>, params: &Params, param: &str) -> Result<Playlist, ApiError> {
     require_playlist_role(ctx)?;
     let p = visible(ctx, params, param)?;
+    if let Some(file) = &p.source_path {
+        return Err(ApiError::not_authorized(&format!(
+            "change a playlist imported from a file (edit {file} instead)"
+        )));
+    }
     if p.owner_id != ctx.user.id && !ctx.user.is_admin {
         return Err(ApiError::not_authorized("change another user's playlist"));
     }
@@ -90,7 +111,7 @@ fn song_ids(ctx: &Ctx<'_>, params: &Params, name: &str) -> Result<Vec<i64>, ApiE
 fn with_songs(ctx: &Ctx<'_>, p: &Playlist) -> Result<Node, ApiError> {
     let songs = songs_of(ctx, p.id)?;
     let mut c = conn(ctx)?;
-    Ok(playlist_node(p, &songs).list("entry", song_nodes(ctx, &mut c, &songs)?))
+    Ok(playlist_node(ctx, p, &songs).list("entry", song_nodes(ctx, &mut c, &songs)?))
 }
 
 pub fn get_playlists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
@@ -106,11 +127,17 @@ pub fn get_playlists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiErro
                 .ok_or_else(|| ApiError::not_found("user"))?;
             ctx.app.playlists.owned_by(user.id)?
         }
-        _ => ctx.app.playlists.visible_to(ctx.user.id)?,
+        _ => ctx
+            .app
+            .playlists
+            .visible_to(ctx.user.id)?
+            .into_iter()
+            .filter(|p| may_see(ctx, p))
+            .collect(),
     };
     let mut nodes = Vec::new();
     for p in &list {
-        nodes.push(playlist_node(p, &songs_of(ctx, p.id)?));
+        nodes.push(playlist_node(ctx, p, &songs_of(ctx, p.id)?));
     }
     Ok(Envelope::ok(
         "playlists",

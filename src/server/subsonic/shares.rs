@@ -78,7 +78,7 @@ fn songs_for(ctx: &Ctx<'_>, raw: &str) -> Result<Vec<i64>, ApiError> {
         },
         ids::ARTIST => db(browse::song_ids_of(&mut c, None, Some(n), &scope))?,
         ids::PLAYLIST => match ctx.app.playlists.get(n)? {
-            Some(p) if p.public || p.owner_id == ctx.user.id || ctx.user.is_admin => {
+            Some(p) if super::playlists::may_see(ctx, &p) => {
                 let entries = ctx.app.playlists.entries(p.id)?;
                 db(browse::songs_by_ids(&mut c, &entries, &scope))?
                     .iter()
