@@ -249,8 +249,6 @@ fn store(
                     playlists::folder_id.eq(folder),
                 ))
                 .execute(c)?;
-            diesel::delete(playlist_entries::table.filter(playlist_entries::playlist_id.eq(id)))
-                .execute(c)?;
             report.updated += 1;
             id
         }
@@ -271,16 +269,7 @@ fn store(
                 .get_result(c)?
         }
     };
-    for (i, song) in songs.iter().enumerate() {
-        diesel::insert_into(playlist_entries::table)
-            .values((
-                playlist_entries::playlist_id.eq(id),
-                playlist_entries::position.eq(i as i32),
-                playlist_entries::track_id.eq(song),
-            ))
-            .execute(c)?;
-    }
-    Ok(())
+    crate::app::playlists::set_entries(c, id, songs)
 }
 
 #[cfg(test)]

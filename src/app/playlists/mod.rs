@@ -78,7 +78,8 @@ const COLUMNS: Columns = (
     playlists::folder_id,
 );
 
-fn set_entries(c: &mut SqliteConnection, playlist: i64, songs: &[i64]) -> QueryResult<()> {
+/// Replaces a playlist's songs (in one transaction of the caller's).
+pub fn set_entries(c: &mut SqliteConnection, playlist: i64, songs: &[i64]) -> QueryResult<()> {
     diesel::delete(playlist_entries::table.filter(playlist_entries::playlist_id.eq(playlist)))
         .execute(c)?;
     for (i, song) in songs.iter().enumerate() {
