@@ -1,13 +1,24 @@
 //! Houseband's native JSON API under `/api/`.
+//!
+//! `/api/health` answers anyone. Everything else needs a user: HTTP Basic (name and password)
+//! or `Authorization: Bearer <api key>`. Failed logins slow down as they do for Subsonic (the
+//! same brake, per address). Errors are JSON `{"error": "..."}` with a fitting HTTP status.
 
-use actix_web::{web, HttpResponse, Responder};
-use serde::Serialize;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, Responder};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
 
 use crate::app::library::ProgressView;
+use crate::app::users::User;
 use crate::app::App;
+use crate::server::subsonic::auth::Brake;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/health", web::get().to(health));
+    cfg.route("/api/health", web::get().to(health))
+        .route("/api/apikeys", web::get().to(list_keys))
+        .route("/api/apikeys", web::post().to(create_key))
+        .route("/api/apikeys/{id}", web::delete().to(delete_key));
 }
 
 #[derive(Serialize)]
@@ -45,4 +56,286 @@ async fn health(app: web::Data<App>) -> impl Responder {
             "error": e.to_string(),
         })),
     }
+}
+
+/// A failed call: an HTTP status and a message meant for people.
+pub struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+impl Failure {
+    fn new(status: StatusCode, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Failure {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the server failed: {e}"),
+        )
+    }
+
+    fn response(&self) -> HttpResponse {
+        let mut r = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.insert_header((
+                "WWW-Authenticate",
+                "Basic realm=\"Houseband\", charset=\"UTF-8\"",
+            ));
+        }
+        r.json(serde_json::json!({ "error": self.message }))
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Failure {
+        Failure::internal(format!("{e:#}"))
+    }
+}
+
+/// The credentials a request carries.
+enum Credentials {
+    Password(String, String),
+    ApiKey(String),
+}
+
+fn credentials(req: &HttpRequest) -> Result<Credentials, Failure> {
+    let missing = || {
+        Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "log in: HTTP Basic with your user name and password, or `Authorization: Bearer <api key>`",
+        )
+    };
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(missing)?;
+    let (scheme, value) = header.trim().split_once(' ').ok_or_else(missing)?;
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(Credentials::ApiKey(value.to_string()));
+    }
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(missing());
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "the Basic credentials are not valid base64 UTF-8",
+            )
+        })?;
+    let (name, password) = decoded.split_once(':').ok_or_else(missing)?;
+    Ok(Credentials::Password(
+        name.to_string(),
+        password.to_string(),
+    ))
+}
+
+/// The calling user, or a failure; blocking (password and database work).
+fn authenticate(app: &App, credentials: Credentials) -> Result<User, Failure> {
+    let wrong = || {
+        Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong user name, password or API key",
+        )
+    };
+    match credentials {
+        Credentials::ApiKey(key) => app.users.user_for_api_key(&key)?.ok_or_else(wrong),
+        Credentials::Password(name, password) => {
+            if app.users.verify(&name, &password)? {
+                app.users.find(&name)?.ok_or_else(wrong)
+            } else {
+                Err(wrong())
+            }
+        }
+    }
+}
+
+/// Runs `work` for the authenticated caller on the blocking pool and answers its JSON; failed
+/// logins are held back by the brake.
+async fn with_user<T: Serialize + Send + 'static>(
+    req: &HttpRequest,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+    work: impl FnOnce(&App, User) -> Result<(StatusCode, T), Failure> + Send + 'static,
+) -> HttpResponse {
+    let credentials = match credentials(req) {
+        Ok(c) => c,
+        Err(f) => return f.response(),
+    };
+    let app = app.into_inner();
+    let result = web::block(move || {
+        let user = authenticate(&app, credentials).map_err(|f| (true, f))?;
+        work(&app, user).map_err(|f| (false, f))
+    })
+    .await;
+    let peer = req.peer_addr().map(|p| p.ip());
+    match result {
+        Ok(Ok((status, body))) => {
+            if let Some(ip) = peer {
+                brake.succeeded(ip);
+            }
+            HttpResponse::build(status).json(body)
+        }
+        Ok(Err((login_failed, f))) => {
+            if login_failed && f.status == StatusCode::UNAUTHORIZED {
+                if let Some(ip) = peer {
+                    let delay = brake.failed(ip);
+                    if !delay.is_zero() {
+                        tracing::warn!(peer = %ip, ?delay, "repeated failed logins: slowing down");
+                        actix_web::rt::time::sleep(delay).await;
+                    }
+                }
+            }
+            f.response()
+        }
+        Err(e) => Failure::internal(e).response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct KeyOwner {
+    /// Another user's name, for admins.
+    user: Option<String>,
+}
+
+/// Whose keys a call is about: the caller's, or (admins only) the named user's.
+fn key_owner(app: &App, caller: &User, asked: Option<&str>) -> Result<String, Failure> {
+    match asked.filter(|n| !n.is_empty() && *n != caller.name) {
+        None => Ok(caller.name.clone()),
+        Some(_) if !caller.is_admin => Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "only an admin manages another user's API keys",
+        )),
+        Some(name) => match app.users.find(name)? {
+            Some(u) => Ok(u.name),
+            None => Err(Failure::new(
+                StatusCode::NOT_FOUND,
+                format!("no user named {name:?}"),
+            )),
+        },
+    }
+}
+
+#[derive(Serialize)]
+struct KeyInfo {
+    id: i64,
+    label: String,
+    /// Seconds since 1970.
+    created: i64,
+    last_used: Option<i64>,
+}
+
+async fn list_keys(
+    req: HttpRequest,
+    query: web::Query<KeyOwner>,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let asked = query.into_inner().user;
+    with_user(&req, app, brake, move |app, me| {
+        let owner = key_owner(app, &me, asked.as_deref())?;
+        let keys: Vec<KeyInfo> = app
+            .users
+            .api_keys(&owner)?
+            .into_iter()
+            .map(|k| KeyInfo {
+                id: k.id,
+                label: k.label,
+                created: k.created_at,
+                last_used: k.last_used_at,
+            })
+            .collect();
+        Ok((StatusCode::OK, keys))
+    })
+    .await
+}
+
+#[derive(Deserialize, Default)]
+struct NewKey {
+    label: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CreatedKey {
+    id: i64,
+    label: String,
+    /// The key itself: shown this once, only its hash is kept.
+    key: String,
+}
+
+/// The longest label kept.
+const MAX_LABEL: usize = 200;
+
+async fn create_key(
+    req: HttpRequest,
+    query: web::Query<KeyOwner>,
+    body: web::Bytes,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let asked = query.into_inner().user;
+    let new: NewKey = if body.iter().all(u8::is_ascii_whitespace) {
+        NewKey::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(n) => n,
+            Err(e) => {
+                return Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("the body must be JSON like {{\"label\": \"my phone\"}}: {e}"),
+                )
+                .response()
+            }
+        }
+    };
+    with_user(&req, app, brake, move |app, me| {
+        let owner = key_owner(app, &me, asked.as_deref())?;
+        let label: String = new
+            .label
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_LABEL)
+            .collect();
+        let label = if label.trim().is_empty() {
+            "API key".to_string()
+        } else {
+            label.trim().to_string()
+        };
+        let (id, key) = app.users.create_api_key(&owner, &label)?;
+        Ok((StatusCode::CREATED, CreatedKey { id, label, key }))
+    })
+    .await
+}
+
+async fn delete_key(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<KeyOwner>,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let asked = query.into_inner().user;
+    let Ok(id) = path.into_inner().parse::<i64>() else {
+        return Failure::new(StatusCode::NOT_FOUND, "no such API key").response();
+    };
+    with_user(&req, app, brake, move |app, me| {
+        let owner = key_owner(app, &me, asked.as_deref())?;
+        if !app.users.api_keys(&owner)?.iter().any(|k| k.id == id) {
+            return Err(Failure::new(StatusCode::NOT_FOUND, "no such API key"));
+        }
+        app.users.delete_api_key(&owner, id)?;
+        Ok((StatusCode::OK, serde_json::json!({ "deleted": id })))
+    })
+    .await
 }

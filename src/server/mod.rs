@@ -24,9 +24,10 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
     let server = HttpServer::new(move || {
         actix_web::App::new()
             .app_data(data.clone())
+            .app_data(brake.clone())
             .configure(api::routes)
             .configure(share::routes)
-            .configure(|cfg| subsonic::routes(cfg, brake.clone()))
+            .configure(subsonic::routes)
     })
     .workers(workers)
     .bind(bind)

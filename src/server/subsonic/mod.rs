@@ -37,11 +37,10 @@ use response::{Envelope, Format};
 /// The largest form body accepted; a bigger one is refused before it is read.
 const MAX_FORM_BODY: usize = 2 * 1024 * 1024;
 
-/// Registers `/rest/`. The brake is shared by every worker, so it is made once, outside the
-/// per-worker app factory, and handed in.
-pub fn routes(cfg: &mut web::ServiceConfig, brake: web::Data<auth::Brake>) {
-    cfg.app_data(brake)
-        .app_data(web::PayloadConfig::new(MAX_FORM_BODY))
+/// Registers `/rest/`. The login brake (`web::Data<auth::Brake>`) is app data shared by every
+/// worker and by the native API, made once by `server::bind`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PayloadConfig::new(MAX_FORM_BODY))
         .route("/rest/{method}", web::route().to(handle));
 }
 
