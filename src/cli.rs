@@ -254,7 +254,18 @@ fn scan(settings: Settings, full: bool) -> Result<()> {
     Ok(())
 }
 
+/// The server answers with buffers of a megabyte or more (a 1,000-song playlist); glibc would
+/// map and unmap each one, and the page faults cost more than the work. Keep them in the heap.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+    }
+}
+
 fn serve(settings: Settings) -> Result<()> {
+    tune_allocator();
     if settings.music.is_empty() {
         tracing::warn!("no music folders configured: pass --music DIR or set HOUSEBAND_MUSIC");
     }

@@ -171,12 +171,19 @@ async fn handle(
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
     };
-    let envelope = match web::block(move || dispatch(&app, &method, &params, base_url)).await {
-        Ok(Ok(envelope)) => {
+    // A big answer (a 1,000-song playlist) takes milliseconds to write out: do it on the
+    // blocking pool too, never on the async workers.
+    let render_format = format.clone();
+    let answer = web::block(move || {
+        dispatch(&app, &method, &params, base_url).map(|e| e.render(&render_format))
+    })
+    .await;
+    let (body, content_type) = match answer {
+        Ok(Ok(rendered)) => {
             if let Some(peer) = req.peer_addr() {
                 brake.succeeded(peer.ip());
             }
-            envelope
+            rendered
         }
         Ok(Err(e)) => {
             if e.code == code::WRONG_CREDENTIALS || e.code == code::INVALID_API_KEY {
@@ -188,11 +195,11 @@ async fn handle(
                     }
                 }
             }
-            Envelope::error(e.code, &e.message)
+            Envelope::error(e.code, &e.message).render(&format)
         }
-        Err(e) => Envelope::error(code::GENERIC, &format!("the server could not answer: {e}")),
+        Err(e) => Envelope::error(code::GENERIC, &format!("the server could not answer: {e}"))
+            .render(&format),
     };
-    let (body, content_type) = envelope.render(&format);
     HttpResponse::Ok().content_type(content_type).body(body)
 }
 

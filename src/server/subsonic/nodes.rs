@@ -21,32 +21,17 @@ pub struct Extras {
 /// The calling user's view of an item: starred, userRating, playCount, played.
 fn annotate(node: Node, a: Option<&Annotation>) -> Node {
     let Some(a) = a else { return node };
-    node.opt("starred", a.starred_at.map(iso8601))
+    node.opt("starred", a.starred_at.map(Scalar::Time))
         .opt("userRating", a.rating)
         .opt("playCount", (a.play_count > 0).then_some(a.play_count))
-        .opt("played", a.last_played_at.map(iso8601))
+        .opt("played", a.last_played_at.map(Scalar::Time))
 }
 
 /// Seconds since the epoch as ISO 8601 UTC (`2026-11-28T00:05:01Z`).
 pub fn iso8601(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let mut out = String::with_capacity(20);
+    super::response::write_iso8601(secs, &mut out);
+    out
 }
 
 fn artist_refs(credits: &[CreditRow], role: &str) -> Vec<Node> {
@@ -55,7 +40,7 @@ fn artist_refs(credits: &[CreditRow], role: &str) -> Vec<Node> {
         .filter(|c| c.role == role)
         .map(|c| {
             Node::new()
-                .attr("id", ids::id(ids::ARTIST, c.artist_id))
+                .attr("id", Scalar::Id(ids::ARTIST, c.artist_id))
                 .attr("name", &c.name)
         })
         .collect()
@@ -98,7 +83,7 @@ fn item_date(text: Option<&str>) -> Option<Node> {
 pub fn song(s: &SongRow, extras: &Extras) -> Node {
     let no_credits = Vec::new();
     let credits = extras.credits.get(&s.id).unwrap_or(&no_credits);
-    let genres = extras.genres.get(&s.id).cloned().unwrap_or_default();
+    let genres: &[String] = extras.genres.get(&s.id).map_or(&[], Vec::as_slice);
     let first_artist = credits
         .iter()
         .find(|c| c.role == "artist")
@@ -123,7 +108,7 @@ pub fn song(s: &SongRow, extras: &Extras) -> Node {
                 .child(
                     "artist",
                     Node::new()
-                        .attr("id", ids::id(ids::ARTIST, c.artist_id))
+                        .attr("id", Scalar::Id(ids::ARTIST, c.artist_id))
                         .attr("name", &c.name),
                 )
         })
@@ -144,9 +129,9 @@ pub fn song(s: &SongRow, extras: &Extras) -> Node {
     if !has_gain {
         replay_gain = Node::new();
     }
-    let mut node = Node::new()
-        .attr("id", ids::id(ids::TRACK, s.id))
-        .attr("parent", ids::id(ids::DIRECTORY, s.directory_id))
+    let mut node = Node::with_capacity(48, 8)
+        .attr("id", Scalar::Id(ids::TRACK, s.id))
+        .attr("parent", Scalar::Id(ids::DIRECTORY, s.directory_id))
         .attr("isDir", false)
         .attr("title", &s.title)
         .attr("album", &s.album_name)
@@ -154,7 +139,7 @@ pub fn song(s: &SongRow, extras: &Extras) -> Node {
         .opt("track", s.track_number)
         .opt("year", s.year)
         .opt("genre", genres.first().cloned())
-        .attr("coverArt", ids::id(ids::ALBUM, s.album_id))
+        .attr("coverArt", Scalar::Id(ids::ALBUM, s.album_id))
         .attr("size", s.size)
         .attr("contentType", &s.content_type)
         .attr("suffix", &s.suffix)
@@ -166,9 +151,9 @@ pub fn song(s: &SongRow, extras: &Extras) -> Node {
         .attr("path", relative)
         .attr("isVideo", false)
         .opt("discNumber", s.disc_number)
-        .attr("created", iso8601(s.created_at))
-        .attr("albumId", ids::id(ids::ALBUM, s.album_id))
-        .opt("artistId", first_artist.map(|a| ids::id(ids::ARTIST, a)))
+        .attr("created", Scalar::Time(s.created_at))
+        .attr("albumId", Scalar::Id(ids::ALBUM, s.album_id))
+        .opt("artistId", first_artist.map(|a| Scalar::Id(ids::ARTIST, a)))
         .attr("type", "music")
         .attr("mediaType", "song")
         .opt("bpm", s.bpm)
@@ -199,18 +184,21 @@ pub fn song(s: &SongRow, extras: &Extras) -> Node {
 }
 
 pub fn album(a: &AlbumRow, extras: &Extras) -> Node {
-    let genres = extras.genres.get(&a.id).cloned().unwrap_or_default();
+    let genres: &[String] = extras.genres.get(&a.id).map_or(&[], Vec::as_slice);
     let no_credits = Vec::new();
     let credits = extras.credits.get(&a.id).unwrap_or(&no_credits);
-    let mut node = Node::new()
-        .attr("id", ids::id(ids::ALBUM, a.id))
+    let mut node = Node::with_capacity(32, 8)
+        .attr("id", Scalar::Id(ids::ALBUM, a.id))
         .attr("name", &a.name)
         .attr("artist", &a.artist_display)
-        .opt("artistId", a.artist_id.map(|i| ids::id(ids::ARTIST, i)))
-        .opt("coverArt", a.has_cover.then(|| ids::id(ids::ALBUM, a.id)))
+        .opt("artistId", a.artist_id.map(|i| Scalar::Id(ids::ARTIST, i)))
+        .opt(
+            "coverArt",
+            a.has_cover.then_some(Scalar::Id(ids::ALBUM, a.id)),
+        )
         .attr("songCount", a.track_count)
         .attr("duration", (a.duration_ms + 500) / 1000)
-        .attr("created", iso8601(a.created_at))
+        .attr("created", Scalar::Time(a.created_at))
         .opt("year", a.year)
         .opt("genre", genres.first().cloned())
         .opt("musicBrainzId", a.mbz_album_id.as_deref())
@@ -256,9 +244,12 @@ pub fn album(a: &AlbumRow, extras: &Extras) -> Node {
 
 pub fn artist(a: &ArtistRow, annotation: Option<&Annotation>) -> Node {
     let node = Node::new()
-        .attr("id", ids::id(ids::ARTIST, a.id))
+        .attr("id", Scalar::Id(ids::ARTIST, a.id))
         .attr("name", &a.name)
-        .opt("coverArt", a.has_image.then(|| ids::id(ids::ARTIST, a.id)))
+        .opt(
+            "coverArt",
+            a.has_image.then_some(Scalar::Id(ids::ARTIST, a.id)),
+        )
         .attr("albumCount", a.album_count)
         .opt("musicBrainzId", a.mbid.as_deref())
         .opt("sortName", a.sort_name.as_deref())
@@ -266,27 +257,30 @@ pub fn artist(a: &ArtistRow, annotation: Option<&Annotation>) -> Node {
     // ArtistID3 carries only the star of what a user can say about an artist.
     node.opt(
         "starred",
-        annotation.and_then(|a| a.starred_at).map(iso8601),
+        annotation.and_then(|a| a.starred_at).map(Scalar::Time),
     )
 }
 
 /// An album as a folder-style `Child` (getAlbumList, search2, getStarred).
 pub fn album_as_child(a: &AlbumRow, extras: &Extras) -> Node {
-    let genres = extras.genres.get(&a.id).cloned().unwrap_or_default();
+    let genres: &[String] = extras.genres.get(&a.id).map_or(&[], Vec::as_slice);
     let node = Node::new()
-        .attr("id", ids::id(ids::ALBUM, a.id))
-        .opt("parent", a.artist_id.map(|i| ids::id(ids::ARTIST, i)))
+        .attr("id", Scalar::Id(ids::ALBUM, a.id))
+        .opt("parent", a.artist_id.map(|i| Scalar::Id(ids::ARTIST, i)))
         .attr("isDir", true)
         .attr("title", &a.name)
         .attr("album", &a.name)
         .attr("artist", &a.artist_display)
         .opt("year", a.year)
         .opt("genre", genres.first().cloned())
-        .opt("coverArt", a.has_cover.then(|| ids::id(ids::ALBUM, a.id)))
+        .opt(
+            "coverArt",
+            a.has_cover.then_some(Scalar::Id(ids::ALBUM, a.id)),
+        )
         .attr("duration", (a.duration_ms + 500) / 1000)
-        .attr("created", iso8601(a.created_at))
-        .attr("albumId", ids::id(ids::ALBUM, a.id))
-        .opt("artistId", a.artist_id.map(|i| ids::id(ids::ARTIST, i)))
+        .attr("created", Scalar::Time(a.created_at))
+        .attr("albumId", Scalar::Id(ids::ALBUM, a.id))
+        .opt("artistId", a.artist_id.map(|i| Scalar::Id(ids::ARTIST, i)))
         .attr("mediaType", "album");
     annotate(node, extras.annotations.get(&a.id))
 }
@@ -294,11 +288,11 @@ pub fn album_as_child(a: &AlbumRow, extras: &Extras) -> Node {
 /// An artist in the older, folder-style `Artist` form.
 pub fn artist_plain(a: &ArtistRow, annotation: Option<&Annotation>) -> Node {
     Node::new()
-        .attr("id", ids::id(ids::ARTIST, a.id))
+        .attr("id", Scalar::Id(ids::ARTIST, a.id))
         .attr("name", &a.name)
         .opt(
             "starred",
-            annotation.and_then(|n| n.starred_at).map(iso8601),
+            annotation.and_then(|n| n.starred_at).map(Scalar::Time),
         )
         .opt("userRating", annotation.and_then(|n| n.rating))
 }

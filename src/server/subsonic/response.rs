@@ -18,6 +18,10 @@ pub enum Scalar {
     Int(i64),
     Float(f64),
     Bool(bool),
+    /// An id such as `tr-12` (kind, number), written without building a string first.
+    Id(&'static str, i64),
+    /// A time in seconds since 1970, written as ISO 8601 UTC.
+    Time(i64),
 }
 
 impl From<&str> for Scalar {
@@ -67,12 +71,19 @@ impl From<bool> for Scalar {
 }
 
 impl Scalar {
-    fn xml_text(&self) -> String {
+    /// Appends the value as XML text, escaped.
+    fn write_xml(&self, out: &mut String) {
         match self {
-            Scalar::Str(s) => s.clone(),
-            Scalar::Int(i) => i.to_string(),
-            Scalar::Float(f) => format_float(*f),
-            Scalar::Bool(b) => b.to_string(),
+            Scalar::Str(s) => escape_into(s, out),
+            Scalar::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Scalar::Float(f) => out.push_str(&format_float(*f)),
+            Scalar::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Scalar::Id(kind, n) => {
+                let _ = write!(out, "{kind}-{n}");
+            }
+            Scalar::Time(secs) => write_iso8601(*secs, out),
         }
     }
     fn write_json(&self, out: &mut String) {
@@ -87,26 +98,66 @@ impl Scalar {
                 let _ = write!(out, "{f}");
             }
             Scalar::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Scalar::Id(kind, n) => {
+                let _ = write!(out, "\"{kind}-{n}\"");
+            }
+            Scalar::Time(secs) => {
+                out.push('"');
+                write_iso8601(*secs, out);
+                out.push('"');
+            }
         }
     }
+}
+
+/// Appends seconds since the epoch as ISO 8601 UTC (`2026-11-28T00:05:01Z`).
+pub fn write_iso8601(secs: i64, out: &mut String) {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
 }
 
 /// A JSON string literal: quotes, backslashes and control characters escaped.
 fn write_json_str(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // Runs of plain bytes are copied whole; only ASCII bytes are ever escaped, so every cut
+    // falls on a character boundary.
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        if escaped.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escaped);
         }
+        plain = i + 1;
     }
+    out.push_str(&s[plain..]);
     out.push('"');
 }
 
@@ -138,6 +189,47 @@ pub struct Node {
 impl Node {
     pub fn new() -> Node {
         Node::default()
+    }
+
+    /// A node with room for `attrs` attributes and `children` children, for the big elements
+    /// (a song has some forty) that would otherwise regrow their lists several times each.
+    pub fn with_capacity(attrs: usize, children: usize) -> Node {
+        Node {
+            attrs: Vec::with_capacity(attrs),
+            children: Vec::with_capacity(children),
+            text: None,
+        }
+    }
+
+    /// About how many bytes this element takes written out, so the writer allocates once.
+    fn size_hint(&self) -> usize {
+        let attrs: usize = self
+            .attrs
+            .iter()
+            .map(|(k, v)| {
+                k.len()
+                    + 6
+                    + match v {
+                        Scalar::Str(s) => s.len(),
+                        _ => 24,
+                    }
+            })
+            .sum();
+        let children: usize = self
+            .children
+            .iter()
+            .map(|(k, c)| {
+                k.len()
+                    + 8
+                    + match c {
+                        Child::One(n) => n.size_hint(),
+                        Child::Many(ns) => ns.iter().map(|n| n.size_hint() + k.len() + 4).sum(),
+                        Child::Scalars(vs) => vs.len() * (k.len() + 28),
+                        Child::Text(_) => 32,
+                    }
+            })
+            .sum();
+        attrs + children + self.text.as_ref().map_or(0, |t| t.len() + 12)
     }
 
     /// Sets an attribute (JSON: a field).
@@ -186,34 +278,33 @@ impl Node {
 
     fn write_xml_attrs(&self, out: &mut String) {
         for (k, v) in &self.attrs {
-            let _ = write!(out, " {k}=\"{}\"", escape(&v.xml_text()));
+            out.push(' ');
+            out.push_str(k);
+            out.push_str("=\"");
+            v.write_xml(out);
+            out.push('"');
         }
     }
 
     fn write_xml_children(&self, out: &mut String) {
         if let Some(t) = &self.text {
-            out.push_str(&escape(t));
+            escape_into(t, out);
         }
+        let text_element = |name: &str, v: &Scalar, out: &mut String| {
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            v.write_xml(out);
+            out.push_str("</");
+            out.push_str(name);
+            out.push('>');
+        };
         for (child_name, child) in &self.children {
             match child {
                 Child::One(n) => n.write_xml(child_name, out),
                 Child::Many(ns) => ns.iter().for_each(|n| n.write_xml(child_name, out)),
-                Child::Scalars(vs) => {
-                    for v in vs {
-                        let _ = write!(
-                            out,
-                            "<{child_name}>{}</{child_name}>",
-                            escape(&v.xml_text())
-                        );
-                    }
-                }
-                Child::Text(v) => {
-                    let _ = write!(
-                        out,
-                        "<{child_name}>{}</{child_name}>",
-                        escape(&v.xml_text())
-                    );
-                }
+                Child::Scalars(vs) => vs.iter().for_each(|v| text_element(child_name, v, out)),
+                Child::Text(v) => text_element(child_name, v, out),
             }
         }
     }
@@ -289,6 +380,21 @@ impl Node {
 /// XML-escapes text, dropping characters XML 1.0 cannot carry at all (also right for HTML).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    escape_into(s, &mut out);
+    out
+}
+
+/// Appends `s` XML-escaped (see [`escape`]).
+fn escape_into(s: &str, out: &mut String) {
+    // Most text needs nothing: copy it whole. 0xEF starts U+FFFE and U+FFFF (and other
+    // characters, which the slow path keeps).
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | 0..=0x1f | 0xef))
+    {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -301,7 +407,6 @@ pub fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// The requested wire format.
@@ -391,7 +496,8 @@ impl Envelope {
     pub fn render(&self, format: &Format) -> (String, &'static str) {
         match format {
             Format::Xml => {
-                let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                let mut out = String::with_capacity(self.body.size_hint() + 256);
+                out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
                 let mut root = self.root();
                 root.attrs.insert(0, ("xmlns", Scalar::Str(XMLNS.into())));
                 out.push_str("<subsonic-response");
@@ -414,7 +520,8 @@ impl Envelope {
     }
 
     fn json_text(&self) -> String {
-        let mut out = String::from("{\"subsonic-response\":{");
+        let mut out = String::with_capacity(self.body.size_hint() + 256);
+        out.push_str("{\"subsonic-response\":{");
         let mut first = true;
         self.root().write_json_fields(&mut out, &mut first);
         self.body.write_json_fields(&mut out, &mut first);
@@ -503,5 +610,10 @@ mod tests {
     #[test]
     fn xml_drops_characters_it_cannot_carry() {
         assert_eq!(escape("a\u{1}b\u{0}c"), "abc");
+        assert_eq!(escape("plain ünïcode"), "plain ünïcode");
+        assert_eq!(escape("x\u{fffe}y'"), "xy&apos;");
+        let mut json = String::new();
+        write_json_str("a\"b\\c\n\u{1}é\t", &mut json);
+        assert_eq!(json, "\"a\\\"b\\\\c\\n\\u0001é\\t\"");
     }
 }
