@@ -2322,3 +2322,41 @@ fn playlist_files_are_shared_with_everyone_and_read_only() {
     let mine = api.json("createPlaylist", &format!("name=Mine&songId={song}"));
     assert_eq!(mine["playlist"]["readonly"], false);
 }
+
+#[test]
+fn a_search_too_broad_to_rank_still_pages_through_every_match() {
+    // 2,100 generated songs all titled "Song N": more matches than the server ranks.
+    let sb = Sandbox::new();
+    houseband::testkit::generate(&sb.music(), &houseband::testkit::GenOptions::new(2100)).unwrap();
+    let api = Api::start_in(sb, &[], 2100);
+    let mut seen = Vec::new();
+    for page in 0..5 {
+        let v = api.json(
+            "search3",
+            &format!(
+                "query=song&songCount=500&songOffset={}&artistCount=0&albumCount=0",
+                page * 500
+            ),
+        );
+        let ids: Vec<i64> = v["searchResult3"]["song"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|s| s["id"].as_str().unwrap()[3..].parse().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "library order within a page"
+        );
+        seen.extend(ids);
+    }
+    let mut unique = seen.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (2100, 2100), "every match once");
+    // A narrower query is ranked: the song it names comes first.
+    let v = api.json("search3", "query=song%20001234&songCount=5");
+    assert_eq!(v["searchResult3"]["song"][0]["title"], "Song 001234");
+}
