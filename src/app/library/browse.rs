@@ -698,9 +698,11 @@ pub fn album_list(
             "COALESCE(al.sort_name, al.name) COLLATE NOCASE, al.id".into(),
         ),
     };
+    // The page's ids first (from an index in the list's order), then the albums: the full
+    // columns, with their per-album subquery, are read for 50 albums, not for all of them.
     let in_scope = scope.on("al.folder_id");
     let sql = format!(
-        "SELECT {ALBUM_COLUMNS} FROM albums al {join}
+        "SELECT al.id FROM albums al {join}
          WHERE al.track_count > 0 AND {in_scope} {filter}
          ORDER BY {order_by} LIMIT ? OFFSET ?"
     );
@@ -711,9 +713,19 @@ pub fn album_list(
     if let AlbumOrder::ByGenre(g) = order {
         q = q.bind::<Text, _>(g.clone());
     }
-    q.bind::<BigInt, _>(size)
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let ids: Vec<i64> = q
+        .bind::<BigInt, _>(size)
         .bind::<BigInt, _>(offset)
-        .load(conn)
+        .load::<Id>(conn)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    albums_by_ids(conn, &ids, scope)
 }
 
 /// Random songs in scope, optionally of a genre, within years.
@@ -725,9 +737,15 @@ pub fn random_songs(
     to_year: Option<i32>,
     scope: &Scope,
 ) -> DbResult<Vec<SongRow>> {
+    // Ids first (narrow rows to shuffle), then the songs.
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
     let from = song_from(scope);
-    diesel::sql_query(format!(
-        "SELECT {SONG_COLUMNS} {from}
+    let ids: Vec<Id> = diesel::sql_query(format!(
+        "SELECT t.id {from}
            AND (? IS NULL OR t.id IN (SELECT tg.track_id FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE g.name = ?))
            AND (? IS NULL OR t.year >= ?) AND (? IS NULL OR t.year <= ?)
          ORDER BY RANDOM() LIMIT ?"
@@ -739,7 +757,9 @@ pub fn random_songs(
     .bind::<Nullable<Integer>, _>(to_year)
     .bind::<Nullable<Integer>, _>(to_year)
     .bind::<BigInt, _>(size)
-    .load(conn)
+    .load(conn)?;
+    let ids: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
+    songs_by_ids(conn, &ids, scope)
 }
 
 /// The columns of [`SongRow`] in its field order, for typed queries.
@@ -1116,6 +1136,22 @@ pub fn lyrics_by_name(
     .bind::<Nullable<Text>, _>(artist)
     .load(conn)?;
     Ok(rows.into_iter().next())
+}
+
+/// Every album with present songs in an enabled folder, by id.
+pub fn present_album_ids(conn: &mut SqliteConnection) -> DbResult<Vec<i64>> {
+    #[derive(QueryableByName)]
+    struct Id {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let rows: Vec<Id> = diesel::sql_query(
+        "SELECT id FROM albums INDEXED BY albums_present
+         WHERE track_count > 0 AND folder_id IN (SELECT id FROM music_folders WHERE enabled)
+         ORDER BY id",
+    )
+    .load(conn)?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 /// Every present song in an enabled folder, by id.

@@ -43,6 +43,9 @@ struct Cache {
     song_ids: Option<Arc<Vec<i64>>>,
     /// The album artists of every folder (getArtists, the first thing clients ask for).
     album_artists: Option<Arc<Vec<browse::ArtistRow>>>,
+    /// Ids of every album with present songs: random albums are picked from it, where SQLite
+    /// would read and shuffle them all.
+    album_ids: Option<Arc<Vec<i64>>>,
 }
 
 impl Library {
@@ -122,6 +125,20 @@ impl Library {
             |c| &mut c.song_ids,
             |conn| Ok(browse::present_song_ids(conn)?),
         )
+    }
+
+    /// Every album with present songs, by id (blocking on first use after a scan).
+    pub fn album_ids(&self) -> Result<Arc<Vec<i64>>> {
+        self.cached(
+            |c| &mut c.album_ids,
+            |conn| Ok(browse::present_album_ids(conn)?),
+        )
+    }
+
+    /// `n` different ids picked at random from `ids` (all of them, shuffled, if there are fewer).
+    pub fn pick_random(ids: &[i64], n: usize) -> Vec<i64> {
+        use rand::seq::IndexedRandom;
+        ids.choose_multiple(&mut rand::rng(), n).copied().collect()
     }
 
     /// Album artists of every folder, by sort name (blocking on first use after a scan).

@@ -7,6 +7,7 @@ use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, AlbumOrder, AlbumRow};
+use crate::app::library::Library;
 use diesel::sqlite::SqliteConnection;
 
 /// The largest page a client may ask for.
@@ -105,11 +106,17 @@ fn album_page(
         _ => return Err(ApiError::invalid("type")),
     };
     let (size, offset) = page(params, "size", "offset", 10)?;
+    let scope = ctx.scope_in(params)?;
+    if order == AlbumOrder::Random && scope.is_all() {
+        // Picked from the library's album list, without SQLite shuffling every album.
+        let picked = Library::pick_random(&ctx.app.library.album_ids()?, size as usize);
+        return db(browse::albums_by_ids(c, &picked, &scope));
+    }
     db(browse::album_list(
         c,
         &order,
         ctx.user.id,
-        &ctx.scope_in(params)?,
+        &scope,
         size,
         offset,
     ))
@@ -140,7 +147,12 @@ pub fn get_random_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiE
     let to = params.number::<i32>("toYear")?;
     let scope = ctx.scope_in(params)?;
     let mut c = conn(ctx)?;
-    let songs = db(browse::random_songs(&mut c, size, genre, from, to, &scope))?;
+    let songs = if genre.is_none() && from.is_none() && to.is_none() && scope.is_all() {
+        let picked = Library::pick_random(&ctx.app.library.song_ids()?, size as usize);
+        db(browse::songs_by_ids(&mut c, &picked, &scope))?
+    } else {
+        db(browse::random_songs(&mut c, size, genre, from, to, &scope))?
+    };
     Ok(Envelope::ok(
         "randomSongs",
         Node::new().list("song", song_nodes(ctx, &mut c, &songs)?),
