@@ -268,6 +268,13 @@ const SONG_COLUMNS: &str = "t.id, t.album_id, t.directory_id, t.path, f.path AS 
 const SONG_FROM: &str = "FROM tracks t JOIN music_folders f ON f.id = t.folder_id
     WHERE t.missing_since IS NULL AND f.enabled";
 
+/// One id per row, for the queries that pick ids first.
+#[derive(QueryableByName)]
+struct IdRow {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
 /// `SONG_FROM` narrowed to a scope.
 fn song_from(scope: &Scope) -> String {
     format!("{SONG_FROM} AND {}", scope.on("t.folder_id"))
@@ -713,15 +720,10 @@ pub fn album_list(
     if let AlbumOrder::ByGenre(g) = order {
         q = q.bind::<Text, _>(g.clone());
     }
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
     let ids: Vec<i64> = q
         .bind::<BigInt, _>(size)
         .bind::<BigInt, _>(offset)
-        .load::<Id>(conn)?
+        .load::<IdRow>(conn)?
         .into_iter()
         .map(|r| r.id)
         .collect();
@@ -738,13 +740,8 @@ pub fn random_songs(
     scope: &Scope,
 ) -> DbResult<Vec<SongRow>> {
     // Ids first (narrow rows to shuffle), then the songs.
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
     let from = song_from(scope);
-    let ids: Vec<Id> = diesel::sql_query(format!(
+    let ids: Vec<IdRow> = diesel::sql_query(format!(
         "SELECT t.id {from}
            AND (? IS NULL OR t.id IN (SELECT tg.track_id FROM track_genres tg JOIN genres g ON g.id = tg.genre_id WHERE g.name = ?))
            AND (? IS NULL OR t.year >= ?) AND (? IS NULL OR t.year <= ?)
@@ -1066,12 +1063,7 @@ pub fn song_ids_of(
     artist: Option<i64>,
     scope: &Scope,
 ) -> DbResult<Vec<i64>> {
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
-    let rows: Vec<Id> = diesel::sql_query(format!(
+    let rows: Vec<IdRow> = diesel::sql_query(format!(
         "SELECT t.id FROM tracks t WHERE t.missing_since IS NULL AND {}
            AND (? IS NULL OR t.album_id = ?)
            AND (? IS NULL OR t.id IN (SELECT track_id FROM track_artists WHERE artist_id = ?))
@@ -1140,12 +1132,7 @@ pub fn lyrics_by_name(
 
 /// Every album with present songs in an enabled folder, by id.
 pub fn present_album_ids(conn: &mut SqliteConnection) -> DbResult<Vec<i64>> {
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
-    let rows: Vec<Id> = diesel::sql_query(
+    let rows: Vec<IdRow> = diesel::sql_query(
         "SELECT id FROM albums INDEXED BY albums_present
          WHERE track_count > 0 AND folder_id IN (SELECT id FROM music_folders WHERE enabled)
          ORDER BY id",
@@ -1156,12 +1143,7 @@ pub fn present_album_ids(conn: &mut SqliteConnection) -> DbResult<Vec<i64>> {
 
 /// Every present song in an enabled folder, by id.
 pub fn present_song_ids(conn: &mut SqliteConnection) -> DbResult<Vec<i64>> {
-    #[derive(QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = BigInt)]
-        id: i64,
-    }
-    let rows: Vec<Id> = diesel::sql_query(
+    let rows: Vec<IdRow> = diesel::sql_query(
         "SELECT id FROM tracks INDEXED BY tracks_present_paging
          WHERE missing_since IS NULL AND folder_id IN (SELECT id FROM music_folders WHERE enabled)
          ORDER BY id",
