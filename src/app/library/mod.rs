@@ -7,6 +7,7 @@
 pub mod browse;
 pub mod fold;
 pub mod head_tail;
+pub mod index;
 pub mod lyrics;
 pub mod playlist_files;
 pub mod record;
@@ -30,6 +31,8 @@ pub struct Library {
     db: Arc<Db>,
     config: ScanConfig,
     progress: Progress,
+    /// Leading words the artist index ignores ("The", "Los"...).
+    articles: Vec<String>,
     scan_lock: Mutex<()>,
     /// Answers that only a scan changes, made on first use and dropped by every scan.
     cache: Mutex<Cache>,
@@ -41,8 +44,9 @@ struct Cache {
     /// offset, and an offset into this list costs nothing, where SQLite would skip that many
     /// rows for every page.
     song_ids: Option<Arc<Vec<i64>>>,
-    /// The album artists of every folder (getArtists, the first thing clients ask for).
-    album_artists: Option<Arc<Vec<browse::ArtistRow>>>,
+    /// The album artists of every folder in index order (getArtists, the first thing clients
+    /// ask for).
+    album_artists: Option<Arc<Vec<index::Indexed<browse::ArtistRow>>>>,
     /// Ids of every album with present songs: random albums are picked from it, where SQLite
     /// would read and shuffle them all.
     album_ids: Option<Arc<Vec<i64>>>,
@@ -65,6 +69,7 @@ impl Library {
                 missing_grace: settings.missing_grace,
             },
             progress: Progress::default(),
+            articles: settings.ignored_articles.clone(),
             scan_lock: Mutex::new(()),
             cache: Mutex::new(Cache::default()),
         }
@@ -141,12 +146,29 @@ impl Library {
         ids.choose_multiple(&mut rand::rng(), n).copied().collect()
     }
 
-    /// Album artists of every folder, by sort name (blocking on first use after a scan).
-    pub fn album_artists(&self) -> Result<Arc<Vec<browse::ArtistRow>>> {
+    /// Album artists of every folder, in index order (blocking on first use after a scan).
+    pub fn album_artists(&self) -> Result<Arc<Vec<index::Indexed<browse::ArtistRow>>>> {
         self.cached(
             |c| &mut c.album_artists,
-            |conn| Ok(browse::album_artists(conn, &browse::Scope::all())?),
+            |conn| Ok(self.index_artists(browse::album_artists(conn, &browse::Scope::all())?)),
         )
+    }
+
+    /// Artists in index order.
+    pub fn index_artists(
+        &self,
+        artists: Vec<browse::ArtistRow>,
+    ) -> Vec<index::Indexed<browse::ArtistRow>> {
+        index::sorted(
+            artists,
+            |a| (&a.name, a.sort_name.as_deref()),
+            &self.articles,
+        )
+    }
+
+    /// Leading words the index ignores.
+    pub fn ignored_articles(&self) -> &[String] {
+        &self.articles
     }
 
     /// Tracks present in the library (missing ones not counted). Blocking.

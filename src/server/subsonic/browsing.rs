@@ -10,7 +10,6 @@ use crate::app::annotations::Kind;
 use diesel::sqlite::SqliteConnection;
 
 use crate::app::library::browse::{self, AlbumRow, ArtistRow, SongRow};
-use crate::app::library::fold::fold;
 
 pub(super) fn conn(ctx: &Ctx<'_>) -> Result<crate::app::db::ReadConn, ApiError> {
     Ok(ctx.app.db.read()?)
@@ -143,36 +142,19 @@ pub fn get_music_folders(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError
     ))
 }
 
-/// The index letter and sort key of a name: its sort name, or the name without a leading
-/// article; the letter accent-folded and upper-case, anything but a letter under "#".
-pub(super) fn index_key_of(
-    name: &str,
-    sort_name: Option<&str>,
-    articles: &[String],
-) -> (String, String) {
-    let sort = fold(sort_name.unwrap_or_else(|| strip_article(name, articles)));
-    let key = match sort.chars().next() {
-        Some(c) if c.is_alphabetic() => c.to_uppercase().collect(),
-        _ => "#".to_string(),
-    };
-    (key, sort)
-}
-
-/// Groups (letter, sort key, artist element) into `index` elements: "#" first, then the letters,
-/// by sort key inside a letter.
-pub(super) fn group_indexes(mut entries: Vec<(String, String, Node)>) -> Vec<Node> {
-    entries.sort_by(|x, y| (x.0 != "#", &x.0, &x.1).cmp(&(y.0 != "#", &y.0, &y.1)));
+/// Index entries (already in index order) as `index` elements, one per letter.
+pub(super) fn group_indexes<'a>(entries: impl IntoIterator<Item = (&'a str, Node)>) -> Vec<Node> {
     let mut indexes: Vec<Node> = Vec::new();
-    let mut current: Option<(String, Vec<Node>)> = None;
-    for (key, _, artist) in entries {
+    let mut current: Option<(&str, Vec<Node>)> = None;
+    for (key, node) in entries {
         if current.as_ref().is_some_and(|(k, _)| *k != key) {
             let (k, list) = current.take().expect("checked above");
             indexes.push(Node::new().attr("name", k).list("artist", list));
         }
         current
-            .get_or_insert_with(|| (key.clone(), Vec::new()))
+            .get_or_insert_with(|| (key, Vec::new()))
             .1
-            .push(artist);
+            .push(node);
     }
     if let Some((k, list)) = current {
         indexes.push(Node::new().attr("name", k).list("artist", list));
@@ -180,38 +162,25 @@ pub(super) fn group_indexes(mut entries: Vec<(String, String, Node)>) -> Vec<Nod
     indexes
 }
 
-fn strip_article<'a>(name: &'a str, articles: &[String]) -> &'a str {
-    for article in articles {
-        if let Some(rest) = name.strip_prefix(article.as_str()) {
-            if let Some(rest) = rest.strip_prefix(' ') {
-                if !rest.trim().is_empty() {
-                    return rest.trim_start();
-                }
-            }
-        }
-    }
-    name
-}
-
 pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let scope = ctx.scope_in(params)?;
-    // Across all folders the list is cached until the next scan; otherwise it is a query.
+    let library = &ctx.app.library;
+    // Across all folders the index is made once per scan; otherwise it is a query.
     let artists = if scope.is_all() {
-        ctx.app.library.album_artists()?
+        library.album_artists()?
     } else {
-        std::sync::Arc::new(db(browse::album_artists(&mut *conn(ctx)?, &scope))?)
+        let rows = db(browse::album_artists(&mut *conn(ctx)?, &scope))?;
+        std::sync::Arc::new(library.index_artists(rows))
     };
-    let articles = &ctx.app.settings.ignored_articles;
-    let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
+    let articles = library.ignored_articles();
+    let ids: Vec<i64> = artists.iter().map(|a| a.item.id).collect();
     let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
-    let entries: Vec<(String, String, Node)> = artists
-        .iter()
-        .map(|a| {
-            let (key, sort) = index_key_of(&a.name, a.sort_name.as_deref(), articles);
-            (key, sort, nodes::artist(a, notes.get(&a.id)))
-        })
-        .collect();
-    let indexes = group_indexes(entries);
+    let indexes = group_indexes(artists.iter().map(|a| {
+        (
+            a.key.as_str(),
+            nodes::artist(&a.item, notes.get(&a.item.id)),
+        )
+    }));
     Ok(Envelope::ok(
         "artists",
         Node::new()
@@ -276,18 +245,4 @@ pub fn get_genres(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
                 .collect(),
         ),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn articles_are_ignored_only_before_a_name() {
-        let a: Vec<String> = ["The", "El", "La"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(strip_article("The Testers", &a), "Testers");
-        assert_eq!(strip_article("The", &a), "The");
-        assert_eq!(strip_article("Theory", &a), "Theory");
-        assert_eq!(strip_article("La Roux", &a), "Roux");
-    }
 }

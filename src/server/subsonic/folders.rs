@@ -2,7 +2,7 @@
 //! (DSub's folder mode, for example). Directory ids are `dir-N`; for clients that pass ID3 ids
 //! here, an artist (`ar-`) lists its albums and an album (`al-`) its songs.
 
-use super::browsing::{conn, db, group_indexes, index_key_of, song_nodes};
+use super::browsing::{conn, db, group_indexes, song_nodes};
 use super::error::ApiError;
 use super::ids;
 use super::nodes::iso8601;
@@ -10,6 +10,7 @@ use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, DirRow};
+use crate::app::library::index;
 
 fn dir_child(d: &DirRow, parent: i64) -> Node {
     Node::new()
@@ -36,19 +37,19 @@ pub fn get_indexes(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
     if since.is_some_and(|s| s >= last_modified) {
         return Ok(Envelope::ok("indexes", node));
     }
-    let mut entries: Vec<(String, String, Node)> = Vec::new();
+    let mut dirs = Vec::new();
     let mut songs = Vec::new();
     for root in db(browse::root_dirs(&mut c, &scope))? {
-        for d in db(browse::child_dirs(&mut c, root.id))? {
-            let (key, sort) = index_key_of(&d.name, None, articles);
-            let artist = Node::new()
-                .attr("id", ids::id(ids::DIRECTORY, d.id))
-                .attr("name", &d.name);
-            entries.push((key, sort, artist));
-        }
+        dirs.extend(db(browse::child_dirs(&mut c, root.id))?);
         songs.extend(db(browse::songs_in_dir(&mut c, root.id, &scope))?);
     }
-    let indexes = group_indexes(entries);
+    let dirs = index::sorted(dirs, |d| (&d.name, None), articles);
+    let indexes = group_indexes(dirs.iter().map(|d| {
+        let entry = Node::new()
+            .attr("id", ids::id(ids::DIRECTORY, d.item.id))
+            .attr("name", &d.item.name);
+        (d.key.as_str(), entry)
+    }));
     node = node
         .list("shortcut", Vec::new())
         .list("index", indexes)
