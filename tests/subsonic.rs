@@ -1166,6 +1166,16 @@ fn users_and_roles_are_managed_by_admins() {
         api.error_code("createPlaylist", &format!("{carl}&name=mine")),
         50
     );
+    // Without the comment role, no ratings (stars stay everyone's).
+    api.json("updateUser", "username=carl&commentRole=false");
+    let song = api.first_id("search3", "query=Four", "/searchResult3/song/0/id");
+    assert_eq!(
+        api.error_code("setRating", &format!("{carl}&id={song}&rating=3")),
+        50
+    );
+    let (_, body) = api.raw("star", &format!("{carl}&f=json&id={song}"));
+    assert!(body.contains("\"ok\""), "{body}");
+    api.json("updateUser", "username=carl&commentRole=true");
     api.json(
         "updateUser",
         "username=carl&playlistRole=true&maxBitRate=192",

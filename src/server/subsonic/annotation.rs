@@ -64,7 +64,11 @@ pub fn unstar(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     Ok(Envelope::empty())
 }
 
+/// Ratings need the comment role ("create and edit comments and ratings", as Subsonic defines it).
 pub fn set_rating(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    if !ctx.user.has_role("comment") {
+        return Err(ApiError::not_authorized("rate music"));
+    }
     let rating = params
         .number::<i32>("rating")?
         .ok_or_else(|| ApiError::missing("rating"))?;
