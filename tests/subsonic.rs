@@ -2015,6 +2015,25 @@ fn a_user_never_sees_a_music_folder_they_may_not() {
         .to_string();
     let bobs = api.bob("getPlaylists", "");
     assert!(!bobs.to_string().contains("Bedtime"), "{bobs}");
+    let mixed = bobs["playlists"]["playlist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Mixed")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        mixed["songCount"], 1,
+        "counts leave the hidden song out: {mixed}"
+    );
+    let admin_mixed = api.json("getPlaylists", "")["playlists"]["playlist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Mixed")
+        .unwrap()["songCount"]
+        .clone();
+    assert_eq!(admin_mixed, 2);
     assert_eq!(
         api.error_code(
             "getPlaylist",

@@ -1130,6 +1130,45 @@ pub fn lyrics_by_name(
     Ok(rows.into_iter().next())
 }
 
+/// What a playlist list shows of each playlist: its visible songs, their length, and the album
+/// of the first (for the cover).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct PlaylistSummary {
+    #[diesel(sql_type = BigInt)]
+    pub playlist_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub songs: i64,
+    #[diesel(sql_type = BigInt)]
+    pub seconds: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub first_album: Option<i64>,
+}
+
+/// Summaries of many playlists in one query, counting only songs present and in scope (as
+/// `songs_by_ids` shows them); playlists with none are absent from the map.
+pub fn playlist_summaries(
+    conn: &mut SqliteConnection,
+    playlists: &[i64],
+    scope: &Scope,
+) -> DbResult<HashMap<i64, PlaylistSummary>> {
+    let from = song_from(scope);
+    // SQLite takes a bare column (album_id) from the row that gives MIN(position).
+    let rows: Vec<PlaylistSummary> = load_for_ids(
+        conn,
+        &format!(
+            "SELECT e.playlist_id, COUNT(*) AS songs,
+                    CAST(SUM((t.duration_ms + 500) / 1000) AS BIGINT) AS seconds,
+                    t.album_id AS first_album, MIN(e.position) AS first_position
+             FROM playlist_entries e JOIN (SELECT t.id, t.album_id, t.duration_ms {from}) t
+               ON t.id = e.track_id
+             WHERE e.playlist_id IN ({{ids}})
+             GROUP BY e.playlist_id"
+        ),
+        playlists,
+    )?;
+    Ok(rows.into_iter().map(|r| (r.playlist_id, r)).collect())
+}
+
 /// Every album with present songs in an enabled folder, by id.
 pub fn present_album_ids(conn: &mut SqliteConnection) -> DbResult<Vec<i64>> {
     let rows: Vec<IdRow> = diesel::sql_query(

@@ -11,22 +11,38 @@ use super::Ctx;
 use crate::app::library::browse::{self, SongRow};
 use crate::app::playlists::{Changes, Playlist};
 
-fn playlist_node(ctx: &Ctx<'_>, p: &Playlist, songs: &[SongRow]) -> Node {
-    let duration: i64 = songs.iter().map(|s| (s.duration_ms + 500) / 1000).sum();
+/// A playlist's songs as its element shows them: how many, how long, the first one's album.
+struct Totals {
+    songs: i64,
+    seconds: i64,
+    cover_album: Option<i64>,
+}
+
+impl Totals {
+    fn of(songs: &[SongRow]) -> Totals {
+        Totals {
+            songs: songs.len() as i64,
+            seconds: songs.iter().map(|s| (s.duration_ms + 500) / 1000).sum(),
+            cover_album: songs.first().map(|s| s.album_id),
+        }
+    }
+}
+
+fn playlist_node(ctx: &Ctx<'_>, p: &Playlist, totals: &Totals) -> Node {
     Node::new()
         .attr("id", ids::id(ids::PLAYLIST, p.id))
         .attr("name", &p.name)
         .opt("comment", p.comment.as_deref())
         .attr("owner", &p.owner)
         .attr("public", p.public)
-        .attr("songCount", songs.len())
-        .attr("duration", duration)
+        .attr("songCount", totals.songs)
+        .attr("duration", totals.seconds)
         .attr("created", iso8601(p.created_at))
         .attr("changed", iso8601(p.updated_at))
         .attr("readonly", !may_change(ctx, p))
         .opt(
             "coverArt",
-            songs.first().map(|s| ids::id(ids::ALBUM, s.album_id)),
+            totals.cover_album.map(|a| ids::id(ids::ALBUM, a)),
         )
 }
 
@@ -111,7 +127,7 @@ fn song_ids(ctx: &Ctx<'_>, params: &Params, name: &str) -> Result<Vec<i64>, ApiE
 fn with_songs(ctx: &Ctx<'_>, p: &Playlist) -> Result<Node, ApiError> {
     let songs = songs_of(ctx, p.id)?;
     let mut c = conn(ctx)?;
-    Ok(playlist_node(ctx, p, &songs).list("entry", song_nodes(ctx, &mut c, &songs)?))
+    Ok(playlist_node(ctx, p, &Totals::of(&songs)).list("entry", song_nodes(ctx, &mut c, &songs)?))
 }
 
 pub fn get_playlists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
@@ -135,10 +151,31 @@ pub fn get_playlists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiErro
             .filter(|p| may_see(ctx, p))
             .collect(),
     };
-    let mut nodes = Vec::new();
-    for p in &list {
-        nodes.push(playlist_node(ctx, p, &songs_of(ctx, p.id)?));
-    }
+    // Counts, lengths and covers of all of them in one query, not a song list per playlist.
+    let ids: Vec<i64> = list.iter().map(|p| p.id).collect();
+    let summaries = db(browse::playlist_summaries(
+        &mut *conn(ctx)?,
+        &ids,
+        &ctx.scope(),
+    ))?;
+    let nodes = list
+        .iter()
+        .map(|p| {
+            let totals = summaries.get(&p.id).map_or(
+                Totals {
+                    songs: 0,
+                    seconds: 0,
+                    cover_album: None,
+                },
+                |s| Totals {
+                    songs: s.songs,
+                    seconds: s.seconds,
+                    cover_album: s.first_album,
+                },
+            );
+            playlist_node(ctx, p, &totals)
+        })
+        .collect();
     Ok(Envelope::ok(
         "playlists",
         Node::new().list("playlist", nodes),
