@@ -42,6 +42,18 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 // gained nothing here, and each of the eight connections would map it separately, so a 100 MB
 // database could show as hundreds of MB of resident memory.
 
+/// SQLite's process-wide settings, before its first connection: each connection is used by one
+/// thread at a time (the pool and the writer lock see to it), so SQLite's per-call connection
+/// mutex is not needed ("multi-thread" mode), nor its global lock around memory statistics.
+fn configure_sqlite() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| unsafe {
+        // Both fail harmlessly (SQLITE_MISUSE) if SQLite was already initialised in this process.
+        libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MULTITHREAD);
+        libsqlite3_sys::sqlite3_config(libsqlite3_sys::SQLITE_CONFIG_MEMSTATUS, 0);
+    });
+}
+
 fn connection_pragmas() -> String {
     format!(
         "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; \
@@ -69,6 +81,7 @@ impl Db {
     }
 
     pub fn open_file(path: &Path) -> Result<Db> {
+        configure_sqlite();
         let url = path
             .to_str()
             .with_context(|| format!("the database path {} is not valid UTF-8", path.display()))?;
