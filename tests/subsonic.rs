@@ -2091,9 +2091,21 @@ fn a_user_never_sees_a_music_folder_they_may_not() {
         );
     }
 
-    // Given both folders back, bob sees the kids' songs again.
+    // Given both folders back, bob sees the kids' songs again, and a client that cached his
+    // folder index learns that it changed.
+    let cached = api.bob("getIndexes", "")["indexes"]["lastModified"]
+        .as_i64()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
     let both = format!("username=bob&musicFolderId={main}&musicFolderId={kids_id}");
     assert_eq!(api.json("updateUser", &both)["status"], "ok");
+    let fresh = api.bob("getIndexes", &format!("ifModifiedSince={cached}"));
+    assert!(
+        fresh["indexes"]["index"]
+            .as_array()
+            .is_some_and(|i| !i.is_empty()),
+        "the index is sent again: {fresh}"
+    );
     assert_eq!(
         api.bob("getUser", "username=bob")["user"]["folder"]
             .as_array()

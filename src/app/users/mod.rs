@@ -32,6 +32,8 @@ pub struct User {
     /// The music folders this user may see, as stored: `None` is every folder (also those
     /// added later), otherwise comma-separated folder ids.
     pub folders: Option<String>,
+    /// When the account last changed (seconds): its folders, roles or password.
+    pub updated_at: i64,
 }
 
 /// The Subsonic roles besides admin, in the order the protocol lists them.
@@ -101,6 +103,7 @@ type UserColumns = (
     users::roles,
     users::max_bit_rate,
     users::folders,
+    users::updated_at,
 );
 
 const USER_COLUMNS: UserColumns = (
@@ -112,6 +115,7 @@ const USER_COLUMNS: UserColumns = (
     users::roles,
     users::max_bit_rate,
     users::folders,
+    users::updated_at,
 );
 
 pub struct Users {
@@ -245,6 +249,7 @@ impl Users {
             roles: DEFAULT_ROLES.to_string(),
             max_bit_rate: 0,
             folders: None,
+            updated_at: t,
         })
     }
 

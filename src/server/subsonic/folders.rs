@@ -30,7 +30,8 @@ pub fn get_indexes(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
     let since = params.number::<i64>("ifModifiedSince")?;
     let articles = &ctx.app.settings.ignored_articles;
     let mut c = conn(ctx)?;
-    let last_modified = db(browse::last_modified(&mut c))? * 1000;
+    // A change to the user's folders changes their index as much as a scan does.
+    let last_modified = db(browse::last_modified(&mut c))?.max(ctx.user.updated_at) * 1000;
     let mut node = Node::new()
         .attr("lastModified", last_modified)
         .attr("ignoredArticles", articles.join(" "));
