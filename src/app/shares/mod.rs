@@ -111,7 +111,8 @@ impl Shares {
                 QueryResult::Ok(id)
             })?
         };
-        Ok(self.get(id)?.expect("just made"))
+        self.get(id)?
+            .ok_or_else(|| anyhow::anyhow!("share {id} was deleted while it was being made"))
     }
 
     pub fn get(&self, id: i64) -> Result<Option<Share>> {
