@@ -26,17 +26,6 @@ pub struct Playlist {
     pub folder_id: Option<i64>,
 }
 
-impl Playlist {
-    /// Whether a user limited to `allowed` music folders (`None`: all) may see this playlist:
-    /// one imported from a folder they may not see is hidden from them.
-    pub fn in_folders(&self, allowed: Option<&[i64]>) -> bool {
-        match (self.folder_id, allowed) {
-            (Some(f), Some(allowed)) => allowed.contains(&f),
-            _ => true,
-        }
-    }
-}
-
 /// What an update changes; `None` leaves a field as it is.
 #[derive(Debug, Default)]
 pub struct Changes {

@@ -50,7 +50,7 @@ fn playlist_node(ctx: &Ctx<'_>, p: &Playlist, totals: &Totals) -> Node {
 /// one imported from a music folder they may not see.
 pub(super) fn may_see(ctx: &Ctx<'_>, p: &Playlist) -> bool {
     (p.public || p.owner_id == ctx.user.id || ctx.user.is_admin)
-        && p.in_folders(ctx.user.allowed_folders().as_deref())
+        && p.folder_id.is_none_or(|f| ctx.scope().allows(f))
 }
 
 /// Whether the user may change a playlist: their own or, for an admin, anyone's, unless it is
