@@ -129,7 +129,7 @@ pub fn song(s: &SongRow, extras: &Extras) -> Node {
     if !has_gain {
         replay_gain = Node::new();
     }
-    let mut node = Node::with_capacity(48, 8)
+    let mut node = Node::new()
         .attr("id", Scalar::Id(ids::TRACK, s.id))
         .attr("parent", Scalar::Id(ids::DIRECTORY, s.directory_id))
         .attr("isDir", false)
@@ -187,7 +187,7 @@ pub fn album(a: &AlbumRow, extras: &Extras) -> Node {
     let genres: &[String] = extras.genres.get(&a.id).map_or(&[], Vec::as_slice);
     let no_credits = Vec::new();
     let credits = extras.credits.get(&a.id).unwrap_or(&no_credits);
-    let mut node = Node::with_capacity(32, 8)
+    let mut node = Node::new()
         .attr("id", Scalar::Id(ids::ALBUM, a.id))
         .attr("name", &a.name)
         .attr("artist", &a.artist_display)

@@ -191,47 +191,6 @@ impl Node {
         Node::default()
     }
 
-    /// A node with room for `attrs` attributes and `children` children, for the big elements
-    /// (a song has some forty) that would otherwise regrow their lists several times each.
-    pub fn with_capacity(attrs: usize, children: usize) -> Node {
-        Node {
-            attrs: Vec::with_capacity(attrs),
-            children: Vec::with_capacity(children),
-            text: None,
-        }
-    }
-
-    /// About how many bytes this element takes written out, so the writer allocates once.
-    fn size_hint(&self) -> usize {
-        let attrs: usize = self
-            .attrs
-            .iter()
-            .map(|(k, v)| {
-                k.len()
-                    + 6
-                    + match v {
-                        Scalar::Str(s) => s.len(),
-                        _ => 24,
-                    }
-            })
-            .sum();
-        let children: usize = self
-            .children
-            .iter()
-            .map(|(k, c)| {
-                k.len()
-                    + 8
-                    + match c {
-                        Child::One(n) => n.size_hint(),
-                        Child::Many(ns) => ns.iter().map(|n| n.size_hint() + k.len() + 4).sum(),
-                        Child::Scalars(vs) => vs.len() * (k.len() + 28),
-                        Child::Text(_) => 32,
-                    }
-            })
-            .sum();
-        attrs + children + self.text.as_ref().map_or(0, |t| t.len() + 12)
-    }
-
     /// Sets an attribute (JSON: a field).
     pub fn attr(mut self, name: &'static str, value: impl Into<Scalar>) -> Node {
         self.attrs.push((name, value.into()));
@@ -496,8 +455,7 @@ impl Envelope {
     pub fn render(&self, format: &Format) -> (String, &'static str) {
         match format {
             Format::Xml => {
-                let mut out = String::with_capacity(self.body.size_hint() + 256);
-                out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
                 let mut root = self.root();
                 root.attrs.insert(0, ("xmlns", Scalar::Str(XMLNS.into())));
                 out.push_str("<subsonic-response");
@@ -520,8 +478,7 @@ impl Envelope {
     }
 
     fn json_text(&self) -> String {
-        let mut out = String::with_capacity(self.body.size_hint() + 256);
-        out.push_str("{\"subsonic-response\":{");
+        let mut out = String::from("{\"subsonic-response\":{");
         let mut first = true;
         self.root().write_json_fields(&mut out, &mut first);
         self.body.write_json_fields(&mut out, &mut first);
