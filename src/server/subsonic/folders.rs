@@ -28,7 +28,7 @@ fn dir_child(d: &DirRow, parent: i64) -> Node {
 pub fn get_indexes(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let scope = ctx.scope_in(params)?;
     let since = params.number::<i64>("ifModifiedSince")?;
-    let articles = &ctx.app.settings.ignored_articles;
+    let articles = ctx.app.library.ignored_articles();
     let mut c = conn(ctx)?;
     // A change to the user's folders changes their index as much as a scan does.
     let last_modified = db(browse::last_modified(&mut c))?.max(ctx.user.updated_at) * 1000;

@@ -9,7 +9,7 @@ use super::nodes::iso8601;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::library::browse;
+use crate::app::library::browse::{self, SongRow};
 use crate::app::shares::{Changes, Share};
 
 /// The longest description kept.
@@ -60,30 +60,19 @@ fn songs_for(ctx: &Ctx<'_>, raw: &str) -> Result<Vec<i64>, ApiError> {
     let (kind, n) = ids::split(raw).ok_or_else(not_found)?;
     let scope = ctx.scope();
     let mut c = conn(ctx)?;
+    let ids_of = |rows: Vec<SongRow>| rows.into_iter().map(|s| s.id).collect::<Vec<_>>();
     let songs: Vec<i64> = match kind {
-        ids::TRACK => db(browse::song(&mut c, n, &scope))?
-            .map(|s| s.id)
-            .into_iter()
-            .collect(),
-        ids::ALBUM => db(browse::songs_of_album(&mut c, n, &scope))?
-            .iter()
-            .map(|s| s.id)
-            .collect(),
+        ids::TRACK => ids_of(db(browse::song(&mut c, n, &scope))?.into_iter().collect()),
+        ids::ALBUM => ids_of(db(browse::songs_of_album(&mut c, n, &scope))?),
         ids::DIRECTORY => match db(browse::dir(&mut c, n, &scope))? {
-            Some(d) => db(browse::songs_in_dir(&mut c, d.id, &scope))?
-                .iter()
-                .map(|s| s.id)
-                .collect(),
+            Some(d) => ids_of(db(browse::songs_in_dir(&mut c, d.id, &scope))?),
             None => Vec::new(),
         },
         ids::ARTIST => db(browse::song_ids_of(&mut c, None, Some(n), &scope))?,
         ids::PLAYLIST => match ctx.app.playlists.get(n)? {
             Some(p) if super::playlists::may_see(ctx, &p) => {
                 let entries = ctx.app.playlists.entries(p.id)?;
-                db(browse::songs_by_ids(&mut c, &entries, &scope))?
-                    .iter()
-                    .map(|s| s.id)
-                    .collect()
+                ids_of(db(browse::songs_by_ids(&mut c, &entries, &scope))?)
             }
             _ => Vec::new(),
         },
