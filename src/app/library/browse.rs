@@ -136,7 +136,6 @@ pub struct AlbumRow {
     pub created_at: i64,
 }
 
-/// A song with everything a client shows about it.
 /// A song as the APIs show it. Read by name from hand-written queries, or by position (faster:
 /// no column is looked up by name) from [`song_select`] for the big lists.
 #[derive(Debug, Clone, QueryableByName, Queryable)]
@@ -210,7 +209,7 @@ pub struct SongRow {
 }
 
 /// A credited artist of a track or album.
-#[derive(Debug, Clone, QueryableByName)]
+#[derive(Debug, Clone, QueryableByName, Queryable)]
 pub struct CreditRow {
     #[diesel(sql_type = BigInt)]
     pub item_id: i64,
@@ -401,13 +400,25 @@ pub fn track_credits(
     conn: &mut SqliteConnection,
     tracks: &[i64],
 ) -> DbResult<HashMap<i64, Vec<CreditRow>>> {
-    let rows: Vec<CreditRow> = load_for_ids(
-        conn,
-        "SELECT ta.track_id AS item_id, ta.artist_id, a.name, ta.role, ta.sub_role
-         FROM track_artists ta JOIN artists a ON a.id = ta.artist_id
-         WHERE ta.track_id IN ({ids}) ORDER BY ta.track_id, ta.role, ta.position",
-        tracks,
-    )?;
+    use crate::app::db::schema::{artists, track_artists as ta};
+    // A typed query: columns are read by position, not looked up by name for every row.
+    let mut rows: Vec<CreditRow> = Vec::new();
+    for chunk in tracks.chunks(500) {
+        rows.extend(
+            ta::table
+                .inner_join(artists::table)
+                .filter(ta::track_id.eq_any(chunk))
+                .order((ta::track_id, ta::role, ta::position))
+                .select((
+                    ta::track_id,
+                    ta::artist_id,
+                    artists::name,
+                    ta::role,
+                    ta::sub_role,
+                ))
+                .load::<CreditRow>(conn)?,
+        );
+    }
     Ok(group(rows, |r| r.item_id, |r| r))
 }
 
@@ -466,12 +477,19 @@ pub fn track_genres(
     conn: &mut SqliteConnection,
     tracks: &[i64],
 ) -> DbResult<HashMap<i64, Vec<String>>> {
-    names(
-        conn,
-        "SELECT tg.track_id AS item_id, g.name FROM track_genres tg JOIN genres g ON g.id = tg.genre_id
-         WHERE tg.track_id IN ({ids}) ORDER BY tg.track_id, tg.position",
-        tracks,
-    )
+    use crate::app::db::schema::{genres, track_genres as tg};
+    let mut rows: Vec<(i64, String)> = Vec::new();
+    for chunk in tracks.chunks(500) {
+        rows.extend(
+            tg::table
+                .inner_join(genres::table)
+                .filter(tg::track_id.eq_any(chunk))
+                .order((tg::track_id, tg::position))
+                .select((tg::track_id, genres::name))
+                .load::<(i64, String)>(conn)?,
+        );
+    }
+    Ok(group(rows, |r| r.0, |r| r.1))
 }
 
 pub fn album_genres(
@@ -823,8 +841,47 @@ pub fn songs_by_ids(
         }
         rows.extend(q.load::<SongRow>(conn)?);
     }
-    let found: HashMap<i64, SongRow> = rows.into_iter().map(|r| (r.id, r)).collect();
-    Ok(ids.iter().filter_map(|id| found.get(id).cloned()).collect())
+    // Moved out at an id's last place, cloned only for the places before it (repeats are rare).
+    let mut left: HashMap<i64, usize> = HashMap::with_capacity(ids.len());
+    for id in ids {
+        *left.entry(*id).or_default() += 1;
+    }
+    let mut found: HashMap<i64, SongRow> = rows.into_iter().map(|r| (r.id, r)).collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| {
+            let n = left.get_mut(id)?;
+            *n -= 1;
+            if *n == 0 {
+                found.remove(id)
+            } else {
+                found.get(id).cloned()
+            }
+        })
+        .collect())
+}
+
+/// A playlist's songs in its order, repeats kept, in one query (songs missing or out of scope
+/// are left out).
+pub fn playlist_songs(
+    conn: &mut SqliteConnection,
+    playlist: i64,
+    scope: &Scope,
+) -> DbResult<Vec<SongRow>> {
+    use crate::app::db::schema::{music_folders, playlist_entries as pe, tracks};
+    let mut q = pe::table
+        .inner_join(tracks::table.on(tracks::id.eq(pe::track_id)))
+        .inner_join(music_folders::table.on(music_folders::id.eq(tracks::folder_id)))
+        .filter(pe::playlist_id.eq(playlist))
+        .filter(tracks::missing_since.is_null())
+        .filter(music_folders::enabled.eq(true))
+        .order(pe::position)
+        .select(song_select!())
+        .into_boxed();
+    if let Some(allowed) = &scope.folders {
+        q = q.filter(tracks::folder_id.eq_any(allowed));
+    }
+    q.load(conn)
 }
 
 /// Albums by id, in the order given (unknown ids are left out).

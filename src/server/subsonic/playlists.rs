@@ -94,12 +94,7 @@ fn require_playlist_role(ctx: &Ctx<'_>) -> Result<(), ApiError> {
 }
 
 fn songs_of(ctx: &Ctx<'_>, id: i64) -> Result<Vec<SongRow>, ApiError> {
-    let entries = ctx.app.playlists.entries(id)?;
-    db(browse::songs_by_ids(
-        &mut *conn(ctx)?,
-        &entries,
-        &ctx.scope(),
-    ))
+    db(browse::playlist_songs(&mut *conn(ctx)?, id, &ctx.scope()))
 }
 
 /// Song ids from a repeated parameter; each must name an existing song.
