@@ -50,6 +50,8 @@ struct LibraryFlags {
     missing_grace: Option<String>,
 }
 
+// Parsed once at start: the size of the biggest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server
@@ -74,6 +76,18 @@ enum Command {
         /// Leading words ignored when sorting artists [env: HOUSEBAND_IGNORED_ARTICLES]
         #[arg(long, value_name = "WORDS")]
         ignored_articles: Option<String>,
+        /// Transcodes running at once [env: HOUSEBAND_TRANSCODE_SLOTS; default: 32]
+        #[arg(long, value_name = "N")]
+        transcode_slots: Option<String>,
+        /// Disk space for cached transcodes, e.g. 2GB; 0 = off [env: HOUSEBAND_TRANSCODE_CACHE]
+        #[arg(long, value_name = "SIZE")]
+        transcode_cache: Option<String>,
+        /// Serve files whose symlinks lead outside their music folder [env: HOUSEBAND_ALLOW_OUTSIDE_LINKS]
+        #[arg(long, value_name = "BOOL")]
+        allow_outside_links: Option<String>,
+        /// ReplayGain for transcoded streams: off, track, album [env: HOUSEBAND_REPLAY_GAIN]
+        #[arg(long, value_name = "MODE")]
+        replay_gain: Option<String>,
     },
     /// Scan the music folders once and exit
     Scan {
@@ -194,6 +208,10 @@ fn flags_of(cli: &Cli) -> Flags {
             watch,
             watch_debounce,
             ignored_articles,
+            transcode_slots,
+            transcode_cache,
+            allow_outside_links,
+            replay_gain,
         } => {
             library(l, &mut f);
             f.set("bind", bind.clone());
@@ -202,6 +220,10 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("watch", watch.clone());
             f.set("watch_debounce", watch_debounce.clone());
             f.set("ignored_articles", ignored_articles.clone());
+            f.set("transcode_slots", transcode_slots.clone());
+            f.set("transcode_cache", transcode_cache.clone());
+            f.set("allow_outside_links", allow_outside_links.clone());
+            f.set("replay_gain", replay_gain.clone());
         }
         Command::Scan { library: l, .. } => library(l, &mut f),
         Command::User { .. } => {}

@@ -131,6 +131,30 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "Leading words ignored when artists are sorted and indexed (Subsonic getArtists/getIndexes), separated by spaces.",
     },
     SettingInfo {
+        key: "transcode_slots",
+        flag: Some("--transcode-slots"),
+        default: "32",
+        help: "Transcodes that may run at once; a stream asked for beyond them gets an error (the original file is always served). About 25 per core stay ahead of real time for MP3 and Opus.",
+    },
+    SettingInfo {
+        key: "transcode_cache",
+        flag: Some("--transcode-cache"),
+        default: "1GB",
+        help: "Disk space for finished transcodes (in <data>/cache/transcodes), least recently used removed first: a size such as 500MB or 2GB; 0 turns the cache off.",
+    },
+    SettingInfo {
+        key: "replay_gain",
+        flag: Some("--replay-gain"),
+        default: "off",
+        help: "ReplayGain applied to transcoded streams: off, track or album (album falls back to track gain when a song has no album gain). Streams of original files are never changed.",
+    },
+    SettingInfo {
+        key: "allow_outside_links",
+        flag: Some("--allow-outside-links"),
+        default: "false",
+        help: "Serve songs whose real path (symlinks followed) is outside their music folder. Off, such files are refused.",
+    },
+    SettingInfo {
         key: "log",
         flag: Some("--log"),
         default: "info",
@@ -143,6 +167,14 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "If set and no user exists, `serve` creates the user `admin` with this password. Environment only (HOUSEBAND_ADMIN_PASSWORD).",
     },
 ];
+
+/// Which ReplayGain transcoded streams apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayGain {
+    Off,
+    Track,
+    Album,
+}
 
 /// The resolved settings.
 #[derive(Debug, Clone)]
@@ -159,6 +191,10 @@ pub struct Settings {
     pub tag_separators: Vec<String>,
     pub scan_threads: usize,
     pub ignored_articles: Vec<String>,
+    pub transcode_slots: usize,
+    pub transcode_cache: u64,
+    pub allow_outside_links: bool,
+    pub replay_gain: ReplayGain,
     pub log: String,
     pub admin_password: Option<String>,
 }
@@ -179,6 +215,10 @@ impl Settings {
             tag_separators: vec![";".into(), " / ".into()],
             scan_threads: 0,
             ignored_articles: default_articles(),
+            transcode_slots: 32,
+            transcode_cache: 1 << 30,
+            allow_outside_links: false,
+            replay_gain: ReplayGain::Off,
             log: "info".into(),
             admin_password: None,
         }
@@ -339,12 +379,7 @@ fn default_articles() -> Vec<String> {
 /// assert_eq!(parse_duration("soon"), None);
 /// ```
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let n: u64 = number.parse().ok()?;
+    let (n, unit) = number_and_unit(text)?;
     let ms = match unit.trim() {
         "ms" => 1,
         "" | "s" => 1000,
@@ -354,6 +389,37 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         _ => return None,
     };
     n.checked_mul(ms).map(Duration::from_millis)
+}
+
+/// "30s" as (30, "s"): the leading whole number and what follows it.
+fn number_and_unit(text: &str) -> Option<(u64, &str)> {
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    Some((number.parse().ok()?, unit))
+}
+
+/// Parses a size in bytes such as `0`, `4096`, `500KB`, `500MB`, `2GB` (powers of 1024).
+///
+/// ```
+/// use houseband::config::parse_size;
+/// assert_eq!(parse_size("2GB"), Some(2 << 30));
+/// assert_eq!(parse_size("0"), Some(0));
+/// assert_eq!(parse_size("lots"), None);
+/// ```
+pub fn parse_size(text: &str) -> Option<u64> {
+    let (n, unit) = number_and_unit(text)?;
+    let unit: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" => 1 << 10,
+        "M" | "MB" => 1 << 20,
+        "G" | "GB" => 1 << 30,
+        "T" | "TB" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(unit)
 }
 
 pub fn parse_bool(text: &str) -> Option<bool> {
@@ -490,6 +556,32 @@ pub fn resolve(
             "words separated by spaces, such as \"The El La\"",
             |s| Some(s.split_whitespace().map(str::to_string).collect()),
         )?,
+        transcode_slots: resolver.one(
+            "transcode_slots",
+            32,
+            "a number of transcodes (at least 1)",
+            |s| s.parse::<usize>().ok().filter(|n| (1..=10_000).contains(n)),
+        )?,
+        transcode_cache: resolver.one(
+            "transcode_cache",
+            1 << 30,
+            "a size such as 500MB or 2GB (0 = off)",
+            parse_size,
+        )?,
+        allow_outside_links: resolver.one(
+            "allow_outside_links",
+            false,
+            "true or false",
+            parse_bool,
+        )?,
+        replay_gain: resolver.one("replay_gain", ReplayGain::Off, "off, track or album", |s| {
+            match s.to_ascii_lowercase().as_str() {
+                "off" => Some(ReplayGain::Off),
+                "track" => Some(ReplayGain::Track),
+                "album" => Some(ReplayGain::Album),
+                _ => None,
+            }
+        })?,
         log: resolver.one(
             "log",
             "info".to_string(),

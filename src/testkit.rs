@@ -201,6 +201,8 @@ pub fn rows(db: &Path, columns: &str, rest: &str) -> Result<Vec<serde_json::Valu
     use diesel::{Connection, RunQueryDsl};
     let url = db.to_str().context("database path is not UTF-8")?;
     let mut conn = diesel::SqliteConnection::establish(url)?;
+    // A connection that just closed may still be checkpointing the WAL: wait, do not fail.
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, "PRAGMA busy_timeout = 10000;")?;
     let sql = format!("SELECT json_array({columns}) AS j {rest}");
     let found: Vec<JsonRow> = diesel::sql_query(&sql)
         .load(&mut conn)

@@ -6,6 +6,7 @@ pub mod bookmarks;
 pub mod chat;
 pub mod db;
 pub mod library;
+pub mod media;
 pub mod playlists;
 pub mod radio;
 pub mod shares;
@@ -21,6 +22,7 @@ use bookmarks::Bookmarks;
 use chat::Chat;
 use db::Db;
 use library::Library;
+use media::Media;
 use playlists::Playlists;
 use radio::Radio;
 use shares::Shares;
@@ -37,6 +39,7 @@ pub struct App {
     pub radio: Radio,
     pub chat: Chat,
     pub shares: Shares,
+    pub media: Media,
 }
 
 impl App {
@@ -50,6 +53,12 @@ impl App {
         let radio = Radio::new(db.clone());
         let chat = Chat::new(db.clone());
         let shares = Shares::new(db.clone());
+        let media = Media::new(
+            settings.data.join("cache").join("transcodes"),
+            settings.transcode_cache,
+            settings.transcode_slots,
+            settings.allow_outside_links,
+        );
         Ok(App {
             settings,
             db,
@@ -61,6 +70,7 @@ impl App {
             radio,
             chat,
             shares,
+            media,
         })
     }
 }

@@ -9,16 +9,25 @@ use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+use crate::app::library::browse::{self, Scope};
 use crate::app::library::ProgressView;
+use crate::app::media::MediaError;
 use crate::app::users::User;
 use crate::app::App;
 use crate::server::subsonic::auth::Brake;
+use crate::server::subsonic::media;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/health", web::get().to(health))
         .route("/api/apikeys", web::get().to(list_keys))
         .route("/api/apikeys", web::post().to(create_key))
-        .route("/api/apikeys/{id}", web::delete().to(delete_key));
+        .route("/api/apikeys/{id}", web::delete().to(delete_key))
+        .route(
+            "/api/stream/{id}",
+            web::route()
+                .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+                .to(stream),
+        );
 }
 
 #[derive(Serialize)]
@@ -168,9 +177,23 @@ async fn with_user<T: Serialize + Send + 'static>(
     brake: web::Data<Brake>,
     work: impl FnOnce(&App, User) -> Result<(StatusCode, T), Failure> + Send + 'static,
 ) -> HttpResponse {
+    match for_user(req, app, brake, work).await {
+        Ok((status, body)) => HttpResponse::build(status).json(body),
+        Err(response) => response,
+    }
+}
+
+/// Runs `work` for the authenticated caller on the blocking pool; a failure comes back as the
+/// response to send, after the brake held back a failed login.
+async fn for_user<T: Send + 'static>(
+    req: &HttpRequest,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+    work: impl FnOnce(&App, User) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, HttpResponse> {
     let credentials = match credentials(req) {
         Ok(c) => c,
-        Err(f) => return f.response(),
+        Err(f) => return Err(f.response()),
     };
     let app = app.into_inner();
     let result = web::block(move || {
@@ -180,11 +203,11 @@ async fn with_user<T: Serialize + Send + 'static>(
     .await;
     let peer = req.peer_addr().map(|p| p.ip());
     match result {
-        Ok(Ok((status, body))) => {
+        Ok(Ok(answer)) => {
             if let Some(ip) = peer {
                 brake.succeeded(ip);
             }
-            HttpResponse::build(status).json(body)
+            Ok(answer)
         }
         Ok(Err((login_failed, f))) => {
             if login_failed && f.status == StatusCode::UNAUTHORIZED {
@@ -196,9 +219,85 @@ async fn with_user<T: Serialize + Send + 'static>(
                     }
                 }
             }
-            f.response()
+            Err(f.response())
         }
-        Err(e) => Failure::internal(e).response(),
+        Err(e) => Err(Failure::internal(e).response()),
+    }
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    format: Option<String>,
+    #[serde(rename = "maxBitRate")]
+    max_bit_rate: Option<u32>,
+    #[serde(rename = "timeOffset")]
+    time_offset: Option<f64>,
+}
+
+/// `GET /api/stream/{id}`: a song for the web app and speakers, the file as it is or transcoded
+/// (`format`, `maxBitRate`, `timeOffset` as in Subsonic's `stream`).
+async fn stream(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<StreamQuery>,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let q = query.into_inner();
+    let answer = for_user(&req, app, brake, move |app, user| {
+        if !user.has_role("stream") {
+            return Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "this user may not stream",
+            ));
+        }
+        let not_found = || Failure::new(StatusCode::NOT_FOUND, format!("no song {id:?}"));
+        let n: i64 = id
+            .strip_prefix("tr-")
+            .unwrap_or(&id)
+            .parse()
+            .map_err(|_| not_found())?;
+        let scope = Scope::new(user.allowed_folders(), None);
+        let song = browse::song(&mut *app.db.read()?, n, &scope)
+            .map_err(Failure::internal)?
+            .ok_or_else(not_found)?;
+        let offset = q.time_offset.unwrap_or(0.0);
+        if !offset.is_finite() || offset < 0.0 {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "timeOffset must be a number of seconds, 0 or more",
+            ));
+        }
+        let max = media::capped(q.max_bit_rate.unwrap_or(0), &user);
+        let job = media::decide(
+            &song,
+            q.format.as_deref(),
+            max,
+            offset,
+            app.settings.replay_gain,
+        )
+        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.message))?;
+        let file = media::song_file(&song);
+        let delivery = match &job {
+            None => app.media.raw(&file),
+            Some(j) => app.media.transcode(&file, j.clone()),
+        }
+        .map_err(|e| match e {
+            MediaError::NotFound(m) => Failure::new(StatusCode::NOT_FOUND, m),
+            MediaError::Refused(m) => Failure::new(StatusCode::FORBIDDEN, m),
+            MediaError::Busy(m) => Failure::new(StatusCode::SERVICE_UNAVAILABLE, m),
+            MediaError::Failed(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+        })?;
+        app.annotations
+            .playing(user.id, &user.name, song.id, Some("web"));
+        let suffix = job.map_or(song.suffix.clone(), |j| j.format.suffix().to_string());
+        Ok((delivery, format!("{}.{suffix}", song.title)))
+    })
+    .await;
+    match answer {
+        Ok((delivery, name)) => crate::server::media::respond(&req, delivery, name, false, false),
+        Err(response) => response,
     }
 }
 

@@ -2,6 +2,7 @@
 //! Blocking database work runs on actix's blocking pool, never on the async workers.
 
 pub mod api;
+pub mod media;
 pub mod share;
 pub mod subsonic;
 

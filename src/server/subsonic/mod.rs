@@ -12,6 +12,7 @@ pub mod error;
 mod folders;
 pub mod ids;
 mod lists;
+pub mod media;
 mod nodes;
 pub mod params;
 mod playlists;
@@ -69,6 +70,16 @@ impl Ctx<'_> {
 }
 
 type Handler = fn(&Ctx<'_>, &Params) -> Result<Envelope, ApiError>;
+type MediaHandler = fn(&Ctx<'_>, &Params) -> Result<media::Answer, ApiError>;
+
+/// The methods that answer with audio or images instead of a Subsonic document.
+fn media_handler(method: &str) -> Option<MediaHandler> {
+    Some(match method {
+        "stream" => media::stream,
+        "download" => media::download,
+        _ => return None,
+    })
+}
 
 /// The methods this server implements. Everything else is answered with a clean error.
 fn handler(method: &str) -> Option<Handler> {
@@ -167,6 +178,42 @@ async fn handle(
     let params = Params::parse(req.query_string(), is_form.then_some(&body[..]));
     let format = Format::from_params(params.get("f"), params.get("callback"));
     let app: Arc<App> = app.into_inner();
+    if let Some(h) = media_handler(&method) {
+        let answer = web::block(move || {
+            let user = auth::authenticate(&app.users, &params)?;
+            let ctx = Ctx {
+                app: &app,
+                user,
+                base_url: String::new(),
+            };
+            h(&ctx, &params)
+        })
+        .await;
+        return match answer {
+            Ok(Ok(a)) => {
+                if let Some(peer) = req.peer_addr() {
+                    brake.succeeded(peer.ip());
+                }
+                crate::server::media::respond(
+                    &req,
+                    a.delivery,
+                    a.name,
+                    a.attachment,
+                    a.estimate_length,
+                )
+            }
+            Ok(Err(e)) => error_response(&req, &brake, e, &format).await,
+            Err(e) => {
+                error_response(
+                    &req,
+                    &brake,
+                    ApiError::new(code::GENERIC, format!("the server could not answer: {e}")),
+                    &format,
+                )
+                .await
+            }
+        };
+    }
     let base_url = {
         let info = req.connection_info();
         format!("{}://{}", info.scheme(), info.host())
@@ -185,21 +232,31 @@ async fn handle(
             }
             rendered
         }
-        Ok(Err(e)) => {
-            if e.code == code::WRONG_CREDENTIALS || e.code == code::INVALID_API_KEY {
-                if let Some(peer) = req.peer_addr() {
-                    let delay = brake.failed(peer.ip());
-                    if !delay.is_zero() {
-                        tracing::warn!(peer = %peer.ip(), ?delay, "repeated failed logins: slowing down");
-                        actix_web::rt::time::sleep(delay).await;
-                    }
-                }
-            }
-            Envelope::error(e.code, &e.message).render(&format)
-        }
+        Ok(Err(e)) => return error_response(&req, &brake, e, &format).await,
         Err(e) => Envelope::error(code::GENERIC, &format!("the server could not answer: {e}"))
             .render(&format),
     };
+    HttpResponse::Ok().content_type(content_type).body(body)
+}
+
+/// An error as a Subsonic document (HTTP 200, as the protocol wants), after slowing down an
+/// address that keeps failing to log in.
+async fn error_response(
+    req: &HttpRequest,
+    brake: &auth::Brake,
+    e: ApiError,
+    format: &Format,
+) -> HttpResponse {
+    if e.code == code::WRONG_CREDENTIALS || e.code == code::INVALID_API_KEY {
+        if let Some(peer) = req.peer_addr() {
+            let delay = brake.failed(peer.ip());
+            if !delay.is_zero() {
+                tracing::warn!(peer = %peer.ip(), ?delay, "repeated failed logins: slowing down");
+                actix_web::rt::time::sleep(delay).await;
+            }
+        }
+    }
+    let (body, content_type) = Envelope::error(e.code, &e.message).render(format);
     HttpResponse::Ok().content_type(content_type).body(body)
 }
 

@@ -1,0 +1,209 @@
+//! `stream` and `download`: which bytes a client gets for a song (the file, or a transcode of
+//! it, decided from `format`, `maxBitRate` and the user's cap). The HTTP side of sending them is
+//! in `server::media`.
+
+use super::browsing::{conn, db};
+use super::error::{code, ApiError};
+use super::ids;
+use super::params::Params;
+use super::Ctx;
+use crate::app::library::browse::{self, SongRow};
+use crate::app::media::{Delivery, Format, Job, MediaError, SongFile};
+use crate::app::users::User;
+use crate::config::ReplayGain;
+
+/// What a media method answers with (instead of a Subsonic document).
+pub struct Answer {
+    pub delivery: Delivery,
+    /// The file name offered to the client.
+    pub name: String,
+    /// Offer it as a download (`Content-Disposition: attachment`).
+    pub attachment: bool,
+    /// Send `Content-Length` for a transcode from its estimate (`estimateContentLength`).
+    pub estimate_length: bool,
+}
+
+impl From<MediaError> for ApiError {
+    fn from(e: MediaError) -> ApiError {
+        match e {
+            MediaError::NotFound(m) => ApiError::new(code::NOT_FOUND, m),
+            MediaError::Refused(m) => ApiError::new(code::NOT_AUTHORIZED, m),
+            MediaError::Busy(m) | MediaError::Failed(m) => ApiError::new(code::GENERIC, m),
+        }
+    }
+}
+
+fn song_of(ctx: &Ctx<'_>, params: &Params) -> Result<SongRow, ApiError> {
+    let id = ids::parse(ids::TRACK, params.required("id")?)?;
+    db(browse::song(&mut *conn(ctx)?, id, &ctx.scope()))?.ok_or_else(|| ApiError::not_found("song"))
+}
+
+pub fn song_file(s: &SongRow) -> SongFile {
+    SongFile {
+        id: s.id,
+        path: s.path.clone().into(),
+        folder: s.folder_path.clone().into(),
+        suffix: s.suffix.clone(),
+        content_type: s.content_type.clone(),
+        duration: s.duration_ms as f64 / 1000.0,
+    }
+}
+
+fn file_name(s: &SongRow, suffix: &str) -> String {
+    let stem = std::path::Path::new(&s.path)
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| s.title.clone());
+    format!("{stem}.{suffix}")
+}
+
+/// The transcode a request asks for, or `None` for the file as it is.
+pub fn decide(
+    song: &SongRow,
+    format: Option<&str>,
+    max_bit_rate: u32,
+    offset: f64,
+    replay_gain: ReplayGain,
+) -> Result<Option<Job>, ApiError> {
+    let source_rate = song.bit_rate.unwrap_or(0).max(0) as u32;
+    if offset > 0.0 && song.duration_ms > 0 && offset * 1000.0 >= song.duration_ms as f64 {
+        return Err(ApiError::new(
+            code::MISSING_PARAMETER,
+            format!(
+                "timeOffset {offset} s is beyond the end of the song ({:.0} s)",
+                song.duration_ms as f64 / 1000.0
+            ),
+        ));
+    }
+    let target = match format.filter(|f| !f.is_empty()) {
+        Some(f) if f.eq_ignore_ascii_case("raw") => return Ok(None),
+        Some(f) => Some(Format::parse(f).ok_or_else(|| {
+            ApiError::new(
+                code::GENERIC,
+                format!(
+                    "cannot transcode to '{}': the formats are mp3, opus, ogg, flac, wav and raw",
+                    f.chars().take(32).collect::<String>()
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let too_big = max_bit_rate > 0 && (source_rate == 0 || source_rate > max_bit_rate);
+    let format = match target {
+        Some(f) => f,
+        // Only a bit-rate cap: the file as it is if it fits, else the default lossy format.
+        None if too_big => default_format(),
+        None => return Ok(None),
+    };
+    let same_format = Format::parse(&song.suffix) == Some(format);
+    if same_format && !too_big && offset == 0.0 {
+        return Ok(None);
+    }
+    let mut bitrate = format.default_bitrate();
+    if max_bit_rate > 0 {
+        bitrate = bitrate
+            .min(max_bit_rate)
+            .max(if bitrate == 0 { 0 } else { 1 });
+    }
+    let gain = match replay_gain {
+        ReplayGain::Off => None,
+        ReplayGain::Track => song
+            .rg_track_gain
+            .map(|g| (g as f32, song.rg_track_peak.map(|p| p as f32))),
+        ReplayGain::Album => song
+            .rg_album_gain
+            .map(|g| (g as f32, song.rg_album_peak.map(|p| p as f32)))
+            .or_else(|| {
+                song.rg_track_gain
+                    .map(|g| (g as f32, song.rg_track_peak.map(|p| p as f32)))
+            }),
+    };
+    Ok(Some(Job {
+        format,
+        bitrate: format.fit_bitrate(bitrate),
+        offset,
+        gain,
+    }))
+}
+
+/// Opus when this machine has libopus (what Navidrome downsamples to), else MP3.
+pub fn default_format() -> Format {
+    if Format::Opus.available() {
+        Format::Opus
+    } else {
+        Format::Mp3
+    }
+}
+
+/// `timeOffset` in seconds: a finite number, not negative.
+fn offset_of(params: &Params) -> Result<f64, ApiError> {
+    let offset = params.number::<f64>("timeOffset")?.unwrap_or(0.0);
+    if !offset.is_finite() || !(0.0..=1e7).contains(&offset) {
+        return Err(ApiError::invalid("timeOffset"));
+    }
+    Ok(offset)
+}
+
+/// The smaller of the client's `maxBitRate` and the user's cap (0 = no cap).
+fn max_bit_rate(ctx: &Ctx<'_>, params: &Params) -> Result<u32, ApiError> {
+    let asked = params.number::<i64>("maxBitRate")?.unwrap_or(0);
+    if asked < 0 {
+        return Err(ApiError::invalid("maxBitRate"));
+    }
+    Ok(capped(asked.min(u32::MAX as i64) as u32, &ctx.user))
+}
+
+/// The smaller of a client's bit rate and the user's cap, where 0 means none (kbit/s).
+pub fn capped(asked: u32, user: &User) -> u32 {
+    match (asked, user.max_bit_rate.max(0) as u32) {
+        (0, cap) => cap,
+        (a, 0) => a,
+        (a, cap) => a.min(cap),
+    }
+}
+
+pub fn stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
+    if !ctx.user.has_role("stream") {
+        return Err(ApiError::not_authorized("stream"));
+    }
+    let song = song_of(ctx, params)?;
+    let job = decide(
+        &song,
+        params.get("format"),
+        max_bit_rate(ctx, params)?,
+        offset_of(params)?,
+        ctx.app.settings.replay_gain,
+    )?;
+    let file = song_file(&song);
+    let (delivery, suffix) = match job {
+        None => (ctx.app.media.raw(&file)?, song.suffix.clone()),
+        Some(job) => {
+            let suffix = job.format.suffix().to_string();
+            (ctx.app.media.transcode(&file, job)?, suffix)
+        }
+    };
+    ctx.app
+        .annotations
+        .playing(ctx.user.id, &ctx.user.name, song.id, params.get("c"));
+    Ok(Answer {
+        delivery,
+        name: file_name(&song, &suffix),
+        attachment: false,
+        estimate_length: params.bool("estimateContentLength")?.unwrap_or(false),
+    })
+}
+
+/// The original file, offered as a download.
+pub fn download(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
+    if !ctx.user.has_role("download") {
+        return Err(ApiError::not_authorized("download"));
+    }
+    let song = song_of(ctx, params)?;
+    let file = song_file(&song);
+    Ok(Answer {
+        delivery: ctx.app.media.raw(&file)?,
+        name: file_name(&song, &song.suffix),
+        attachment: true,
+        estimate_length: false,
+    })
+}

@@ -1,0 +1,597 @@
+//! Streaming, transcoding and downloads against the real server on loopback, with the committed
+//! audio fixtures (and, for the long-running cases, a ten-minute WAV the test writes itself).
+//! Transcoded output is decoded again with symphonia (libopus for Opus) through Houseband's own
+//! decoder and checked for length and for sound.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Sandbox, Server};
+use houseband::app::media::decode::Source;
+use serde_json::Value;
+
+const AUTH: &str = "u=ann&p=pw&v=1.16.1&c=test";
+
+struct Stream {
+    server: Server,
+    sb: Sandbox,
+}
+
+/// What came back: status, headers (lower-case names) and body.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    /// The Subsonic error in a body, if it is one.
+    fn error(&self) -> Option<(i64, String)> {
+        let v: Value = serde_json::from_slice(&self.body).ok()?;
+        let e = &v["subsonic-response"]["error"];
+        Some((e["code"].as_i64()?, e["message"].as_str()?.to_string()))
+    }
+}
+
+impl Stream {
+    fn start(extra: &[&str]) -> Stream {
+        Stream::start_in(Sandbox::with_library(), extra)
+    }
+
+    fn start_in(sb: Sandbox, extra: &[&str]) -> Stream {
+        let add = sb
+            .cmd(&["user", "add", "ann", "--admin", "--password", "pw"])
+            .output()
+            .unwrap();
+        assert!(add.status.success());
+        let mut args = vec!["--watch", "off", "--scan-interval", "0"];
+        args.extend_from_slice(extra);
+        let server = Server::start(&sb, &args);
+        server.wait_for(Duration::from_secs(30), |h| {
+            h["scanning"] == false && h["tracks"].as_i64().unwrap_or(0) > 0
+        });
+        Stream { server, sb }
+    }
+
+    fn url(&self, method: &str, query: &str) -> String {
+        format!(
+            "http://127.0.0.1:{}/rest/{method}?{AUTH}&f=json&{query}",
+            self.server.port
+        )
+    }
+
+    fn get(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request("GET", url, headers)
+    }
+
+    fn request(&self, verb: &str, url: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = ureq::request(verb, url).timeout(Duration::from_secs(60));
+        for (n, v) in headers {
+            req = req.set(n, v);
+        }
+        let resp = match req.call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{url}: {e}"),
+        };
+        let status = resp.status();
+        let headers = resp
+            .headers_names()
+            .into_iter()
+            .map(|n| {
+                let v = resp.header(&n).unwrap_or_default().to_string();
+                (n.to_ascii_lowercase(), v)
+            })
+            .collect();
+        let mut body = Vec::new();
+        resp.into_reader().read_to_end(&mut body).unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn stream(&self, file: &str, query: &str) -> Reply {
+        let id = self.sb.track_id(file);
+        self.get(&self.url("stream", &format!("id=tr-{id}&{query}")), &[])
+    }
+}
+
+/// Decodes `bytes` (a file with `suffix`) and returns (seconds, RMS level).
+fn decode(bytes: &[u8], suffix: &str) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(format!("out.{suffix}"));
+    std::fs::write(&path, bytes).unwrap();
+    let mut source = Source::open(&path).unwrap_or_else(|e| panic!("{suffix}: {e:#}"));
+    let mut samples = Vec::new();
+    while source.next_block(&mut samples).unwrap() {}
+    let channels = source.channels.max(1);
+    let seconds = samples.len() as f64 / channels as f64 / source.rate as f64;
+    let rms = (samples.iter().map(|s| (*s as f64).powi(2)).sum::<f64>()
+        / samples.len().max(1) as f64)
+        .sqrt();
+    (seconds, rms)
+}
+
+/// Writes a mono 16-bit WAV of a 440 Hz tone, `seconds` long.
+fn write_tone(path: &Path, seconds: u32, rate: u32) {
+    write_wav(path, seconds, rate, |i| {
+        (i as f64 * 440.0 * std::f64::consts::TAU / rate as f64).sin() * 8000.0
+    });
+}
+
+/// Writes a mono 16-bit WAV of white noise (which FLAC cannot shrink), `seconds` long.
+fn write_noise(path: &Path, seconds: u32, rate: u32) {
+    let mut state: u32 = 12345;
+    write_wav(path, seconds, rate, move |_| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        ((state >> 16) as i16) as f64 / 4.0
+    });
+}
+
+fn write_wav(path: &Path, seconds: u32, rate: u32, mut sample: impl FnMut(u32) -> f64) {
+    let frames = seconds * rate;
+    let mut out = Vec::with_capacity(44 + frames as usize * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + frames * 2).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(frames * 2).to_le_bytes());
+    for i in 0..frames {
+        out.extend_from_slice(&(sample(i) as i16).to_le_bytes());
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// The fixtures symphonia (or libopus) decodes, by file name and suffix.
+const DECODABLE: &[(&str, &str)] = &[
+    ("01 - Adagio.flac", "flac"),
+    ("01 - Sunny.mp3", "mp3"),
+    ("09 - Adts.aac", "aac"),
+    ("06 - Lossless Apple.m4a", "m4a"),
+    ("05 - Apple.m4a", "m4a"),
+    ("02 - Ice Road.ogg", "ogg"),
+    ("07 - Wave.wav", "wav"),
+    ("08 - Aiff.aiff", "aiff"),
+    ("03 - Midnight Sun.opus", "opus"),
+];
+
+#[test]
+fn every_format_streams_raw_byte_for_byte() {
+    let s = Stream::start(&[]);
+    for entry in walkdir(&s.sb.music()) {
+        let name = entry.file_name().unwrap().to_str().unwrap().to_string();
+        let suffix = entry
+            .extension()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_ascii_lowercase();
+        if ["jpg", "png", "lrc", "m3u", "m3u8", "txt", "md"].contains(&suffix.as_str()) {
+            continue;
+        }
+        let id = match common::rows(
+            &s.sb.db(),
+            "id",
+            &format!(
+                "FROM tracks WHERE path = '{}'",
+                entry.to_str().unwrap().replace('\'', "''")
+            ),
+        ) {
+            Ok(r) if r.len() == 1 => r[0][0].as_i64().unwrap(),
+            _ => continue,
+        };
+        let want = std::fs::read(&entry).unwrap();
+        for format in ["", "&format=raw"] {
+            let r = s.get(&s.url("stream", &format!("id=tr-{id}{format}")), &[]);
+            assert_eq!(r.status, 200, "{name}");
+            assert!(r.body == want, "{name}: the bytes differ from the file");
+            assert_eq!(
+                r.header("content-length"),
+                Some(want.len().to_string().as_str())
+            );
+            assert_eq!(r.header("accept-ranges"), Some("bytes"), "{name}");
+            assert!(r.header("etag").is_some() && r.header("last-modified").is_some());
+            assert!(
+                r.header("content-type").unwrap().starts_with("audio/"),
+                "{name}: {:?}",
+                r.header("content-type")
+            );
+        }
+        // download: the same bytes, offered as an attachment.
+        let d = s.get(&s.url("download", &format!("id=tr-{id}")), &[]);
+        assert!(d.body == want, "download {name}");
+        assert!(d
+            .header("content-disposition")
+            .unwrap()
+            .starts_with("attachment"));
+    }
+}
+
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn byte_ranges_and_conditional_requests() {
+    let s = Stream::start(&[]);
+    let id = s.sb.track_id("01 - Adagio.flac");
+    let url = s.url("stream", &format!("id=tr-{id}"));
+    let whole = s.get(&url, &[]);
+    let len = whole.body.len();
+    let etag = whole.header("etag").unwrap().to_string();
+    let modified = whole.header("last-modified").unwrap().to_string();
+
+    let r = s.get(&url, &[("Range", "bytes=0-99")]);
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, whole.body[..100]);
+    assert_eq!(
+        r.header("content-range").unwrap(),
+        format!("bytes 0-99/{len}")
+    );
+
+    let r = s.get(&url, &[("Range", "bytes=100-")]);
+    assert_eq!((r.status, r.body.len()), (206, len - 100));
+    assert_eq!(r.body, whole.body[100..]);
+
+    let r = s.get(&url, &[("Range", "bytes=-100")]);
+    assert_eq!((r.status, &r.body[..]), (206, &whole.body[len - 100..]));
+
+    for bad in ["bytes=999999-", "bytes=-0", "bytes=5-2", "bytes=abc"] {
+        let r = s.get(&url, &[("Range", bad)]);
+        assert_eq!(r.status, 416, "{bad}");
+        assert_eq!(r.header("content-range").unwrap(), format!("bytes */{len}"));
+    }
+    // Many ranges: the first is served, nothing breaks.
+    let many: Vec<String> = (0..1000).map(|i| format!("{}-{}", i * 2, i * 2)).collect();
+    let r = s.get(&url, &[("Range", &format!("bytes={}", many.join(",")))]);
+    assert!([200, 206, 416].contains(&r.status), "{}", r.status);
+
+    let r = s.get(&url, &[("If-None-Match", &etag)]);
+    assert_eq!((r.status, r.body.len()), (304, 0));
+    let r = s.get(&url, &[("If-Modified-Since", &modified)]);
+    assert_eq!(r.status, 304);
+    // If-Range with the current ETag honours the range; with an old one it sends everything.
+    let r = s.get(&url, &[("Range", "bytes=0-9"), ("If-Range", &etag)]);
+    assert_eq!(r.status, 206);
+    let r = s.get(&url, &[("Range", "bytes=0-9"), ("If-Range", "\"old\"")]);
+    assert_eq!((r.status, r.body.len()), (200, len));
+
+    let head = s.request("HEAD", &url, &[]);
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(
+        head.header("content-length"),
+        Some(len.to_string().as_str())
+    );
+
+    // The native API serves the same file, to a logged-in user only.
+    let native = format!("http://127.0.0.1:{}/api/stream/tr-{id}", s.server.port);
+    assert_eq!(s.get(&native, &[]).status, 401);
+    let basic = format!("Basic {}", b64("ann:pw"));
+    let r = s.get(
+        &native,
+        &[("Authorization", &basic), ("Range", "bytes=0-9")],
+    );
+    assert_eq!((r.status, &r.body[..]), (206, &whole.body[..10]));
+    let r = s.request("HEAD", &native, &[("Authorization", &basic)]);
+    assert_eq!(r.status, 200);
+}
+
+fn b64(text: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_format_transcodes_to_every_target_and_decodes_again() {
+    // No cache: every answer here is made by a live transcode.
+    let s = Stream::start(&["--transcode-cache", "0"]);
+    for (file, suffix) in DECODABLE {
+        let (want_seconds, _) = decode(&std::fs::read(find(&s.sb.music(), file)).unwrap(), suffix);
+        for target in ["mp3", "opus", "ogg", "flac", "wav"] {
+            let r = s.stream(file, &format!("format={target}"));
+            assert_eq!(r.status, 200, "{file} -> {target}");
+            assert!(r.error().is_none(), "{file} -> {target}: {:?}", r.error());
+            let same = Path::new(file).extension().unwrap() == target;
+            if !same {
+                assert_eq!(
+                    r.header("accept-ranges"),
+                    Some("none"),
+                    "{file} -> {target}"
+                );
+            }
+            let (seconds, rms) = decode(&r.body, target);
+            assert!(
+                (seconds - want_seconds).abs() < 0.1,
+                "{file} -> {target}: {seconds:.3} s, the source is {want_seconds:.3} s"
+            );
+            assert!(rms > 0.01, "{file} -> {target}: silence (rms {rms})");
+        }
+    }
+    // A bit-rate cap alone transcodes a file above it, to a lossy format.
+    let r = s.stream("01 - Adagio.flac", "maxBitRate=64");
+    let ct = r.header("content-type").unwrap().to_string();
+    assert!(ct.starts_with("audio/ogg") || ct == "audio/mpeg", "{ct}");
+    // A file already under the cap is sent as it is.
+    let r = s.stream("01 - Sunny.mp3", "maxBitRate=320");
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    // estimateContentLength: the length is announced and kept.
+    let r = s.stream("01 - Adagio.flac", "format=mp3&estimateContentLength=true");
+    let announced: usize = r.header("content-length").unwrap().parse().unwrap();
+    assert_eq!(announced, r.body.len());
+    assert!(
+        announced > 20_000 && announced < 30_000,
+        "{announced} for 1 s at 192k"
+    );
+}
+
+fn find(dir: &Path, name: &str) -> std::path::PathBuf {
+    walkdir(dir)
+        .into_iter()
+        .find(|p| p.file_name().unwrap() == name)
+        .unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
+#[test]
+fn formats_without_a_decoder_and_bad_parameters_get_clear_errors() {
+    let s = Stream::start(&["--transcode-cache", "0"]);
+    for file in [
+        "06 - Tundra.ape",
+        "07 - Frost.mpc",
+        "05 - Glacier.wv",
+        "04 - Snowfall.spx",
+    ] {
+        let r = s.stream(file, "format=mp3");
+        let (code, message) = r.error().unwrap_or_else(|| panic!("{file}: no error"));
+        assert_eq!(code, 0, "{file}");
+        assert!(message.contains("format=raw"), "{file}: {message}");
+        // ...and raw still works.
+        assert_eq!(s.stream(file, "format=raw").status, 200);
+    }
+    let cases = [
+        ("format=xyz", 0),
+        ("format=mp3&timeOffset=5000", 10),
+        ("timeOffset=-1&format=mp3", 10),
+        ("timeOffset=NaN&format=mp3", 10),
+        ("maxBitRate=-5", 10),
+        ("maxBitRate=abc", 10),
+        ("estimateContentLength=maybe&format=mp3", 10),
+    ];
+    for (query, code) in cases {
+        let r = s.stream("01 - Adagio.flac", query);
+        assert_eq!(r.error().map(|e| e.0), Some(code), "{query}");
+    }
+    // Absurd but valid numbers are clamped, not refused.
+    let r = s.stream("01 - Adagio.flac", "format=mp3&maxBitRate=99999999");
+    assert_eq!(r.status, 200);
+    assert!(r.error().is_none());
+    for query in [
+        "id=tr-999999",
+        "id=al-1",
+        "id=..%2F..%2Fetc%2Fpasswd",
+        "id=",
+    ] {
+        let r = s.get(&s.url("stream", query), &[]);
+        assert!(
+            matches!(r.error(), Some((10 | 70, _))),
+            "{query}: {:?}",
+            r.error()
+        );
+    }
+}
+
+#[test]
+fn time_offset_starts_mid_song() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(sb.music().join("Tone")).unwrap();
+    write_tone(&sb.music().join("Tone/tone.wav"), 60, 8000);
+    let s = Stream::start_in(sb, &["--transcode-cache", "0"]);
+    for target in ["mp3", "opus", "flac"] {
+        let r = s.stream("tone.wav", &format!("format={target}&timeOffset=50"));
+        let (seconds, rms) = decode(&r.body, target);
+        assert!(
+            (seconds - 10.0).abs() < 0.15,
+            "{target}: {seconds} s after 50 s of 60"
+        );
+        assert!(rms > 0.1, "{target}: rms {rms}");
+    }
+}
+
+#[test]
+fn damaged_deleted_and_escaping_files() {
+    let sb = Sandbox::with_library();
+    let outside = sb.dir.path().join("outside.flac");
+    let s = Stream::start_in(sb, &["--transcode-cache", "0"]);
+    let music = s.sb.music();
+
+    // Damaged after the scan: the stream ends cleanly with what could be decoded.
+    let path = find(&music, "03 - Waves.flac");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let (from, to) = (bytes.len() / 2, bytes.len() * 3 / 4);
+    for b in &mut bytes[from..to] {
+        *b = 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let r = s.stream("03 - Waves.flac", "format=mp3");
+    assert_eq!(r.status, 200);
+    let (seconds, _) = decode(&r.body, "mp3");
+    assert!(
+        seconds > 0.2 && seconds < 1.1,
+        "{seconds} s from a half-broken 1 s file"
+    );
+
+    // Deleted since the scan: 70, saying so.
+    let gone = find(&music, "02 - Halo Cover.mp3");
+    let gone_id = s.sb.track_id("02 - Halo Cover.mp3");
+    std::fs::remove_file(&gone).unwrap();
+    for query in ["", "&format=opus"] {
+        let r = s.get(&s.url("stream", &format!("id=tr-{gone_id}{query}")), &[]);
+        let (code, message) = r.error().unwrap();
+        assert_eq!(code, 70);
+        assert!(message.contains("gone"), "{message}");
+    }
+
+    // Swapped for a symlink out of the music folder: refused.
+    let link = find(&music, "01 - Adagio.flac");
+    let link_id = s.sb.track_id("01 - Adagio.flac");
+    std::fs::copy(&link, &outside).unwrap();
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    for method in ["stream", "download"] {
+        let r = s.get(&s.url(method, &format!("id=tr-{link_id}")), &[]);
+        assert_eq!(r.error().map(|e| e.0), Some(50), "{method}");
+        assert!(r.body.len() < 1000, "{method}: no audio");
+    }
+    // The server is fine afterwards.
+    assert_eq!(s.stream("01 - Sunny.mp3", "format=mp3").status, 200);
+}
+
+#[test]
+fn transcodes_are_cached_bounded_and_stop_when_the_client_goes() {
+    let sb = Sandbox::with_library();
+    std::fs::create_dir_all(sb.music().join("Tone")).unwrap();
+    // Ten minutes of 22 kHz mono noise: as FLAC (26 MB) far more than the sockets buffer.
+    write_noise(&sb.music().join("Tone/long.wav"), 600, 22050);
+    let s = Stream::start_in(sb, &["--transcode-slots", "1"]);
+
+    // Cache: the first play is live, a later one is a file with ranges.
+    let first = s.stream("01 - Adagio.flac", "format=mp3");
+    assert_eq!(first.header("accept-ranges"), Some("none"));
+    let start = Instant::now();
+    let cached = loop {
+        let r = s.stream("01 - Adagio.flac", "format=mp3");
+        if r.header("accept-ranges") == Some("bytes") {
+            break r;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "never cached");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(cached.body, first.body);
+    let id = s.sb.track_id("01 - Adagio.flac");
+    let r = s.get(
+        &s.url("stream", &format!("id=tr-{id}&format=mp3")),
+        &[("Range", "bytes=100-")],
+    );
+    assert_eq!((r.status, &r.body[..]), (206, &first.body[100..]));
+    let files = std::fs::read_dir(s.sb.data().join("cache/transcodes"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1);
+
+    // One slot: a stalled client holds it, a second transcode is told to wait...
+    let long_id = s.sb.track_id("long.wav");
+    let long = s.url("stream", &format!("id=tr-{long_id}&format=flac"));
+    let held = ureq::get(&long).call().unwrap();
+    assert_eq!(
+        held.header("accept-ranges"),
+        Some("none"),
+        "a live transcode"
+    );
+    let mut reader = held.into_reader();
+    let mut first_bytes = [0u8; 4096];
+    reader.read_exact(&mut first_bytes).unwrap();
+    assert_eq!(&first_bytes[..4], b"fLaC");
+    let busy = s.stream("03 - Waves.flac", "format=opus");
+    let (code, message) = busy.error().expect("a busy error");
+    assert_eq!(code, 0);
+    assert!(message.contains("transcode_slots"), "{message}");
+    // ...while the original file is always served.
+    assert_eq!(s.stream("03 - Waves.flac", "format=raw").status, 200);
+
+    // The client goes away: the transcode stops and the slot is free again at once.
+    drop(reader);
+    let start = Instant::now();
+    loop {
+        let r = s.stream("03 - Waves.flac", "format=opus");
+        if r.error().is_none() {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "the slot was not freed: {:?}",
+            r.error()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The abandoned transcode left nothing in the cache.
+    let names: Vec<String> = std::fs::read_dir(s.sb.data().join("cache/transcodes"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.ends_with(".flac") && !n.ends_with(".part")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn the_transcode_cache_stays_within_its_size() {
+    let s = Stream::start(&["--transcode-cache", "60KB"]);
+    // Each 1 s WAV transcode is ~176 KB: over the bound, so none is kept; MP3s (~24 KB) are,
+    // two at most, the oldest going first.
+    for file in [
+        "01 - Adagio.flac",
+        "03 - Waves.flac",
+        "01 - Polar Night.flac",
+    ] {
+        s.stream(file, "format=mp3");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    s.stream("01 - Sunny.mp3", "format=wav");
+    std::thread::sleep(Duration::from_millis(300));
+    let dir = s.sb.data().join("cache/transcodes");
+    let total: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    let count = std::fs::read_dir(&dir).unwrap().count();
+    assert!(total <= 60 * 1024, "{total} bytes cached");
+    assert_eq!(count, 2, "the two most recent MP3s");
+}
