@@ -1,4 +1,4 @@
-//! Streaming, transcoding and downloads against the real server on loopback, with the committed
+//! Streaming, transcoding, downloads and cover art against the real server on loopback, with the committed
 //! audio fixtures (and, for the long-running cases, a ten-minute WAV the test writes itself).
 //! Transcoded output is decoded again with symphonia (libopus for Opus) through Houseband's own
 //! decoder and checked for length and for sound.
@@ -594,4 +594,147 @@ fn the_transcode_cache_stays_within_its_size() {
     let count = std::fs::read_dir(&dir).unwrap().count();
     assert!(total <= 60 * 1024, "{total} bytes cached");
     assert_eq!(count, 2, "the two most recent MP3s");
+}
+
+fn album_id(s: &Stream, name: &str) -> String {
+    let r = s.get(
+        &s.url(
+            "search3",
+            &format!("query={}&albumCount=1", name.replace(' ', "%20")),
+        ),
+        &[],
+    );
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    v["subsonic-response"]["searchResult3"]["album"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn picture(r: &Reply) -> image::DynamicImage {
+    assert_eq!(r.status, 200);
+    assert!(r.error().is_none(), "{:?}", r.error());
+    image::load_from_memory(&r.body).expect("an image")
+}
+
+#[test]
+fn cover_art_originals_resized_embedded_and_mosaics() {
+    use image::GenericImageView;
+    let sb = Sandbox::with_library();
+    // A big cover for an album that has none, to see resizing.
+    let summer = find(&sb.music(), "01 - Sunny.mp3")
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    image::RgbImage::from_fn(600, 400, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    })
+    .save(summer.join("cover.png"))
+    .unwrap();
+    let s = Stream::start_in(sb, &[]);
+    let art = |query: &str| s.get(&s.url("getCoverArt", query), &[]);
+
+    // The folder image as it is, byte for byte.
+    let northern = album_id(&s, "Northern Lights");
+    let cover = std::fs::read(find(&s.sb.music(), "cover.jpg")).unwrap();
+    let r = art(&format!("id={northern}"));
+    assert_eq!(r.body, cover);
+    assert_eq!(r.header("content-type"), Some("image/jpeg"));
+    assert!(r.header("etag").is_some());
+
+    // Resized: fits the size, keeps the shape, never grows; JPEG unless WebP is asked for.
+    let big = album_id(&s, "Summer Hits");
+    let img = picture(&art(&format!("id={big}&size=300")));
+    assert_eq!(img.dimensions(), (300, 200));
+    let r = art(&format!("id={big}&size=300"));
+    assert_eq!(r.header("content-type"), Some("image/jpeg"));
+    assert_eq!(
+        picture(&art(&format!("id={big}&size=99999"))).dimensions(),
+        (600, 400)
+    );
+    assert_eq!(
+        picture(&art(&format!("id={northern}&size=500"))).dimensions(),
+        (16, 16)
+    );
+    let webp = art(&format!("id={big}&size=120&format=webp"));
+    assert_eq!(webp.header("content-type"), Some("image/webp"));
+    assert_eq!(picture(&webp).dimensions(), (120, 80));
+    let cached = std::fs::read_dir(s.sb.data().join("cache/art"))
+        .unwrap()
+        .count();
+    assert!(cached >= 3, "{cached} resized pictures cached");
+
+    // Embedded in a song; a song without one gets its album's; an artist's own image.
+    let polar = s.sb.track_id("01 - Polar Night.flac");
+    let r = art(&format!("id=tr-{polar}"));
+    assert!(r.header("content-type").unwrap().starts_with("image/"));
+    picture(&r);
+    let ice = s.sb.track_id("02 - Ice Road.ogg");
+    assert_eq!(art(&format!("id=tr-{ice}")).body, cover);
+    let artist_jpg = std::fs::read(find(&s.sb.music(), "artist.jpg")).unwrap();
+    let r = s.get(
+        &s.url("search3", "query=Aurora%20Fields&artistCount=1"),
+        &[],
+    );
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    let aurora = v["subsonic-response"]["searchResult3"]["artist"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(art(&format!("id={aurora}")).body, artist_jpg);
+
+    // A playlist's mosaic of its albums' covers.
+    let sunny = s.sb.track_id("01 - Sunny.mp3");
+    let r = s.get(
+        &s.url(
+            "createPlaylist",
+            &format!("name=Mix&songId=tr-{polar}&songId=tr-{sunny}"),
+        ),
+        &[],
+    );
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    let pl = v["subsonic-response"]["playlist"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(v["subsonic-response"]["playlist"]["coverArt"], pl.as_str());
+    let mosaic = picture(&art(&format!("id={pl}&size=200")));
+    assert_eq!(mosaic.dimensions(), (200, 200));
+    // Top left from the first album, top right from the second: different colours.
+    assert_ne!(mosaic.get_pixel(20, 20), mosaic.get_pixel(180, 20));
+
+    // Unknown, malformed and hostile ids and sizes.
+    for query in [
+        "id=al-999999",
+        "id=xx-1",
+        "id=..%2F..%2Fetc%2Fpasswd",
+        "id=pl-999",
+        "id=dir-999999",
+    ] {
+        assert_eq!(art(query).error().map(|e| e.0), Some(70), "{query}");
+    }
+    for query in [
+        format!("id={big}&size=-5"),
+        format!("id={big}&size=abc"),
+        "size=100".to_string(),
+    ] {
+        assert_eq!(art(&query).error().map(|e| e.0), Some(10), "{query}");
+    }
+}
+
+#[test]
+fn cover_art_never_leaves_the_music_folders() {
+    let sb = Sandbox::with_library();
+    let secret = sb.dir.path().join("secret.jpg");
+    std::fs::copy(find(&sb.music(), "artist.jpg"), &secret).unwrap();
+    let s = Stream::start_in(sb, &[]);
+    // The scanned cover becomes a symlink to a file outside the folders.
+    let cover = find(&s.sb.music(), "cover.jpg");
+    std::fs::remove_file(&cover).unwrap();
+    std::os::unix::fs::symlink(&secret, &cover).unwrap();
+    let northern = album_id(&s, "Northern Lights");
+    for size in ["", "&size=100"] {
+        let r = s.get(&s.url("getCoverArt", &format!("id={northern}{size}")), &[]);
+        assert_eq!(r.error().map(|e| e.0), Some(50), "{size}");
+    }
 }

@@ -54,7 +54,7 @@ impl App {
         let chat = Chat::new(db.clone());
         let shares = Shares::new(db.clone());
         let media = Media::new(
-            settings.data.join("cache").join("transcodes"),
+            &settings.data.join("cache"),
             settings.transcode_cache,
             settings.transcode_slots,
             settings.allow_outside_links,

@@ -1247,3 +1247,137 @@ pub fn present_song_ids(conn: &mut SqliteConnection) -> DbResult<Vec<i64>> {
     .load(conn)?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
+
+/// Where an item's picture is: an image file, or a song with an embedded picture.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ArtRow {
+    #[diesel(sql_type = Nullable<Text>)]
+    pub file: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub embedded: Option<String>,
+}
+
+fn art_row(conn: &mut SqliteConnection, sql: &str, id: i64) -> DbResult<Option<ArtRow>> {
+    let rows: Vec<ArtRow> = diesel::sql_query(sql).bind::<BigInt, _>(id).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .filter(|r| r.file.is_some() || r.embedded.is_some()))
+}
+
+/// An album's picture: its folder image, else a song's embedded one.
+pub fn album_art(conn: &mut SqliteConnection, id: i64, scope: &Scope) -> DbResult<Option<ArtRow>> {
+    art_row(
+        conn,
+        &format!(
+            "SELECT al.cover_path AS file, t.path AS embedded FROM albums al
+             LEFT JOIN tracks t ON t.id = al.cover_track_id AND t.missing_since IS NULL
+             WHERE al.id = ? AND al.track_count > 0 AND {}",
+            scope.on("al.folder_id")
+        ),
+        id,
+    )
+}
+
+/// A song's own embedded picture, else its album's.
+pub fn track_art(conn: &mut SqliteConnection, id: i64, scope: &Scope) -> DbResult<Option<ArtRow>> {
+    let own = art_row(
+        conn,
+        &format!(
+            "SELECT NULL AS file, t.path AS embedded {} AND t.id = ? AND t.has_cover",
+            song_from(scope)
+        ),
+        id,
+    )?;
+    if own.is_some() {
+        return Ok(own);
+    }
+    let album: Vec<IdRow> = diesel::sql_query(format!(
+        "SELECT t.album_id AS id {} AND t.id = ?",
+        song_from(scope)
+    ))
+    .bind::<BigInt, _>(id)
+    .load(conn)?;
+    match album.first() {
+        Some(a) => album_art(conn, a.id, scope),
+        None => Ok(None),
+    }
+}
+
+/// An artist's image (`artist.jpg`...), else the cover of their newest album.
+pub fn artist_art(conn: &mut SqliteConnection, id: i64, scope: &Scope) -> DbResult<Option<ArtRow>> {
+    let Some(artist) = artist(conn, id, scope)? else {
+        return Ok(None);
+    };
+    let own = art_row(
+        conn,
+        "SELECT image_path AS file, NULL AS embedded FROM artists WHERE id = ?",
+        artist.id,
+    )?;
+    if own.is_some() {
+        return Ok(own);
+    }
+    let albums: Vec<IdRow> = diesel::sql_query(format!(
+        "SELECT al.id FROM albums al JOIN album_artists aa ON aa.album_id = al.id
+         WHERE aa.artist_id = ? AND al.track_count > 0 AND {}
+           AND (al.cover_path IS NOT NULL OR al.cover_track_id IS NOT NULL)
+         ORDER BY al.year DESC, al.id LIMIT 1",
+        scope.on("al.folder_id")
+    ))
+    .bind::<BigInt, _>(id)
+    .load(conn)?;
+    match albums.first() {
+        Some(a) => album_art(conn, a.id, scope),
+        None => Ok(None),
+    }
+}
+
+/// A folder's image.
+pub fn directory_art(
+    conn: &mut SqliteConnection,
+    id: i64,
+    scope: &Scope,
+) -> DbResult<Option<ArtRow>> {
+    art_row(
+        conn,
+        &format!(
+            "SELECT d.cover_path AS file, NULL AS embedded FROM directories d
+             WHERE d.id = ? AND d.missing_since IS NULL AND {}",
+            scope.on("d.folder_id")
+        ),
+        id,
+    )
+}
+
+/// The pictures of a playlist's first four albums that have one, in playlist order.
+pub fn playlist_art(
+    conn: &mut SqliteConnection,
+    playlist: i64,
+    scope: &Scope,
+) -> DbResult<Vec<ArtRow>> {
+    let mut albums: Vec<i64> = Vec::new();
+    for song in playlist_songs(conn, playlist, scope)? {
+        if !albums.contains(&song.album_id) {
+            albums.push(song.album_id);
+        }
+    }
+    let mut out = Vec::new();
+    for album in albums {
+        if let Some(art) = album_art(conn, album, scope)? {
+            out.push(art);
+            if out.len() == 4 {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The paths of the enabled music folders.
+pub fn folder_paths(conn: &mut SqliteConnection) -> DbResult<Vec<String>> {
+    use crate::app::db::schema::music_folders as f;
+    f::table
+        .filter(f::enabled.eq(true))
+        .select(f::path)
+        .load(conn)
+}

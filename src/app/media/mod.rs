@@ -3,6 +3,7 @@
 //! cache of finished transcodes, the bound on transcodes running at once, and the streams in
 //! progress (for "now playing"). No HTTP here: `server/` turns a [`Delivery`] into a response.
 
+pub mod art;
 pub mod cache;
 pub mod decode;
 pub mod encode;
@@ -147,6 +148,7 @@ const LIVE_CHUNKS: usize = 8;
 const CHUNK_BYTES: usize = 32 * 1024;
 
 pub struct Media {
+    art: art::Art,
     cache: Arc<cache::Cache>,
     running: Arc<AtomicUsize>,
     max_running: usize,
@@ -166,13 +168,17 @@ impl Drop for Slot {
 
 impl Media {
     pub fn new(
-        cache_dir: PathBuf,
+        cache_dir: &Path,
         cache_bytes: u64,
         max_running: usize,
         allow_outside: bool,
     ) -> Media {
         Media {
-            cache: Arc::new(cache::Cache::open(cache_dir, cache_bytes)),
+            art: art::Art::new(cache_dir.join("art")),
+            cache: Arc::new(cache::Cache::open(
+                cache_dir.join("transcodes"),
+                cache_bytes,
+            )),
             running: Arc::new(AtomicUsize::new(0)),
             max_running,
             allow_outside,
@@ -190,32 +196,68 @@ impl Media {
         &self.cache
     }
 
-    /// The song's file, checked: it still exists, and (unless configured otherwise) its real
-    /// path, symlinks followed, is inside its music folder.
+    /// The song's file, checked by [`Media::checked`] against its own music folder.
     pub fn file_of(&self, song: &SongFile) -> Result<PathBuf, MediaError> {
-        let real = song.path.canonicalize().map_err(|_| {
-            tracing::warn!(path = %song.path.display(), "a song's file is gone since the last scan");
-            MediaError::NotFound(
-                "the song's file is gone since the last scan; rescan the library".into(),
-            )
+        self.checked(&song.path, std::slice::from_ref(&song.folder))
+    }
+
+    /// `path` made real, checked: it still exists, is a file, and (unless configured
+    /// otherwise) its real path, symlinks followed, is inside one of `folders`.
+    fn checked(&self, path: &Path, folders: &[PathBuf]) -> Result<PathBuf, MediaError> {
+        let real = path.canonicalize().map_err(|_| {
+            tracing::warn!(path = %path.display(), "a file is gone since the last scan");
+            MediaError::NotFound("the file is gone since the last scan; rescan the library".into())
         })?;
-        if !self.allow_outside {
-            let folder = song
-                .folder
-                .canonicalize()
-                .map_err(|_| MediaError::NotFound("the song's music folder is not there".into()))?;
-            if !real.starts_with(&folder) {
-                tracing::warn!(path = %song.path.display(), real = %real.display(),
-                    "refused a file that leads out of its music folder (allow_outside_links is off)");
-                return Err(MediaError::Refused(
-                    "the song's file leads outside its music folder".into(),
-                ));
-            }
+        if !self.allow_outside
+            && !folders
+                .iter()
+                .filter_map(|f| f.canonicalize().ok())
+                .any(|f| real.starts_with(f))
+        {
+            tracing::warn!(path = %path.display(), real = %real.display(),
+                "refused a file that leads out of its music folder (allow_outside_links is off)");
+            return Err(MediaError::Refused(
+                "the file leads outside its music folder".into(),
+            ));
         }
         if !real.is_file() {
-            return Err(MediaError::NotFound("the song's path is not a file".into()));
+            return Err(MediaError::NotFound("the path is not a file".into()));
         }
         Ok(real)
+    }
+
+    /// A picture, the original or resized to `size`, from files checked to be inside
+    /// `folders`.
+    pub fn art(
+        &self,
+        source: &art::Source,
+        size: Option<u32>,
+        output: art::Output,
+        folders: &[PathBuf],
+    ) -> Result<Delivery, MediaError> {
+        let source = self.checked_art(source, folders)?;
+        let (path, content_type) = self.art.get(&source, size, output).map_err(|e| {
+            tracing::warn!("cannot make a picture: {e:#}");
+            MediaError::Failed(format!("{e:#}"))
+        })?;
+        Ok(Delivery::File { path, content_type })
+    }
+
+    fn checked_art(
+        &self,
+        source: &art::Source,
+        folders: &[PathBuf],
+    ) -> Result<art::Source, MediaError> {
+        Ok(match source {
+            art::Source::File(p) => art::Source::File(self.checked(p, folders)?),
+            art::Source::Embedded(p) => art::Source::Embedded(self.checked(p, folders)?),
+            art::Source::Mosaic(parts) => art::Source::Mosaic(
+                parts
+                    .iter()
+                    .filter_map(|p| self.checked_art(p, folders).ok())
+                    .collect(),
+            ),
+        })
     }
 
     /// The song as it is on disk.

@@ -8,7 +8,7 @@ use super::ids;
 use super::params::Params;
 use super::Ctx;
 use crate::app::library::browse::{self, SongRow};
-use crate::app::media::{Delivery, Format, Job, MediaError, SongFile};
+use crate::app::media::{art, Delivery, Format, Job, MediaError, SongFile};
 use crate::app::users::User;
 use crate::config::ReplayGain;
 
@@ -206,4 +206,65 @@ pub fn download(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
         attachment: true,
         estimate_length: false,
     })
+}
+
+/// `getCoverArt`: the picture of a song, album, artist, folder or playlist (`id` as the
+/// `coverArt` attributes give it), the original or resized to `size`. `format=webp` (a
+/// Houseband extension) asks for WebP instead of JPEG when resizing.
+pub fn get_cover_art(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
+    let text = params.required("id")?;
+    let size = match params.number::<i64>("size")? {
+        None | Some(0) => None,
+        Some(s) if s < 0 => return Err(ApiError::invalid("size")),
+        Some(s) => Some(s.min(art::MAX_SIZE as i64) as u32),
+    };
+    let output = match params.get("format") {
+        Some(f) if f.eq_ignore_ascii_case("webp") => art::Output::WebP,
+        _ => art::Output::Jpeg,
+    };
+    let (kind, id) = ids::split(text).ok_or_else(|| ApiError::not_found("cover art"))?;
+    let scope = ctx.scope();
+    let mut c = conn(ctx)?;
+    let source = match kind {
+        ids::ALBUM => db(browse::album_art(&mut c, id, &scope))?.map(source_of),
+        ids::TRACK => db(browse::track_art(&mut c, id, &scope))?.map(source_of),
+        ids::ARTIST => db(browse::artist_art(&mut c, id, &scope))?.map(source_of),
+        ids::DIRECTORY => db(browse::directory_art(&mut c, id, &scope))?.map(source_of),
+        ids::PLAYLIST => {
+            let visible = ctx
+                .app
+                .playlists
+                .get(id)?
+                .is_some_and(|p| super::playlists::may_see(ctx, &p));
+            let parts = if visible {
+                db(browse::playlist_art(&mut c, id, &scope))?
+            } else {
+                Vec::new()
+            };
+            (!parts.is_empty())
+                .then(|| art::Source::Mosaic(parts.into_iter().map(source_of).collect()))
+        }
+        _ => None,
+    }
+    .ok_or_else(|| ApiError::not_found("cover art"))?;
+    let folders: Vec<std::path::PathBuf> = db(browse::folder_paths(&mut c))?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    drop(c);
+    let delivery = ctx.app.media.art(&source, size, output, &folders)?;
+    Ok(Answer {
+        delivery,
+        name: format!("{text}.{}", if size.is_some() { "jpg" } else { "img" }),
+        attachment: false,
+        estimate_length: false,
+    })
+}
+
+fn source_of(row: browse::ArtRow) -> art::Source {
+    match (row.file, row.embedded) {
+        (Some(file), _) => art::Source::File(file.into()),
+        (None, Some(song)) => art::Source::Embedded(song.into()),
+        (None, None) => unreachable!("art rows have a file or a song"),
+    }
 }

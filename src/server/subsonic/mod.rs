@@ -77,6 +77,7 @@ fn media_handler(method: &str) -> Option<MediaHandler> {
     Some(match method {
         "stream" => media::stream,
         "download" => media::download,
+        "getCoverArt" => media::get_cover_art,
         _ => return None,
     })
 }

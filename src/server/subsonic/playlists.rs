@@ -40,15 +40,16 @@ fn playlist_node(ctx: &Ctx<'_>, p: &Playlist, totals: &Totals) -> Node {
         .attr("created", iso8601(p.created_at))
         .attr("changed", iso8601(p.updated_at))
         .attr("readonly", !may_change(ctx, p))
+        // The playlist's own id: its picture is a mosaic of its first albums' covers.
         .opt(
             "coverArt",
-            totals.cover_album.map(|a| ids::id(ids::ALBUM, a)),
+            totals.cover_album.map(|_| ids::id(ids::PLAYLIST, p.id)),
         )
 }
 
 /// Whether the user may see a playlist: their own, a public one, anything for an admin; never
 /// one imported from a music folder they may not see.
-pub(super) fn may_see(ctx: &Ctx<'_>, p: &Playlist) -> bool {
+pub(crate) fn may_see(ctx: &Ctx<'_>, p: &Playlist) -> bool {
     (p.public || p.owner_id == ctx.user.id || ctx.user.is_admin)
         && p.folder_id.is_none_or(|f| ctx.scope().allows(f))
 }
