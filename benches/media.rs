@@ -68,7 +68,8 @@ fn write_music(path: &Path, seconds: u32) {
         let mut s = 0.0;
         for (k, ratio) in [1.0, 1.25, 1.5, 2.0].iter().enumerate() {
             for h in 1..4 {
-                s += (t * root * ratio * h as f64 * std::f64::consts::TAU).sin() / (h * (k + 1)) as f64;
+                s += (t * root * ratio * h as f64 * std::f64::consts::TAU).sin()
+                    / (h * (k + 1)) as f64;
             }
         }
         let beat = (-((t * 2.0).fract()) * 12.0).exp();
@@ -140,11 +141,46 @@ fn main() {
 
     // Realtime factor per core, in process and by ffmpeg.
     let conversions = [
-        ("FLAC -> MP3 192k", &flac, job(Format::Mp3, 192), "libmp3lame", "192k", "mp3"),
-        ("FLAC -> Opus 128k", &flac, job(Format::Opus, 128), "libopus", "128k", "ogg"),
-        ("MP3 -> Opus 96k", &mp3, job(Format::Opus, 96), "libopus", "96k", "ogg"),
-        ("FLAC -> Vorbis 160k", &flac, job(Format::Vorbis, 160), "libvorbis", "160k", "ogg"),
-        ("MP3 -> FLAC", &mp3, job(Format::Flac, 0), "flac", "0", "flac"),
+        (
+            "FLAC -> MP3 192k",
+            &flac,
+            job(Format::Mp3, 192),
+            "libmp3lame",
+            "192k",
+            "mp3",
+        ),
+        (
+            "FLAC -> Opus 128k",
+            &flac,
+            job(Format::Opus, 128),
+            "libopus",
+            "128k",
+            "ogg",
+        ),
+        (
+            "MP3 -> Opus 96k",
+            &mp3,
+            job(Format::Opus, 96),
+            "libopus",
+            "96k",
+            "ogg",
+        ),
+        (
+            "FLAC -> Vorbis 160k",
+            &flac,
+            job(Format::Vorbis, 160),
+            "libvorbis",
+            "160k",
+            "ogg",
+        ),
+        (
+            "MP3 -> FLAC",
+            &mp3,
+            job(Format::Flac, 0),
+            "flac",
+            "0",
+            "flac",
+        ),
     ];
     let has_ffmpeg = Command::new("ffmpeg")
         .arg("-version")
@@ -153,7 +189,9 @@ fn main() {
         .is_ok_and(|s| s.success());
     println!(
         "\n{:<22} {:>16} {:>16}   goal",
-        "conversion", "houseband", if has_ffmpeg { "ffmpeg" } else { "(no ffmpeg)" }
+        "conversion",
+        "houseband",
+        if has_ffmpeg { "ffmpeg" } else { "(no ffmpeg)" }
     );
     for (name, input, j, codec, bitrate, container) in &conversions {
         let mut ours = Vec::new();
@@ -222,7 +260,15 @@ fn main() {
     // The server.
     let (m, d) = (dir.join("music"), dir.join("data"));
     let ok = Command::new(BIN)
-        .args(["user", "add", "bench", "--admin", "--password", "bench-pw", "--data"])
+        .args([
+            "user",
+            "add",
+            "bench",
+            "--admin",
+            "--password",
+            "bench-pw",
+            "--data",
+        ])
         .arg(&d)
         .stdout(Stdio::null())
         .status()
@@ -240,8 +286,20 @@ fn main() {
         .arg(&m)
         .arg("--data")
         .arg(&d)
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--watch", "off", "--scan-interval", "0"])
-        .args(["--transcode-cache", "0", "--transcode-slots", &(streams + 10).to_string()])
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--watch",
+            "off",
+            "--scan-interval",
+            "0",
+        ])
+        .args([
+            "--transcode-cache",
+            "0",
+            "--transcode-slots",
+            &(streams + 10).to_string(),
+        ])
         .env("HOUSEBAND_LOG", "warn")
         .spawn()
         .unwrap();
@@ -256,7 +314,10 @@ fn main() {
         if ready {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let url = |id: u32, query: &str| format!("{base}/stream?{AUTH}&id=tr-{id}&{query}");
@@ -266,7 +327,9 @@ fn main() {
     for i in 0..20 {
         let format = if i % 2 == 0 { "mp3" } else { "opus" };
         let start = Instant::now();
-        let resp = ureq::get(&url(1, &format!("format={format}"))).call().unwrap();
+        let resp = ureq::get(&url(1, &format!("format={format}")))
+            .call()
+            .unwrap();
         let mut reader = resp.into_reader();
         let mut one = [0u8; 1];
         reader.read_exact(&mut one).unwrap();
@@ -278,14 +341,25 @@ fn main() {
         "\ntime to first byte, FLAC -> MP3/Opus: median {:.1} ms, max {:.1} ms   goal < 100 ms: {}",
         ttfb_median,
         ttfb[ttfb.len() - 1],
-        if ttfb_median < 100.0 { "met" } else { "NOT met" }
+        if ttfb_median < 100.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
 
     // Concurrent transcodes: each must arrive faster than it plays.
     let start = Instant::now();
     let handles: Vec<_> = (0..streams)
         .map(|i| {
-            let u = url(1, if i % 2 == 0 { "format=mp3&maxBitRate=192" } else { "format=opus&maxBitRate=128" });
+            let u = url(
+                1,
+                if i % 2 == 0 {
+                    "format=mp3&maxBitRate=192"
+                } else {
+                    "format=opus&maxBitRate=128"
+                },
+            );
             std::thread::spawn(move || {
                 let t = Instant::now();
                 let mut body = Vec::new();

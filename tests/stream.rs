@@ -738,3 +738,84 @@ fn cover_art_never_leaves_the_music_folders() {
         assert_eq!(r.error().map(|e| e.0), Some(50), "{size}");
     }
 }
+
+#[test]
+fn transcode_decisions_lead_to_their_streams() {
+    let s = Stream::start(&["--transcode-cache", "0"]);
+    let flac = s.sb.track_id("01 - Adagio.flac");
+    let decide = |id: i64, client: &str| -> Value {
+        let url = s.url(
+            "getTranscodeDecision",
+            &format!("mediaId=tr-{id}&mediaType=song"),
+        );
+        let body = ureq::post(&url)
+            .set("Content-Type", "application/json")
+            .send_string(client)
+            .unwrap()
+            .into_string()
+            .unwrap();
+        serde_json::from_str::<Value>(&body).unwrap()["subsonic-response"].clone()
+    };
+    // A phone that plays only Opus up to 96k: the FLAC is transcoded to Opus at 96k.
+    let phone = r#"{"name":"Phone","platform":"Android","maxTranscodingAudioBitrate":96000,
+        "directPlayProfiles":[{"containers":["ogg"],"audioCodecs":["opus"],"protocols":["http"]}],
+        "transcodingProfiles":[{"container":"ogg","audioCodec":"opus","protocol":"http"}]}"#;
+    let d = &decide(flac, phone)["transcodeDecision"];
+    assert_eq!(d["canDirectPlay"], false);
+    assert_eq!(d["canTranscode"], true);
+    assert_eq!(d["transcodeStream"]["codec"], "opus");
+    assert_eq!(d["transcodeStream"]["audioBitrate"], 96000);
+    let params = d["transcodeParams"].as_str().unwrap();
+    let r = s.get(
+        &s.url(
+            "getTranscodeStream",
+            &format!("mediaId=tr-{flac}&mediaType=song&transcodeParams={params}&offset=0.5"),
+        ),
+        &[],
+    );
+    assert_eq!(r.status, 200);
+    let (seconds, rms) = decode(&r.body, "opus");
+    assert!(
+        (seconds - 0.5).abs() < 0.1 && rms > 0.01,
+        "{seconds} s, rms {rms}"
+    );
+
+    // A client that plays FLAC plays it as it is.
+    let hifi = r#"{"name":"Hifi","platform":"Linux",
+        "directPlayProfiles":[{"containers":["flac"],"audioCodecs":["flac"],"protocols":["http"]}]}"#;
+    let d = &decide(flac, hifi)["transcodeDecision"];
+    assert_eq!(
+        (
+            d["canDirectPlay"].as_bool(),
+            d["sourceStream"]["codec"].as_str()
+        ),
+        (Some(true), Some("flac"))
+    );
+
+    // Bad bodies, ids and params: Subsonic errors from the decision, HTTP errors from the stream.
+    let bad = decide(flac, "{not json");
+    assert_eq!(bad["error"]["code"], 10);
+    let stream = |query: &str| s.get(&s.url("getTranscodeStream", query), &[]).status;
+    assert_eq!(
+        stream(&format!(
+            "mediaId=tr-{flac}&mediaType=song&transcodeParams=nonsense"
+        )),
+        400
+    );
+    assert_eq!(
+        stream("mediaId=tr-999999&mediaType=song&transcodeParams=v1.mp3.128.2"),
+        404
+    );
+    assert_eq!(
+        stream(&format!(
+            "mediaId=tr-{flac}&mediaType=video&transcodeParams=v1.mp3.128.2"
+        )),
+        400
+    );
+    assert_eq!(
+        stream(&format!(
+            "mediaId=tr-{flac}&mediaType=song&transcodeParams=v1.mp3.128.2&offset=999"
+        )),
+        400
+    );
+}

@@ -39,6 +39,10 @@ pub struct Source {
     pub duration: Option<f64>,
     buffer: Option<SampleBuffer<f32>>,
     bad_in_a_row: usize,
+    /// The track's time base (seconds per timestamp unit), for seeking.
+    time_base: Option<symphonia::core::units::TimeBase>,
+    /// Frames still to drop after a seek, which lands on a packet at or before the time asked.
+    skip_frames: usize,
 }
 
 impl Source {
@@ -68,6 +72,7 @@ impl Source {
             .ok_or_else(|| anyhow!("{} has no audio track", path.display()))?;
         let params = track.codec_params.clone();
         let track_id = track.id;
+        let time_base = params.time_base;
         let duration = params
             .n_frames
             .zip(params.time_base)
@@ -111,21 +116,33 @@ impl Source {
             duration,
             buffer: None,
             bad_in_a_row: 0,
+            time_base,
+            skip_frames: 0,
         })
     }
 
     /// Moves to `seconds` from the start (to the packet before it, as players do).
     pub fn seek(&mut self, seconds: f64) -> Result<()> {
         let time = Time::new(seconds.trunc() as u64, seconds.fract());
-        self.format
+        let landed = self
+            .format
             .seek(
-                SeekMode::Coarse,
+                SeekMode::Accurate,
                 SeekTo::Time {
                     time,
                     track_id: Some(self.track),
                 },
             )
             .map_err(|e| anyhow!("cannot seek to {seconds} s: {e}"))?;
+        // The packet found starts at or before the time asked: the difference is dropped.
+        let early = landed.required_ts.saturating_sub(landed.actual_ts);
+        self.skip_frames = match self.time_base {
+            Some(tb) => {
+                let t = tb.calc_time(early);
+                ((t.seconds as f64 + t.frac) * self.rate as f64).round() as usize
+            }
+            None => early as usize,
+        };
         match &mut self.codec {
             Codec::Symphonia(d) => d.reset(),
             Codec::Opus { pre_skip, .. } => *pre_skip = 0,
@@ -148,6 +165,7 @@ impl Source {
             if packet.track_id() != self.track {
                 continue;
             }
+            let start = out.len();
             let decoded = match &mut self.codec {
                 Codec::Symphonia(decoder) => match decoder.decode(&packet) {
                     Ok(audio) => {
@@ -168,7 +186,6 @@ impl Source {
                     Err(e) => bail!("the file is damaged: {e}"),
                 },
                 Codec::Opus { decoder, pre_skip } => {
-                    let start = out.len();
                     let r = decoder.decode(&packet.data, out);
                     if r.is_ok() && *pre_skip > 0 {
                         let frames = (out.len() - start) / self.channels;
@@ -182,6 +199,13 @@ impl Source {
             match decoded {
                 Ok(()) => {
                     self.bad_in_a_row = 0;
+                    if self.skip_frames > 0 {
+                        let channels = self.channels.max(1);
+                        let frames = (out.len() - start) / channels;
+                        let drop = self.skip_frames.min(frames);
+                        out.drain(start..start + drop * channels);
+                        self.skip_frames -= drop;
+                    }
                     return Ok(true);
                 }
                 Err(e) => {

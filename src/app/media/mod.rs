@@ -5,6 +5,7 @@
 
 pub mod art;
 pub mod cache;
+pub mod decision;
 pub mod decode;
 pub mod encode;
 pub mod opus;

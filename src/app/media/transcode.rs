@@ -44,6 +44,12 @@ const NO_DECODER: &[(&str, &str)] = &[
     ("spx", "Speex"),
 ];
 
+/// Whether files with `suffix` can be decoded here.
+pub fn decodable(suffix: &str) -> bool {
+    let suffix = suffix.to_ascii_lowercase();
+    !NO_DECODER.iter().any(|(s, _)| *s == suffix) && (suffix != "opus" || super::opus::available())
+}
+
 /// Opens `path` for `job` and moves to its start: everything that can fail before the first
 /// byte goes out fails here, so the client gets an error instead of an empty stream.
 pub fn open(path: &Path, job: &Job) -> Result<Source> {

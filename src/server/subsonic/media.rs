@@ -6,9 +6,10 @@ use super::browsing::{conn, db};
 use super::error::{code, ApiError};
 use super::ids;
 use super::params::Params;
+use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, SongRow};
-use crate::app::media::{art, Delivery, Format, Job, MediaError, SongFile};
+use crate::app::media::{art, decision, transcode, Delivery, Format, Job, MediaError, SongFile};
 use crate::app::users::User;
 use crate::config::ReplayGain;
 
@@ -267,4 +268,114 @@ fn source_of(row: browse::ArtRow) -> art::Source {
         (None, Some(song)) => art::Source::Embedded(song.into()),
         (None, None) => unreachable!("art rows have a file or a song"),
     }
+}
+
+/// The song a transcoding-extension call names (`mediaId`, `mediaType`).
+fn media_song(ctx: &Ctx<'_>, params: &Params) -> Result<SongRow, ApiError> {
+    match params.required("mediaType")? {
+        "song" => {}
+        "podcast" => return Err(ApiError::not_found("podcast episode")),
+        _ => return Err(ApiError::invalid("mediaType")),
+    }
+    let id = ids::parse(ids::TRACK, params.required("mediaId")?)?;
+    db(browse::song(&mut *conn(ctx)?, id, &ctx.scope()))?.ok_or_else(|| ApiError::not_found("song"))
+}
+
+fn details_node(d: &decision::StreamDetails) -> Node {
+    Node::new()
+        .attr("protocol", "http")
+        .attr("container", d.container.as_str())
+        .attr("codec", d.codec.as_str())
+        .attr("audioChannels", d.channels)
+        .attr("audioBitrate", d.bitrate)
+        .attr("audioProfile", "")
+        .attr("audioSamplerate", d.samplerate)
+        .attr("audioBitdepth", d.bitdepth)
+}
+
+/// `getTranscodeDecision` (POST, the client's abilities as JSON in the body): plays as it is,
+/// or what it would be transcoded to, with the `transcodeParams` for `getTranscodeStream`.
+pub fn get_transcode_decision(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let song = media_song(ctx, params)?;
+    let client: decision::ClientInfo = if ctx.body.iter().all(u8::is_ascii_whitespace) {
+        decision::ClientInfo::default()
+    } else {
+        serde_json::from_slice(ctx.body).map_err(|e| {
+            ApiError::new(
+                code::MISSING_PARAMETER,
+                format!("the request body is not a ClientInfo JSON object: {e}"),
+            )
+        })?
+    };
+    let source = decision::source_details(
+        &song.suffix,
+        song.bit_rate.unwrap_or(0) as i64,
+        song.sample_rate.unwrap_or(0) as i64,
+        song.bit_depth.unwrap_or(0) as i64,
+        song.channels.unwrap_or(0) as i64,
+    );
+    let d = decision::decide(&client, &source, transcode::decodable(&song.suffix));
+    let mut node = Node::new()
+        .attr("canDirectPlay", d.can_direct_play)
+        .attr("canTranscode", d.can_transcode)
+        .attr("errorReason", d.error.as_str())
+        .opt("transcodeParams", d.params.as_deref())
+        .values(
+            "transcodeReason",
+            d.reasons.iter().map(|r| r.as_str().into()).collect(),
+        )
+        .child("sourceStream", details_node(&d.source));
+    if let Some(t) = &d.target {
+        node = node.child("transcodeStream", details_node(t));
+    }
+    Ok(Envelope::ok("transcodeDecision", node))
+}
+
+/// `getTranscodeStream`: the stream a decision's `transcodeParams` describe, from `offset`
+/// seconds. Errors are HTTP statuses with a message, as the extension asks.
+pub fn get_transcode_stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
+    if !ctx.user.has_role("stream") {
+        return Err(ApiError::not_authorized("stream"));
+    }
+    let song = media_song(ctx, params)?;
+    let offset = params.number::<f64>("offset")?.unwrap_or(0.0);
+    if !offset.is_finite() || !(0.0..=1e7).contains(&offset) {
+        return Err(ApiError::invalid("offset"));
+    }
+    let mut job = decision::job_of(params.required("transcodeParams")?, offset)
+        .ok_or_else(|| ApiError::invalid("transcodeParams"))?;
+    // The user's cap holds here too.
+    job.bitrate = match capped(job.bitrate, &ctx.user) {
+        0 => job.bitrate,
+        b => job.format.fit_bitrate(b),
+    };
+    if job.format.lossless() {
+        job.bitrate = 0;
+    }
+    let file = song_file(&song);
+    if offset > 0.0 && file.duration > 0.0 && offset >= file.duration {
+        return Err(ApiError::new(
+            code::MISSING_PARAMETER,
+            format!("offset {offset} s is beyond the end of the song"),
+        ));
+    }
+    job.gain = decide(
+        &song,
+        Some(job.format.suffix()),
+        0,
+        0.0,
+        ctx.app.settings.replay_gain,
+    )?
+    .and_then(|j| j.gain);
+    let suffix = job.format.suffix();
+    let delivery = ctx.app.media.transcode(&file, job)?;
+    ctx.app
+        .annotations
+        .playing(ctx.user.id, &ctx.user.name, song.id, params.get("c"));
+    Ok(Answer {
+        delivery,
+        name: file_name(&song, suffix),
+        attachment: false,
+        estimate_length: false,
+    })
 }

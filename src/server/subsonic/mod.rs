@@ -51,6 +51,8 @@ pub struct Ctx<'a> {
     pub user: User,
     /// How the client reached the server (`http://host:port`), for links it hands out.
     pub base_url: String,
+    /// The request body when it is not a form (getTranscodeDecision's JSON).
+    pub body: &'a [u8],
 }
 
 impl Ctx<'_> {
@@ -78,6 +80,7 @@ fn media_handler(method: &str) -> Option<MediaHandler> {
         "stream" => media::stream,
         "download" => media::download,
         "getCoverArt" => media::get_cover_art,
+        "getTranscodeStream" => media::get_transcode_stream,
         _ => return None,
     })
 }
@@ -154,6 +157,7 @@ fn handler(method: &str) -> Option<Handler> {
         "createShare" => shares::create_share,
         "updateShare" => shares::update_share,
         "deleteShare" => shares::delete_share,
+        "getTranscodeDecision" => media::get_transcode_decision,
         _ => return None,
     })
 }
@@ -186,6 +190,7 @@ async fn handle(
                 app: &app,
                 user,
                 base_url: String::new(),
+                body: &[],
             };
             h(&ctx, &params)
         })
@@ -202,6 +207,18 @@ async fn handle(
                     a.attachment,
                     a.estimate_length,
                 )
+            }
+            // The transcoding extension wants HTTP errors from its stream, not a document.
+            Ok(Err(e)) if method == "getTranscodeStream" && e.code != code::WRONG_CREDENTIALS => {
+                let status = match e.code {
+                    code::NOT_FOUND => actix_web::http::StatusCode::NOT_FOUND,
+                    code::NOT_AUTHORIZED => actix_web::http::StatusCode::FORBIDDEN,
+                    code::GENERIC => actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                    _ => actix_web::http::StatusCode::BAD_REQUEST,
+                };
+                HttpResponse::build(status)
+                    .content_type("text/plain; charset=utf-8")
+                    .body(e.message)
             }
             Ok(Err(e)) => error_response(&req, &brake, e, &format).await,
             Err(e) => {
@@ -222,8 +239,9 @@ async fn handle(
     // A big answer (a 1,000-song playlist) takes milliseconds to write out: do it on the
     // blocking pool too, never on the async workers.
     let render_format = format.clone();
+    let body = if is_form { web::Bytes::new() } else { body };
     let answer = web::block(move || {
-        dispatch(&app, &method, &params, base_url).map(|e| e.render(&render_format))
+        dispatch(&app, &method, &params, base_url, &body).map(|e| e.render(&render_format))
     })
     .await;
     let (body, content_type) = match answer {
@@ -266,6 +284,7 @@ fn dispatch(
     method: &str,
     params: &Params,
     base_url: String,
+    body: &[u8],
 ) -> Result<Envelope, ApiError> {
     // Answers without authentication, so that clients can discover the server first.
     if method == "getOpenSubsonicExtensions" {
@@ -276,6 +295,7 @@ fn dispatch(
         app,
         user,
         base_url,
+        body,
     };
     match handler(method) {
         Some(h) => h(&ctx, params),

@@ -42,6 +42,8 @@ pub fn get_open_subsonic_extensions() -> Envelope {
             ext("indexBasedQueue", &[1]),
             ext("songLyrics", &[1]),
             ext("apiKeyAuthentication", &[1]),
+            ext("transcodeOffset", &[1]),
+            ext("transcoding", &[1]),
         ],
     )
 }
