@@ -819,3 +819,158 @@ fn transcode_decisions_lead_to_their_streams() {
         400
     );
 }
+
+#[test]
+fn players_and_users_choose_their_transcoding() {
+    let sb = Sandbox::with_library();
+    let add = sb
+        .cmd(&["user", "add", "bob", "--password", "pw"])
+        .output()
+        .unwrap();
+    assert!(add.status.success());
+    let s = Stream::start_in(sb, &["--transcode-cache", "0"]);
+    let id = s.sb.track_id("01 - Adagio.flac");
+    let stream_as = |client: &str, extra: &str| {
+        s.get(
+            &s.url("stream", &format!("id=tr-{id}&c={client}{extra}"))
+                .replace("c=test&", ""),
+            &[],
+        )
+    };
+    let api = |verb: &str, path: &str, who: &str, body: Option<&str>| -> (u16, Value) {
+        let url = format!("http://127.0.0.1:{}/api/{path}", s.server.port);
+        let req = ureq::request(verb, &url).set("Authorization", &format!("Basic {}", b64(who)));
+        let resp = match body {
+            Some(b) => req.set("Content-Type", "application/json").send_string(b),
+            None => req.call(),
+        };
+        let resp = match resp {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let status = resp.status();
+        (
+            status,
+            serde_json::from_str(&resp.into_string().unwrap()).unwrap_or(Value::Null),
+        )
+    };
+
+    // Streaming records the player, with its client name.
+    assert_eq!(
+        stream_as("Phone", "").header("content-type"),
+        Some("audio/flac")
+    );
+    let (_, players) = api("GET", "players", "ann:pw", None);
+    let phone = players
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["client"] == "Phone")
+        .expect("the phone is a player")
+        .clone();
+    let phone_id = phone["id"].as_i64().unwrap();
+    // ...and the stream shows in getNowPlaying.
+    let now = s.get(&s.url("getNowPlaying", ""), &[]);
+    let now: Value = serde_json::from_slice(&now.body).unwrap();
+    let entry = &now["subsonic-response"]["nowPlaying"]["entry"][0];
+    assert_eq!(
+        (
+            entry["id"].as_str(),
+            entry["username"].as_str(),
+            entry["playerName"].as_str()
+        ),
+        (
+            Some(format!("tr-{id}").as_str()),
+            Some("ann"),
+            Some("Phone")
+        )
+    );
+
+    // The phone wants MP3: its streams are MP3 unless a request says otherwise.
+    let (status, updated) = api(
+        "PUT",
+        &format!("players/{phone_id}"),
+        "ann:pw",
+        Some(r#"{"transcodeFormat": "mp3", "maxBitRate": 96}"#),
+    );
+    assert_eq!(
+        (status, updated["transcodeFormat"].as_str()),
+        (200, Some("mp3"))
+    );
+    let r = stream_as("Phone", "");
+    assert_eq!(r.header("content-type"), Some("audio/mpeg"));
+    let (seconds, _) = decode(&r.body, "mp3");
+    let kbps = r.body.len() as f64 * 8.0 / seconds / 1000.0;
+    assert!(kbps < 110.0, "{kbps} kbit/s under the phone's 96");
+    assert_eq!(
+        stream_as("Phone", "&format=raw").header("content-type"),
+        Some("audio/flac")
+    );
+    assert_eq!(
+        stream_as("Desktop", "").header("content-type"),
+        Some("audio/flac")
+    );
+
+    // A user default applies to every player without a choice of its own.
+    let (status, prefs) = api(
+        "PUT",
+        "preferences",
+        "ann:pw",
+        Some(r#"{"transcodeFormat": "ogg"}"#),
+    );
+    assert_eq!(
+        (status, prefs["transcodeFormat"].as_str()),
+        (200, Some("ogg"))
+    );
+    assert_eq!(
+        stream_as("Desktop", "").header("content-type"),
+        Some("audio/ogg")
+    );
+    assert_eq!(
+        stream_as("Phone", "").header("content-type"),
+        Some("audio/mpeg")
+    );
+    assert_eq!(
+        api("GET", "preferences", "ann:pw", None).1["transcodeFormat"],
+        "ogg"
+    );
+
+    // Bad choices are refused; other users' players are not there for bob.
+    for body in [
+        r#"{"transcodeFormat": "aac"}"#,
+        r#"{"maxBitRate": -1}"#,
+        "nope",
+        r#"{"x": 1}"#,
+    ] {
+        assert_eq!(
+            api("PUT", &format!("players/{phone_id}"), "ann:pw", Some(body)).0,
+            400,
+            "{body}"
+        );
+    }
+    assert_eq!(
+        api(
+            "PUT",
+            "preferences",
+            "ann:pw",
+            Some(r#"{"transcodeFormat": "wma"}"#)
+        )
+        .0,
+        400
+    );
+    assert_eq!(
+        api("PUT", &format!("players/{phone_id}"), "bob:pw", Some("{}")).0,
+        404
+    );
+    assert_eq!(
+        api("DELETE", &format!("players/{phone_id}"), "bob:pw", None).0,
+        404
+    );
+    assert_eq!(api("GET", "players?user=ann", "bob:pw", None).0, 403);
+    assert_eq!(
+        api("DELETE", &format!("players/{phone_id}"), "ann:pw", None).0,
+        200
+    );
+    assert_eq!(api("DELETE", "players/x", "ann:pw", None).0, 404);
+}

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod db;
 pub mod library;
 pub mod media;
+pub mod players;
 pub mod playlists;
 pub mod radio;
 pub mod shares;
@@ -23,6 +24,7 @@ use chat::Chat;
 use db::Db;
 use library::Library;
 use media::Media;
+use players::Players;
 use playlists::Playlists;
 use radio::Radio;
 use shares::Shares;
@@ -40,6 +42,7 @@ pub struct App {
     pub chat: Chat,
     pub shares: Shares,
     pub media: Media,
+    pub players: Players,
 }
 
 impl App {
@@ -53,6 +56,7 @@ impl App {
         let radio = Radio::new(db.clone());
         let chat = Chat::new(db.clone());
         let shares = Shares::new(db.clone());
+        let players = Players::new(db.clone());
         let media = Media::new(
             &settings.data.join("cache"),
             settings.transcode_cache,
@@ -71,6 +75,7 @@ impl App {
             chat,
             shares,
             media,
+            players,
         })
     }
 }

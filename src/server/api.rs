@@ -22,6 +22,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/apikeys", web::get().to(list_keys))
         .route("/api/apikeys", web::post().to(create_key))
         .route("/api/apikeys/{id}", web::delete().to(delete_key))
+        .route("/api/players", web::get().to(list_players))
+        .route("/api/players/{id}", web::put().to(set_player))
+        .route("/api/players/{id}", web::delete().to(delete_player))
+        .route("/api/preferences", web::get().to(get_preferences))
+        .route("/api/preferences", web::put().to(set_preferences))
         .route(
             "/api/stream/{id}",
             web::route()
@@ -245,6 +250,7 @@ async fn stream(
 ) -> HttpResponse {
     let id = path.into_inner();
     let q = query.into_inner();
+    let (ip, user_agent) = crate::server::caller(&req);
     let answer = for_user(&req, app, brake, move |app, user| {
         if !user.has_role("stream") {
             return Err(Failure::new(
@@ -269,15 +275,15 @@ async fn stream(
                 "timeOffset must be a number of seconds, 0 or more",
             ));
         }
-        let max = media::capped(q.max_bit_rate.unwrap_or(0), &user);
-        let job = media::decide(
-            &song,
+        let player = app.players.seen(user.id, "web", &user_agent, &ip)?;
+        let (format, max) = media::preferred(
             q.format.as_deref(),
-            max,
-            offset,
-            app.settings.replay_gain,
-        )
-        .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.message))?;
+            q.max_bit_rate.unwrap_or(0),
+            &player,
+            &user,
+        );
+        let job = media::decide(&song, format, max, offset, app.settings.replay_gain)
+            .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.message))?;
         let file = media::song_file(&song);
         let delivery = match &job {
             None => app.media.raw(&file),
@@ -435,6 +441,160 @@ async fn delete_key(
         }
         app.users.delete_api_key(&owner, id)?;
         Ok((StatusCode::OK, serde_json::json!({ "deleted": id })))
+    })
+    .await
+}
+
+/// Formats a player or a user may choose: the Subsonic names, `raw` for never transcoding.
+fn checked_format(format: Option<String>) -> Result<Option<String>, Failure> {
+    match format.map(|f| f.trim().to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(f) if f.is_empty() => Ok(None),
+        Some(f) if f == "raw" || crate::app::media::Format::parse(&f).is_some() => Ok(Some(f)),
+        Some(f) => Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("unknown format {f:?}: use mp3, opus, ogg, flac, wav, raw or null"),
+        )),
+    }
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(body).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body is not the JSON this call takes: {e}"),
+        )
+    })
+}
+
+/// The user whose players a call is about (the caller, or for admins `?user=`).
+fn players_owner(app: &App, me: &User, asked: Option<&str>) -> Result<User, Failure> {
+    let name = key_owner(app, me, asked)?;
+    app.users
+        .find(&name)?
+        .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, format!("no user named {name:?}")))
+}
+
+/// A player the caller may manage: their own, or any for an admin (others' look absent).
+fn my_player(app: &App, me: &User, id: &str) -> Result<crate::app::players::Player, Failure> {
+    let missing = || Failure::new(StatusCode::NOT_FOUND, "no such player");
+    let id: i64 = id.parse().map_err(|_| missing())?;
+    app.players
+        .get(id)?
+        .filter(|p| p.user_id == me.id || me.is_admin)
+        .ok_or_else(missing)
+}
+
+async fn list_players(
+    req: HttpRequest,
+    query: web::Query<KeyOwner>,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let asked = query.into_inner().user;
+    with_user(&req, app, brake, move |app, me| {
+        let owner = players_owner(app, &me, asked.as_deref())?;
+        Ok((StatusCode::OK, app.players.of(owner.id)?))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PlayerChoice {
+    transcode_format: Option<String>,
+    #[serde(default)]
+    max_bit_rate: i32,
+}
+
+async fn set_player(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    with_user(&req, app, brake, move |app, me| {
+        let player = my_player(app, &me, &id)?;
+        let choice: PlayerChoice = json_body(&body)?;
+        let format = checked_format(choice.transcode_format)?;
+        if !(0..=10_000).contains(&choice.max_bit_rate) {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "maxBitRate is kbit/s from 0 (no cap) to 10000",
+            ));
+        }
+        app.players
+            .set(player.id, format.as_deref(), choice.max_bit_rate)?;
+        Ok((StatusCode::OK, app.players.get(player.id)?))
+    })
+    .await
+}
+
+async fn delete_player(
+    req: HttpRequest,
+    path: web::Path<String>,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    with_user(&req, app, brake, move |app, me| {
+        let player = my_player(app, &me, &id)?;
+        app.players.delete(player.id)?;
+        Ok((StatusCode::OK, serde_json::json!({ "deleted": player.id })))
+    })
+    .await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Preferences {
+    transcode_format: Option<String>,
+    /// The cap an admin set (kbit/s, 0 = none); read-only here.
+    max_bit_rate: i32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PreferencesChange {
+    transcode_format: Option<String>,
+}
+
+async fn get_preferences(
+    req: HttpRequest,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    with_user(&req, app, brake, move |_, me| {
+        Ok((
+            StatusCode::OK,
+            Preferences {
+                transcode_format: me.transcode_format,
+                max_bit_rate: me.max_bit_rate,
+            },
+        ))
+    })
+    .await
+}
+
+async fn set_preferences(
+    req: HttpRequest,
+    body: web::Bytes,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    with_user(&req, app, brake, move |app, me| {
+        let change: PreferencesChange = json_body(&body)?;
+        let format = checked_format(change.transcode_format)?;
+        app.users.set_transcode_format(me.id, format.as_deref())?;
+        Ok((
+            StatusCode::OK,
+            Preferences {
+                transcode_format: format,
+                max_bit_rate: me.max_bit_rate,
+            },
+        ))
     })
     .await
 }

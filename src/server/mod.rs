@@ -38,3 +38,18 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
     .run();
     Ok(server)
 }
+
+/// The caller's address and `User-Agent`, for the player record.
+pub fn caller(req: &actix_web::HttpRequest) -> (String, String) {
+    let ip = req
+        .peer_addr()
+        .map(|p| p.ip().to_string())
+        .unwrap_or_default();
+    let agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    (ip, agent)
+}

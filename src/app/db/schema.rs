@@ -213,6 +213,7 @@ diesel::table! {
         roles -> Text,
         max_bit_rate -> Integer,
         folders -> Nullable<Text>,
+        transcode_format -> Nullable<Text>,
     }
 }
 
@@ -328,6 +329,23 @@ diesel::table! {
 
 diesel::joinable!(api_keys -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(api_keys, users);
+
+diesel::table! {
+    players (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        client -> Text,
+        user_agent -> Text,
+        ip -> Text,
+        first_seen -> BigInt,
+        last_seen -> BigInt,
+        transcode_format -> Nullable<Text>,
+        max_bit_rate -> Integer,
+    }
+}
+
+diesel::joinable!(players -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(players, users);
 
 diesel::table! {
     radio_stations (id) {

@@ -34,6 +34,9 @@ pub struct User {
     pub folders: Option<String>,
     /// When the account last changed (seconds): its folders, roles or password.
     pub updated_at: i64,
+    /// The format the user's streams are transcoded to when neither the request nor the player
+    /// says (`None`: only when a bit-rate cap needs it; `raw`: never).
+    pub transcode_format: Option<String>,
 }
 
 /// The Subsonic roles besides admin, in the order the protocol lists them.
@@ -104,6 +107,7 @@ type UserColumns = (
     users::max_bit_rate,
     users::folders,
     users::updated_at,
+    users::transcode_format,
 );
 
 const USER_COLUMNS: UserColumns = (
@@ -116,6 +120,7 @@ const USER_COLUMNS: UserColumns = (
     users::max_bit_rate,
     users::folders,
     users::updated_at,
+    users::transcode_format,
 );
 
 pub struct Users {
@@ -250,7 +255,20 @@ impl Users {
             max_bit_rate: 0,
             folders: None,
             updated_at: t,
+            transcode_format: None,
         })
+    }
+
+    /// Sets the user's default transcoding format (`None`: only when a cap needs it).
+    pub fn set_transcode_format(&self, user: i64, format: Option<&str>) -> Result<()> {
+        let mut conn = self.db.write();
+        diesel::update(users::table.find(user))
+            .set((
+                users::transcode_format.eq(format),
+                users::updated_at.eq(now()),
+            ))
+            .execute(&mut *conn)?;
+        Ok(())
     }
 
     pub fn list(&self) -> Result<Vec<User>> {

@@ -10,6 +10,7 @@ use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, SongRow};
 use crate::app::media::{art, decision, transcode, Delivery, Format, Job, MediaError, SongFile};
+use crate::app::players::Player;
 use crate::app::users::User;
 use crate::config::ReplayGain;
 
@@ -145,13 +146,33 @@ fn offset_of(params: &Params) -> Result<f64, ApiError> {
     Ok(offset)
 }
 
-/// The smaller of the client's `maxBitRate` and the user's cap (0 = no cap).
-fn max_bit_rate(ctx: &Ctx<'_>, params: &Params) -> Result<u32, ApiError> {
+/// The client's `maxBitRate` (0 = none given).
+fn max_bit_rate(params: &Params) -> Result<u32, ApiError> {
     let asked = params.number::<i64>("maxBitRate")?.unwrap_or(0);
     if asked < 0 {
         return Err(ApiError::invalid("maxBitRate"));
     }
-    Ok(capped(asked.min(u32::MAX as i64) as u32, &ctx.user))
+    Ok(asked.min(u32::MAX as i64) as u32)
+}
+
+/// The format and bit-rate cap a stream gets: the request's where it gives them, else the
+/// player's, else (format only) the user's default; the user's cap always holds.
+pub fn preferred<'a>(
+    format: Option<&'a str>,
+    max_bit_rate: u32,
+    player: &'a Player,
+    user: &'a User,
+) -> (Option<&'a str>, u32) {
+    let format = format
+        .filter(|f| !f.is_empty())
+        .or(player.transcode_format.as_deref())
+        .or(user.transcode_format.as_deref());
+    let asked = if max_bit_rate > 0 {
+        max_bit_rate
+    } else {
+        player.max_bit_rate.max(0) as u32
+    };
+    (format, capped(asked, user))
 }
 
 /// The smaller of a client's bit rate and the user's cap, where 0 means none (kbit/s).
@@ -168,10 +189,23 @@ pub fn stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
         return Err(ApiError::not_authorized("stream"));
     }
     let song = song_of(ctx, params)?;
+    // The request decides; where it is silent, the player's choice, then the user's default.
+    let player = ctx.app.players.seen(
+        ctx.user.id,
+        params.get("c").unwrap_or(""),
+        &ctx.user_agent,
+        &ctx.ip,
+    )?;
+    let (format, max) = preferred(
+        params.get("format"),
+        max_bit_rate(params)?,
+        &player,
+        &ctx.user,
+    );
     let job = decide(
         &song,
-        params.get("format"),
-        max_bit_rate(ctx, params)?,
+        format,
+        max,
         offset_of(params)?,
         ctx.app.settings.replay_gain,
     )?;

@@ -53,6 +53,9 @@ pub struct Ctx<'a> {
     pub base_url: String,
     /// The request body when it is not a form (getTranscodeDecision's JSON).
     pub body: &'a [u8],
+    /// Who is asking, for the player record: the client's address and `User-Agent`.
+    pub ip: String,
+    pub user_agent: String,
 }
 
 impl Ctx<'_> {
@@ -183,6 +186,7 @@ async fn handle(
     let params = Params::parse(req.query_string(), is_form.then_some(&body[..]));
     let format = Format::from_params(params.get("f"), params.get("callback"));
     let app: Arc<App> = app.into_inner();
+    let (ip, user_agent) = crate::server::caller(&req);
     if let Some(h) = media_handler(&method) {
         let answer = web::block(move || {
             let user = auth::authenticate(&app.users, &params)?;
@@ -191,6 +195,8 @@ async fn handle(
                 user,
                 base_url: String::new(),
                 body: &[],
+                ip,
+                user_agent,
             };
             h(&ctx, &params)
         })
@@ -241,7 +247,8 @@ async fn handle(
     let render_format = format.clone();
     let body = if is_form { web::Bytes::new() } else { body };
     let answer = web::block(move || {
-        dispatch(&app, &method, &params, base_url, &body).map(|e| e.render(&render_format))
+        let who = (base_url, ip, user_agent);
+        dispatch(&app, &method, &params, who, &body).map(|e| e.render(&render_format))
     })
     .await;
     let (body, content_type) = match answer {
@@ -283,7 +290,7 @@ fn dispatch(
     app: &App,
     method: &str,
     params: &Params,
-    base_url: String,
+    (base_url, ip, user_agent): (String, String, String),
     body: &[u8],
 ) -> Result<Envelope, ApiError> {
     // Answers without authentication, so that clients can discover the server first.
@@ -296,6 +303,8 @@ fn dispatch(
         user,
         base_url,
         body,
+        ip,
+        user_agent,
     };
     match handler(method) {
         Some(h) => h(&ctx, params),

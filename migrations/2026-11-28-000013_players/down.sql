@@ -1,0 +1,2 @@
+DROP TABLE players;
+ALTER TABLE users DROP COLUMN transcode_format;
