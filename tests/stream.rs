@@ -974,3 +974,60 @@ fn players_and_users_choose_their_transcoding() {
     );
     assert_eq!(api("DELETE", "players/x", "ann:pw", None).0, 404);
 }
+
+#[test]
+fn avatars_default_per_user_and_uploaded() {
+    use image::GenericImageView;
+    let sb = Sandbox::with_library();
+    let add = sb
+        .cmd(&["user", "add", "bob", "--password", "pw"])
+        .output()
+        .unwrap();
+    assert!(add.status.success());
+    let s = Stream::start_in(sb, &[]);
+    let avatar = |name: &str| s.get(&s.url("getAvatar", &format!("username={name}")), &[]);
+    let upload = |who: &str, query: &str, body: &[u8]| -> u16 {
+        let url = format!("http://127.0.0.1:{}/api/avatar{query}", s.server.port);
+        match ureq::put(&url)
+            .set("Authorization", &format!("Basic {}", b64(who)))
+            .send_bytes(body)
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+
+    // Defaults: a picture per name, the same every time, different between people.
+    let ann = avatar("ann");
+    assert_eq!(ann.header("content-type"), Some("image/png"));
+    assert_eq!(picture(&ann).dimensions(), (250, 250));
+    assert_eq!(avatar("ann").body, ann.body);
+    assert_ne!(avatar("bob").body, ann.body);
+
+    // An upload is shrunk to fit 512 px and kept; removing it brings the default back.
+    let mut photo = Vec::new();
+    image::RgbImage::from_fn(1000, 800, |x, _| image::Rgb([(x % 256) as u8, 100, 50]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut photo),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+    assert_eq!(upload("ann:pw", "", &photo), 200);
+    assert_eq!(picture(&avatar("ann")).dimensions(), (512, 410));
+    assert_eq!(upload("ann:pw", "", b"not a picture"), 400);
+    assert_eq!(upload("bob:pw", "?user=ann", &photo), 403);
+    assert_eq!(upload("ann:pw", "?user=bob", &photo), 200);
+    assert_eq!(picture(&avatar("bob")).dimensions(), (512, 410));
+    let url = format!("http://127.0.0.1:{}/api/avatar", s.server.port);
+    let r = ureq::delete(&url)
+        .set("Authorization", &format!("Basic {}", b64("ann:pw")))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(avatar("ann").body, ann.body);
+
+    assert_eq!(avatar("nobody").error().map(|e| e.0), Some(70));
+    let r = s.get(&s.url("getAvatar", ""), &[]);
+    assert_eq!(r.error().map(|e| e.0), Some(10));
+}

@@ -59,6 +59,7 @@ impl App {
         let players = Players::new(db.clone());
         let media = Media::new(
             &settings.data.join("cache"),
+            &settings.data.join("avatars"),
             settings.transcode_cache,
             settings.transcode_slots,
             settings.allow_outside_links,

@@ -27,6 +27,15 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/players/{id}", web::delete().to(delete_player))
         .route("/api/preferences", web::get().to(get_preferences))
         .route("/api/preferences", web::put().to(set_preferences))
+        .service(
+            web::resource("/api/avatar")
+                // Room for a phone photo; the picture is shrunk before it is kept.
+                .app_data(web::PayloadConfig::new(
+                    crate::app::media::avatar::MAX_UPLOAD + 1,
+                ))
+                .route(web::put().to(set_avatar))
+                .route(web::delete().to(delete_avatar)),
+        )
         .route(
             "/api/stream/{id}",
             web::route()
@@ -595,6 +604,43 @@ async fn set_preferences(
                 max_bit_rate: me.max_bit_rate,
             },
         ))
+    })
+    .await
+}
+
+/// `PUT /api/avatar`: the body (a JPEG, PNG, WebP or GIF picture) becomes the caller's avatar,
+/// or with `?user=` (admins) someone else's.
+async fn set_avatar(
+    req: HttpRequest,
+    query: web::Query<KeyOwner>,
+    body: web::Bytes,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let asked = query.into_inner().user;
+    with_user(&req, app, brake, move |app, me| {
+        let owner = players_owner(app, &me, asked.as_deref())?;
+        app.media
+            .avatars
+            .set(owner.id, &body)
+            .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, format!("{e:#}")))?;
+        Ok((StatusCode::OK, serde_json::json!({ "user": owner.name })))
+    })
+    .await
+}
+
+/// `DELETE /api/avatar`: back to the default picture.
+async fn delete_avatar(
+    req: HttpRequest,
+    query: web::Query<KeyOwner>,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let asked = query.into_inner().user;
+    with_user(&req, app, brake, move |app, me| {
+        let owner = players_owner(app, &me, asked.as_deref())?;
+        app.media.avatars.remove(owner.id)?;
+        Ok((StatusCode::OK, serde_json::json!({ "user": owner.name })))
     })
     .await
 }

@@ -4,6 +4,7 @@
 //! progress (for "now playing"). No HTTP here: `server/` turns a [`Delivery`] into a response.
 
 pub mod art;
+pub mod avatar;
 pub mod cache;
 pub mod decision;
 pub mod decode;
@@ -150,6 +151,7 @@ const CHUNK_BYTES: usize = 32 * 1024;
 
 pub struct Media {
     art: art::Art,
+    pub avatars: avatar::Avatars,
     cache: Arc<cache::Cache>,
     running: Arc<AtomicUsize>,
     max_running: usize,
@@ -170,12 +172,14 @@ impl Drop for Slot {
 impl Media {
     pub fn new(
         cache_dir: &Path,
+        avatars_dir: &Path,
         cache_bytes: u64,
         max_running: usize,
         allow_outside: bool,
     ) -> Media {
         Media {
             art: art::Art::new(cache_dir.join("art")),
+            avatars: avatar::Avatars::new(avatars_dir.to_path_buf()),
             cache: Arc::new(cache::Cache::open(
                 cache_dir.join("transcodes"),
                 cache_bytes,

@@ -413,3 +413,28 @@ pub fn get_transcode_stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, Ap
         estimate_length: false,
     })
 }
+
+/// `getAvatar`: the user's uploaded picture (PNG), or a default made from the name.
+pub fn get_avatar(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
+    let name = params.required("username")?;
+    let user = ctx
+        .app
+        .users
+        .find(name)?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    let path = ctx
+        .app
+        .media
+        .avatars
+        .get(user.id, &user.name)
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Answer {
+        delivery: Delivery::File {
+            path,
+            content_type: "image/png".into(),
+        },
+        name: format!("{}.png", user.name),
+        attachment: false,
+        estimate_length: false,
+    })
+}

@@ -83,6 +83,7 @@ fn media_handler(method: &str) -> Option<MediaHandler> {
         "stream" => media::stream,
         "download" => media::download,
         "getCoverArt" => media::get_cover_art,
+        "getAvatar" => media::get_avatar,
         "getTranscodeStream" => media::get_transcode_stream,
         _ => return None,
     })
@@ -111,7 +112,6 @@ fn handler(method: &str) -> Option<Handler> {
         "getVideoInfo" => system::no_such_video,
         "getCaptions" => system::no_such_video,
         "hls.m3u8" => system::no_such_video,
-        "getAvatar" => system::get_avatar,
         "getAlbumList" => lists::get_album_list,
         "getStarred" => annotation::get_starred,
         "getArtistInfo" => discovery::get_artist_info,

@@ -100,9 +100,3 @@ pub fn no_such_video(_: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
     params.required("id")?;
     Err(ApiError::not_found("video (this server has no videos)"))
 }
-
-/// Users have no avatars here.
-pub fn get_avatar(_: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
-    params.required("username")?;
-    Err(ApiError::not_found("avatar (this server keeps none)"))
-}
