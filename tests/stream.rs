@@ -1031,3 +1031,107 @@ fn avatars_default_per_user_and_uploaded() {
     let r = s.get(&s.url("getAvatar", ""), &[]);
     assert_eq!(r.error().map(|e| e.0), Some(10));
 }
+
+#[test]
+fn replay_gain_is_applied_to_transcodes_when_configured() {
+    // Polar Night is tagged with a track gain of -6.5 dB (peak 0.988).
+    let file = "01 - Polar Night.flac";
+    let rms_of = |extra: &[&str]| {
+        let mut args = vec!["--transcode-cache", "0"];
+        args.extend_from_slice(extra);
+        let s = Stream::start(&args);
+        let raw = s.stream(file, "format=raw");
+        let wav = s.stream(file, "format=wav");
+        (decode(&raw.body, "flac").1, decode(&wav.body, "wav").1)
+    };
+    let (raw, off) = rms_of(&[]);
+    assert!((off / raw - 1.0).abs() < 0.01, "off: {off} vs {raw}");
+    let (raw, track) = rms_of(&["--replay-gain", "track"]);
+    let want = 10f64.powf(-6.5 / 20.0);
+    assert!(
+        (track / raw - want).abs() < 0.02,
+        "track gain: {} vs {want}",
+        track / raw
+    );
+}
+
+#[test]
+fn songs_outside_the_users_folders_are_not_streamed() {
+    let sb = Sandbox::with_library();
+    let other = sb.dir.path().join("other");
+    std::fs::create_dir_all(other.join("Elsewhere")).unwrap();
+    write_tone(&other.join("Elsewhere/hidden.wav"), 1, 8000);
+    let add = sb
+        .cmd(&["user", "add", "bob", "--password", "pw"])
+        .output()
+        .unwrap();
+    assert!(add.status.success());
+    let s = Stream::start_in(sb, &["--music", other.to_str().unwrap()]);
+    s.server.wait_for(Duration::from_secs(20), |h| {
+        h["tracks"] == 23 && h["scanning"] == false
+    });
+    // Bob may see the first folder only.
+    let folders = s.get(&s.url("getMusicFolders", ""), &[]);
+    let folders: Value = serde_json::from_slice(&folders.body).unwrap();
+    let first = folders["subsonic-response"]["musicFolders"]["musicFolder"][0]["id"].clone();
+    let r = s.get(
+        &s.url("updateUser", &format!("username=bob&musicFolderId={first}")),
+        &[],
+    );
+    assert!(r.error().is_none(), "{:?}", r.error());
+    let hidden = s.sb.track_id("hidden.wav");
+    let visible = s.sb.track_id("01 - Sunny.mp3");
+    let as_bob = |method: &str, query: &str| {
+        let url = s.url(method, query).replace("u=ann&p=pw", "u=bob&p=pw");
+        s.get(&url, &[])
+    };
+    for method in ["stream", "download", "getCoverArt"] {
+        let r = as_bob(method, &format!("id=tr-{hidden}"));
+        assert_eq!(r.error().map(|e| e.0), Some(70), "{method}");
+    }
+    assert_eq!(as_bob("stream", &format!("id=tr-{visible}")).status, 200);
+    assert!(as_bob("stream", &format!("id=tr-{visible}"))
+        .error()
+        .is_none());
+    // ann, an admin, sees both.
+    assert!(s.stream("hidden.wav", "").error().is_none());
+}
+
+#[test]
+fn links_out_of_the_folders_are_served_only_when_allowed() {
+    let sb = Sandbox::with_library();
+    let outside = sb.dir.path().join("outside.mp3");
+    let s = Stream::start_in(sb, &["--allow-outside-links", "true"]);
+    let link = find(&s.sb.music(), "01 - Sunny.mp3");
+    std::fs::rename(&link, &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, &link).unwrap();
+    let r = s.stream("01 - Sunny.mp3", "");
+    assert_eq!(r.status, 200);
+    assert!(r.body == std::fs::read(&outside).unwrap());
+}
+
+#[test]
+fn a_full_cache_disk_still_streams_and_keeps_nothing_broken() {
+    if !common::is_root() {
+        // Mounting a small filesystem needs root; CI runs as root, so there this test runs.
+        eprintln!("SKIPPED: mounting a tmpfs to fill needs root");
+        return;
+    }
+    let s = Stream::start(&[]);
+    // The transcode cache's folder becomes a 64 KB disk: a 176 KB WAV transcode cannot fit.
+    let cache = s.sb.data().join("cache/transcodes");
+    let disk = common::SmallDisk::mount("64k");
+    std::fs::remove_dir_all(&cache).unwrap();
+    std::os::unix::fs::symlink(&disk.path, &cache).unwrap();
+    let r = s.stream("01 - Adagio.flac", "format=wav");
+    assert_eq!(r.status, 200);
+    let (seconds, rms) = decode(&r.body, "wav");
+    assert!((seconds - 1.0).abs() < 0.1 && rms > 0.01, "{seconds} s");
+    std::thread::sleep(Duration::from_millis(300));
+    let left: Vec<_> = std::fs::read_dir(&disk.path).unwrap().flatten().collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Small transcodes still fit and are cached.
+    s.stream("01 - Adagio.flac", "format=opus");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(std::fs::read_dir(&disk.path).unwrap().count(), 1);
+}
