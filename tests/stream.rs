@@ -171,6 +171,9 @@ const DECODABLE: &[(&str, &str)] = &[
     ("07 - Wave.wav", "wav"),
     ("08 - Aiff.aiff", "aiff"),
     ("03 - Midnight Sun.opus", "opus"),
+    // Through the system's libwavpack and libmpcdec.
+    ("05 - Glacier.wv", "wv"),
+    ("07 - Frost.mpc", "mpc"),
 ];
 
 #[test]
@@ -378,12 +381,7 @@ fn find(dir: &Path, name: &str) -> std::path::PathBuf {
 #[test]
 fn formats_without_a_decoder_and_bad_parameters_get_clear_errors() {
     let s = Stream::start(&["--transcode-cache", "0"]);
-    for file in [
-        "06 - Tundra.ape",
-        "07 - Frost.mpc",
-        "05 - Glacier.wv",
-        "04 - Snowfall.spx",
-    ] {
+    for file in ["06 - Tundra.ape", "04 - Snowfall.spx"] {
         let r = s.stream(file, "format=mp3");
         let (code, message) = r.error().unwrap_or_else(|| panic!("{file}: no error"));
         assert_eq!(code, 0, "{file}");

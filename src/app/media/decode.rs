@@ -1,6 +1,6 @@
 //! Audio files to PCM: symphonia for every format it decodes, libopus for Opus (symphonia reads
-//! the Ogg pages but has no Opus decoder). Output is interleaved `f32` in blocks, at the file's
-//! own rate and channel count.
+//! the Ogg pages but has no Opus decoder), and system libraries for WavPack and Musepack
+//! (`native`). Output is interleaved `f32` in blocks, at the file's own rate and channel count.
 
 use std::fs::File;
 use std::path::Path;
@@ -15,6 +15,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use symphonia::core::units::Time;
 
+use super::native::{self, Native};
 use super::opus;
 
 /// Packets in a row that may fail to decode before the file counts as broken.
@@ -26,11 +27,14 @@ enum Codec {
         decoder: opus::Decoder,
         pre_skip: usize,
     },
+    /// A decoder that reads the file itself (no symphonia demuxer).
+    Native(Box<dyn Native>),
 }
 
 /// An open audio file, read block by block.
 pub struct Source {
-    format: Box<dyn FormatReader>,
+    /// Symphonia's demuxer, for every codec but the native ones.
+    format: Option<Box<dyn FormatReader>>,
     codec: Codec,
     track: u32,
     pub rate: u32,
@@ -47,6 +51,26 @@ pub struct Source {
 
 impl Source {
     pub fn open(path: &Path) -> Result<Source> {
+        let suffix = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if let Some(decoder) = native::open(path, &suffix) {
+            let decoder = decoder.with_context(|| format!("cannot decode {}", path.display()))?;
+            return Ok(Source {
+                format: None,
+                rate: decoder.rate(),
+                channels: decoder.channels(),
+                codec: Codec::Native(decoder),
+                track: 0,
+                duration: None,
+                buffer: None,
+                bad_in_a_row: 0,
+                time_base: None,
+                skip_frames: 0,
+            });
+        }
         let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let stream = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
@@ -108,7 +132,7 @@ impl Source {
             (Codec::Symphonia(decoder), rate, channels)
         };
         Ok(Source {
-            format,
+            format: Some(format),
             codec,
             track: track_id,
             rate,
@@ -123,9 +147,13 @@ impl Source {
 
     /// Moves to `seconds` from the start (to the packet before it, as players do).
     pub fn seek(&mut self, seconds: f64) -> Result<()> {
+        let format = match (&mut self.format, &mut self.codec) {
+            (_, Codec::Native(decoder)) => return decoder.seek(seconds),
+            (Some(format), _) => format,
+            (None, _) => bail!("no demuxer to seek with"),
+        };
         let time = Time::new(seconds.trunc() as u64, seconds.fract());
-        let landed = self
-            .format
+        let landed = format
             .seek(
                 SeekMode::Accurate,
                 SeekTo::Time {
@@ -146,6 +174,7 @@ impl Source {
         match &mut self.codec {
             Codec::Symphonia(d) => d.reset(),
             Codec::Opus { pre_skip, .. } => *pre_skip = 0,
+            Codec::Native(_) => {}
         }
         Ok(())
     }
@@ -153,8 +182,13 @@ impl Source {
     /// Appends the next block of interleaved samples to `out`. `Ok(false)` at the end. A file
     /// that breaks mid-way ends with an error after the audio that could be read.
     pub fn next_block(&mut self, out: &mut Vec<f32>) -> Result<bool> {
+        let format = match (&mut self.format, &mut self.codec) {
+            (_, Codec::Native(decoder)) => return decoder.next_block(out),
+            (Some(format), _) => format,
+            (None, _) => bail!("no demuxer to read with"),
+        };
         loop {
-            let packet = match self.format.next_packet() {
+            let packet = match format.next_packet() {
                 Ok(p) => p,
                 Err(SymError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                     return Ok(false)
@@ -195,6 +229,7 @@ impl Source {
                     }
                     r
                 }
+                Codec::Native(_) => unreachable!("native decoders return above"),
             };
             match decoded {
                 Ok(()) => {

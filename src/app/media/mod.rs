@@ -9,6 +9,7 @@ pub mod cache;
 pub mod decision;
 pub mod decode;
 pub mod encode;
+pub mod native;
 pub mod opus;
 pub mod transcode;
 

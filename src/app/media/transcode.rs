@@ -37,17 +37,14 @@ const RESAMPLE_CHUNK: usize = 1024;
 
 /// Suffixes of formats the library scans but no decoder here reads (symphonia has none, and
 /// no binding is built in): transcoding them is refused up front with a clear error.
-const NO_DECODER: &[(&str, &str)] = &[
-    ("ape", "Monkey's Audio"),
-    ("mpc", "Musepack"),
-    ("wv", "WavPack"),
-    ("spx", "Speex"),
-];
+const NO_DECODER: &[(&str, &str)] = &[("ape", "Monkey's Audio"), ("spx", "Speex")];
 
 /// Whether files with `suffix` can be decoded here.
 pub fn decodable(suffix: &str) -> bool {
     let suffix = suffix.to_ascii_lowercase();
-    !NO_DECODER.iter().any(|(s, _)| *s == suffix) && (suffix != "opus" || super::opus::available())
+    !NO_DECODER.iter().any(|(s, _)| *s == suffix)
+        && (suffix != "opus" || super::opus::available())
+        && (!matches!(suffix.as_str(), "wv" | "mpc") || super::native::available(&suffix))
 }
 
 /// Opens `path` for `job` and moves to its start: everything that can fail before the first

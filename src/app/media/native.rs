@@ -1,0 +1,313 @@
+//! Decoders for the formats symphonia does not read, through the system's C libraries loaded at
+//! run time (as for libopus: their Rust bindings build them with CMake, which a fresh machine
+//! does not have): WavPack (`libwavpack.so.1`, Debian's `libwavpack1`) and Musepack
+//! (`libmpcdec.so.6`, `libmpcdec6`). A machine without the library answers transcodes of those
+//! files with an error naming the package; raw streaming never needs them.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::{anyhow, bail, Result};
+
+/// What [`super::decode::Source`] needs of a decoder it does not own.
+pub trait Native: Send {
+    fn rate(&self) -> u32;
+    fn channels(&self) -> usize;
+    /// Appends the next block of interleaved samples; `Ok(false)` at the end.
+    fn next_block(&mut self, out: &mut Vec<f32>) -> Result<bool>;
+    /// Moves to `seconds` from the start, exactly.
+    fn seek(&mut self, seconds: f64) -> Result<()>;
+}
+
+/// The decoder for a file with `suffix`, if a library here reads it.
+pub fn open(path: &Path, suffix: &str) -> Option<Result<Box<dyn Native>>> {
+    match suffix {
+        "wv" => Some(WavPack::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
+        "mpc" => Some(Musepack::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
+        _ => None,
+    }
+}
+
+/// Whether a file with `suffix` can be decoded by a library loaded here.
+pub fn available(suffix: &str) -> bool {
+    match suffix {
+        "wv" => wavpack().is_ok(),
+        "mpc" => mpcdec().is_ok(),
+        _ => false,
+    }
+}
+
+fn c_path(path: &Path) -> Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| anyhow!("a path with a NUL byte"))
+}
+
+macro_rules! library {
+    ($fn_name:ident, $lib:ident, $file:literal, $package:literal, { $($field:ident: $ty:ty = $sym:literal),* $(,)? }) => {
+        struct $lib {
+            _lib: libloading::Library,
+            $($field: $ty,)*
+        }
+
+        fn $fn_name() -> Result<&'static $lib> {
+            static LIB: OnceLock<Result<$lib, String>> = OnceLock::new();
+            LIB.get_or_init(|| {
+                // SAFETY: the library runs no code when loaded; each symbol is given its C type.
+                unsafe {
+                    let lib = libloading::Library::new($file).map_err(|e| {
+                        format!(concat!($file, " is not installed ({}); install the package ", $package), e)
+                    })?;
+                    Ok($lib {
+                        $($field: *lib
+                            .get::<$ty>($sym)
+                            .map_err(|e| format!(concat!($file, " lacks a function: {}"), e))?,)*
+                        _lib: lib,
+                    })
+                }
+            })
+            .as_ref()
+            .map_err(|e| anyhow!("{e}"))
+        }
+    };
+}
+
+library!(wavpack, WavPackLib, "libwavpack.so.1", "libwavpack1", {
+    open_input: unsafe extern "C" fn(*const c_char, *mut c_char, c_int, c_int) -> *mut c_void = b"WavpackOpenFileInput\0",
+    channels: unsafe extern "C" fn(*mut c_void) -> c_int = b"WavpackGetNumChannels\0",
+    sample_rate: unsafe extern "C" fn(*mut c_void) -> u32 = b"WavpackGetSampleRate\0",
+    bits: unsafe extern "C" fn(*mut c_void) -> c_int = b"WavpackGetBitsPerSample\0",
+    mode: unsafe extern "C" fn(*mut c_void) -> c_int = b"WavpackGetMode\0",
+    unpack: unsafe extern "C" fn(*mut c_void, *mut i32, u32) -> u32 = b"WavpackUnpackSamples\0",
+    seek_sample: unsafe extern "C" fn(*mut c_void, u32) -> c_int = b"WavpackSeekSample\0",
+    close: unsafe extern "C" fn(*mut c_void) -> *mut c_void = b"WavpackCloseFile\0",
+});
+
+const WAVPACK_OPEN_NORMALIZE: c_int = 0x10;
+const WAVPACK_MODE_FLOAT: c_int = 0x8;
+/// Samples per channel unpacked at a time.
+const WAVPACK_BLOCK: usize = 4096;
+
+struct WavPack {
+    lib: &'static WavPackLib,
+    ctx: *mut c_void,
+    rate: u32,
+    channels: usize,
+    float: bool,
+    scale: f32,
+    ints: Vec<i32>,
+}
+
+// SAFETY: the context is owned by this value and used by one thread at a time.
+unsafe impl Send for WavPack {}
+
+impl WavPack {
+    fn open(path: &Path) -> Result<WavPack> {
+        let lib = wavpack()?;
+        let name = c_path(path)?;
+        let mut error = [0 as c_char; 128];
+        // SAFETY: a NUL-terminated path and an error buffer larger than the 80 bytes it needs.
+        let ctx = unsafe {
+            (lib.open_input)(name.as_ptr(), error.as_mut_ptr(), WAVPACK_OPEN_NORMALIZE, 0)
+        };
+        if ctx.is_null() {
+            // SAFETY: the library wrote a NUL-terminated message into the buffer.
+            let message = unsafe { std::ffi::CStr::from_ptr(error.as_ptr()) };
+            bail!(
+                "libwavpack cannot read the file: {}",
+                message.to_string_lossy()
+            );
+        }
+        // SAFETY: a valid context for each call.
+        let (channels, rate, bits, mode) = unsafe {
+            (
+                (lib.channels)(ctx),
+                (lib.sample_rate)(ctx),
+                (lib.bits)(ctx),
+                (lib.mode)(ctx),
+            )
+        };
+        let decoder = WavPack {
+            lib,
+            ctx,
+            rate,
+            channels: channels.max(1) as usize,
+            float: mode & WAVPACK_MODE_FLOAT != 0,
+            scale: 1.0 / (1u64 << (bits.clamp(1, 32) - 1)) as f32,
+            ints: Vec::new(),
+        };
+        if channels < 1 || rate == 0 {
+            bail!("libwavpack reports {channels} channels at {rate} Hz");
+        }
+        Ok(decoder)
+    }
+}
+
+impl Native for WavPack {
+    fn rate(&self) -> u32 {
+        self.rate
+    }
+    fn channels(&self) -> usize {
+        self.channels
+    }
+    fn next_block(&mut self, out: &mut Vec<f32>) -> Result<bool> {
+        self.ints.resize(WAVPACK_BLOCK * self.channels, 0);
+        // SAFETY: the buffer holds WAVPACK_BLOCK samples for every channel.
+        let n = unsafe { (self.lib.unpack)(self.ctx, self.ints.as_mut_ptr(), WAVPACK_BLOCK as u32) }
+            as usize;
+        if n == 0 {
+            return Ok(false);
+        }
+        let samples = &self.ints[..n * self.channels];
+        if self.float {
+            out.extend(samples.iter().map(|s| f32::from_bits(*s as u32)));
+        } else {
+            out.extend(samples.iter().map(|s| *s as f32 * self.scale));
+        }
+        Ok(true)
+    }
+    fn seek(&mut self, seconds: f64) -> Result<()> {
+        let sample = (seconds * self.rate as f64) as u32;
+        // SAFETY: a valid context.
+        if unsafe { (self.lib.seek_sample)(self.ctx, sample) } == 0 {
+            bail!("libwavpack cannot seek to {seconds} s");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for WavPack {
+    fn drop(&mut self) {
+        // SAFETY: opened by WavpackOpenFileInput and closed once.
+        unsafe { (self.lib.close)(self.ctx) };
+    }
+}
+
+library!(mpcdec, MpcLib, "libmpcdec.so.6", "libmpcdec6", {
+    reader_init: unsafe extern "C" fn(*mut MpcReader, *const c_char) -> c_int = b"mpc_reader_init_stdio\0",
+    reader_exit: unsafe extern "C" fn(*mut MpcReader) = b"mpc_reader_exit_stdio\0",
+    demux_init: unsafe extern "C" fn(*mut MpcReader) -> *mut c_void = b"mpc_demux_init\0",
+    demux_exit: unsafe extern "C" fn(*mut c_void) = b"mpc_demux_exit\0",
+    demux_info: unsafe extern "C" fn(*mut c_void, *mut u8) = b"mpc_demux_get_info\0",
+    demux_decode: unsafe extern "C" fn(*mut c_void, *mut MpcFrame) -> c_int = b"mpc_demux_decode\0",
+    demux_seek: unsafe extern "C" fn(*mut c_void, u64) -> c_int = b"mpc_demux_seek_sample\0",
+});
+
+/// `mpc_reader`: five callbacks and their data (filled by `mpc_reader_init_stdio`).
+#[repr(C)]
+struct MpcReader {
+    callbacks: [*mut c_void; 5],
+    data: *mut c_void,
+}
+
+/// `mpc_frame_info`.
+#[repr(C)]
+struct MpcFrame {
+    samples: u32,
+    bits: i32,
+    buffer: *mut f32,
+    is_key_frame: u8,
+}
+
+/// Room for one decoded frame: 1,152 samples for each of at most 2 channels, with margin.
+const MPC_BUFFER: usize = 1152 * 2 * 4;
+
+struct Musepack {
+    lib: &'static MpcLib,
+    // Boxed: the demuxer keeps a pointer to the reader.
+    reader: Box<MpcReader>,
+    demux: *mut c_void,
+    rate: u32,
+    channels: usize,
+    buffer: Vec<f32>,
+}
+
+// SAFETY: the reader and demuxer are owned by this value and used by one thread at a time.
+unsafe impl Send for Musepack {}
+
+impl Musepack {
+    fn open(path: &Path) -> Result<Musepack> {
+        let lib = mpcdec()?;
+        let name = c_path(path)?;
+        let mut reader = Box::new(MpcReader {
+            callbacks: [std::ptr::null_mut(); 5],
+            data: std::ptr::null_mut(),
+        });
+        // SAFETY: a NUL-terminated path and a reader the library fills.
+        if unsafe { (lib.reader_init)(&mut *reader, name.as_ptr()) } != 0 {
+            bail!("libmpcdec cannot open the file");
+        }
+        // SAFETY: an initialised reader that outlives the demuxer (both dropped together).
+        let demux = unsafe { (lib.demux_init)(&mut *reader) };
+        if demux.is_null() {
+            // SAFETY: initialised above, closed once.
+            unsafe { (lib.reader_exit)(&mut *reader) };
+            bail!("libmpcdec cannot read the file as Musepack");
+        }
+        // mpc_streaminfo starts with the sample rate and the channel count (two u32s); the
+        // buffer is far larger than the whole struct.
+        let mut info = vec![0u8; 4096];
+        // SAFETY: a valid demuxer and a buffer larger than mpc_streaminfo.
+        unsafe { (lib.demux_info)(demux, info.as_mut_ptr()) };
+        let rate = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]);
+        let channels = u32::from_ne_bytes([info[4], info[5], info[6], info[7]]) as usize;
+        let decoder = Musepack {
+            lib,
+            reader,
+            demux,
+            rate,
+            channels,
+            buffer: vec![0.0; MPC_BUFFER],
+        };
+        if !(1..=2).contains(&channels) || rate == 0 {
+            bail!("libmpcdec reports {channels} channels at {rate} Hz");
+        }
+        Ok(decoder)
+    }
+}
+
+impl Native for Musepack {
+    fn rate(&self) -> u32 {
+        self.rate
+    }
+    fn channels(&self) -> usize {
+        self.channels
+    }
+    fn next_block(&mut self, out: &mut Vec<f32>) -> Result<bool> {
+        let mut frame = MpcFrame {
+            samples: 0,
+            bits: 0,
+            buffer: self.buffer.as_mut_ptr(),
+            is_key_frame: 0,
+        };
+        // SAFETY: a valid demuxer and a buffer larger than one decoded frame.
+        let status = unsafe { (self.lib.demux_decode)(self.demux, &mut frame) };
+        if status != 0 {
+            bail!("the file is damaged (libmpcdec status {status})");
+        }
+        if frame.bits == -1 {
+            return Ok(false);
+        }
+        let n = (frame.samples as usize * self.channels).min(self.buffer.len());
+        out.extend_from_slice(&self.buffer[..n]);
+        Ok(true)
+    }
+    fn seek(&mut self, seconds: f64) -> Result<()> {
+        let sample = (seconds * self.rate as f64) as u64;
+        // SAFETY: a valid demuxer.
+        if unsafe { (self.lib.demux_seek)(self.demux, sample) } != 0 {
+            bail!("libmpcdec cannot seek to {seconds} s");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Musepack {
+    fn drop(&mut self) {
+        // SAFETY: made in `open`, each released once, the demuxer before its reader.
+        unsafe {
+            (self.lib.demux_exit)(self.demux);
+            (self.lib.reader_exit)(&mut *self.reader);
+        }
+    }
+}
