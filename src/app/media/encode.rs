@@ -255,9 +255,13 @@ impl OggVorbis {
             sink.clone(),
             rand::random(),
         );
-        builder.bitrate_management_strategy(vorbis_rs::VorbisBitrateManagementStrategy::Vbr {
-            target_bitrate: NonZeroU32::new(bitrate.clamp(32, 500) * 1000).expect("non-zero"),
-        });
+        // A quality, not a bit rate: libvorbis's managed mode refuses rates that do not suit a
+        // low sample rate or mono, while every quality works for every stream.
+        builder.bitrate_management_strategy(
+            vorbis_rs::VorbisBitrateManagementStrategy::QualityVbr {
+                target_quality: vorbis_quality(bitrate),
+            },
+        );
         let encoder = builder
             .build()
             .map_err(|e| anyhow!("libvorbis refused the stream: {e}"))?;
@@ -268,6 +272,31 @@ impl OggVorbis {
             planar: vec![Vec::new(); channels],
         })
     }
+}
+
+/// The Vorbis quality (-0.1 to 1.0) that gives about `kbps` for 44.1 kHz stereo music, from
+/// libvorbis's published nominal rates (q0 64k, q3 112k, q5 160k, q6 192k, q8 256k, q10 500k).
+fn vorbis_quality(kbps: u32) -> f32 {
+    const POINTS: [(f32, f32); 7] = [
+        (45.0, -0.1),
+        (64.0, 0.0),
+        (112.0, 0.3),
+        (160.0, 0.5),
+        (192.0, 0.6),
+        (256.0, 0.8),
+        (500.0, 1.0),
+    ];
+    let k = kbps as f32;
+    if k <= POINTS[0].0 {
+        return POINTS[0].1;
+    }
+    for pair in POINTS.windows(2) {
+        let ((k0, q0), (k1, q1)) = (pair[0], pair[1]);
+        if k <= k1 {
+            return q0 + (q1 - q0) * (k - k0) / (k1 - k0);
+        }
+    }
+    1.0
 }
 
 impl Encoder for OggVorbis {

@@ -1,8 +1,9 @@
 //! Decoders for the formats symphonia does not read, through the system's C libraries loaded at
 //! run time (as for libopus: their Rust bindings build them with CMake, which a fresh machine
-//! does not have): WavPack (`libwavpack.so.1`, Debian's `libwavpack1`) and Musepack
-//! (`libmpcdec.so.6`, `libmpcdec6`). A machine without the library answers transcodes of those
-//! files with an error naming the package; raw streaming never needs them.
+//! does not have): WavPack (`libwavpack.so.1`, Debian's `libwavpack1`), Musepack
+//! (`libmpcdec.so.6`, `libmpcdec6`) and Speex in Ogg (`libspeex.so.1`, `libspeex1`; mono, the
+//! only kind Speex files here come in). A machine without the library answers transcodes of
+//! those files with an error naming the package; raw streaming never needs them.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
@@ -25,6 +26,7 @@ pub fn open(path: &Path, suffix: &str) -> Option<Result<Box<dyn Native>>> {
     match suffix {
         "wv" => Some(WavPack::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
         "mpc" => Some(Musepack::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
+        "spx" => Some(Speex::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
         _ => None,
     }
 }
@@ -34,6 +36,7 @@ pub fn available(suffix: &str) -> bool {
     match suffix {
         "wv" => wavpack().is_ok(),
         "mpc" => mpcdec().is_ok(),
+        "spx" => speex().is_ok(),
         _ => false,
     }
 }
@@ -308,6 +311,143 @@ impl Drop for Musepack {
         unsafe {
             (self.lib.demux_exit)(self.demux);
             (self.lib.reader_exit)(&mut *self.reader);
+        }
+    }
+}
+
+library!(speex, SpeexLib, "libspeex.so.1", "libspeex1", {
+    get_mode: unsafe extern "C" fn(c_int) -> *const c_void = b"speex_lib_get_mode\0",
+    decoder_init: unsafe extern "C" fn(*const c_void) -> *mut c_void = b"speex_decoder_init\0",
+    decoder_ctl: unsafe extern "C" fn(*mut c_void, c_int, *mut c_void) -> c_int = b"speex_decoder_ctl\0",
+    decoder_destroy: unsafe extern "C" fn(*mut c_void) = b"speex_decoder_destroy\0",
+    bits_init: unsafe extern "C" fn(*mut SpeexBits) = b"speex_bits_init\0",
+    bits_destroy: unsafe extern "C" fn(*mut SpeexBits) = b"speex_bits_destroy\0",
+    bits_read_from: unsafe extern "C" fn(*mut SpeexBits, *const c_char, c_int) = b"speex_bits_read_from\0",
+    decode: unsafe extern "C" fn(*mut c_void, *mut SpeexBits, *mut f32) -> c_int = b"speex_decode\0",
+});
+
+/// `SpeexBits` is 48 bytes on 64-bit Linux; this leaves room and keeps pointer alignment.
+#[repr(C, align(8))]
+struct SpeexBits([u8; 128]);
+
+const SPEEX_GET_FRAME_SIZE: c_int = 3;
+
+struct Speex {
+    lib: &'static SpeexLib,
+    packets: ogg::reading::PacketReader<std::io::BufReader<std::fs::File>>,
+    state: *mut c_void,
+    bits: Box<SpeexBits>,
+    rate: u32,
+    frames_per_packet: usize,
+    frame: Vec<f32>,
+    /// Samples to drop: the rest of a seek, which decodes from the start.
+    skip: usize,
+}
+
+// SAFETY: the decoder state is owned by this value and used by one thread at a time.
+unsafe impl Send for Speex {}
+
+impl Speex {
+    fn open(path: &Path) -> Result<Speex> {
+        let lib = speex()?;
+        let file = std::fs::File::open(path)?;
+        let mut packets = ogg::reading::PacketReader::new(std::io::BufReader::new(file));
+        let header = packets
+            .read_packet()
+            .map_err(|e| anyhow!("not an Ogg file: {e}"))?
+            .ok_or_else(|| anyhow!("an empty Ogg file"))?;
+        let h = &header.data;
+        if h.len() < 80 || !h.starts_with(b"Speex   ") {
+            bail!("not a Speex stream");
+        }
+        let field = |at: usize| i32::from_le_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
+        let (rate, mode, channels, frames_per_packet) =
+            (field(36), field(40), field(48), field(64));
+        if channels != 1 {
+            bail!("stereo Speex is not decoded here (only mono)");
+        }
+        if !(0..=2).contains(&mode) || !(1..=192_000).contains(&rate) {
+            bail!("a Speex header with mode {mode} at {rate} Hz");
+        }
+        // The comment header.
+        packets
+            .read_packet()
+            .map_err(|e| anyhow!("a damaged Speex header: {e}"))?;
+        // SAFETY: a mode number the library defines (checked above).
+        let state = unsafe { (lib.decoder_init)((lib.get_mode)(mode)) };
+        if state.is_null() {
+            bail!("libspeex could not make a decoder");
+        }
+        let mut frame_size: c_int = 0;
+        let mut bits = Box::new(SpeexBits([0; 128]));
+        // SAFETY: a valid state; the request writes one int; the bits struct has room.
+        unsafe {
+            (lib.decoder_ctl)(
+                state,
+                SPEEX_GET_FRAME_SIZE,
+                (&mut frame_size as *mut c_int).cast(),
+            );
+            (lib.bits_init)(&mut *bits);
+        }
+        let frame_size = frame_size.clamp(1, 4096) as usize;
+        Ok(Speex {
+            lib,
+            packets,
+            state,
+            bits,
+            rate: rate as u32,
+            frames_per_packet: frames_per_packet.clamp(1, 64) as usize,
+            frame: vec![0.0; frame_size],
+            skip: 0,
+        })
+    }
+}
+
+impl Native for Speex {
+    fn rate(&self) -> u32 {
+        self.rate
+    }
+    fn channels(&self) -> usize {
+        1
+    }
+    fn next_block(&mut self, out: &mut Vec<f32>) -> Result<bool> {
+        let packet = match self.packets.read_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => return Ok(false),
+            Err(e) => bail!("the file is damaged: {e}"),
+        };
+        let len = packet.data.len().min(c_int::MAX as usize) as c_int;
+        // SAFETY: the bits struct was initialised; the packet outlives the call (it is copied).
+        unsafe { (self.lib.bits_read_from)(&mut *self.bits, packet.data.as_ptr().cast(), len) };
+        let start = out.len();
+        for _ in 0..self.frames_per_packet {
+            // SAFETY: a valid state, initialised bits and a buffer of one frame.
+            let rc =
+                unsafe { (self.lib.decode)(self.state, &mut *self.bits, self.frame.as_mut_ptr()) };
+            if rc != 0 {
+                break;
+            }
+            // libspeex gives floats on the 16-bit scale.
+            out.extend(self.frame.iter().map(|s| s / 32768.0));
+        }
+        let drop = self.skip.min(out.len() - start);
+        out.drain(start..start + drop);
+        self.skip -= drop;
+        Ok(true)
+    }
+    fn seek(&mut self, seconds: f64) -> Result<()> {
+        // Speex in Ogg has no index: decode from here and drop what comes before the time.
+        self.skip = (seconds * self.rate as f64) as usize;
+        Ok(())
+    }
+}
+
+impl Drop for Speex {
+    fn drop(&mut self) {
+        // SAFETY: made in `open`, each released once.
+        unsafe {
+            (self.lib.bits_destroy)(&mut *self.bits);
+            (self.lib.decoder_destroy)(self.state);
         }
     }
 }

@@ -37,14 +37,14 @@ const RESAMPLE_CHUNK: usize = 1024;
 
 /// Suffixes of formats the library scans but no decoder here reads (symphonia has none, and
 /// no binding is built in): transcoding them is refused up front with a clear error.
-const NO_DECODER: &[(&str, &str)] = &[("ape", "Monkey's Audio"), ("spx", "Speex")];
+const NO_DECODER: &[(&str, &str)] = &[("ape", "Monkey's Audio")];
 
 /// Whether files with `suffix` can be decoded here.
 pub fn decodable(suffix: &str) -> bool {
     let suffix = suffix.to_ascii_lowercase();
     !NO_DECODER.iter().any(|(s, _)| *s == suffix)
         && (suffix != "opus" || super::opus::available())
-        && (!matches!(suffix.as_str(), "wv" | "mpc") || super::native::available(&suffix))
+        && (!matches!(suffix.as_str(), "wv" | "mpc" | "spx") || super::native::available(&suffix))
 }
 
 /// Opens `path` for `job` and moves to its start: everything that can fail before the first
@@ -59,6 +59,9 @@ pub fn open(path: &Path, job: &Job) -> Result<Source> {
         bail!("cannot transcode {name} files (no decoder for them is built in); stream the original with format=raw");
     }
     let mut source = Source::open(path)?;
+    // Make (and drop) the encoder now: a setting it refuses is an error before any byte is sent.
+    let (rate, channels) = target_shape(&source, job.format);
+    encode::encoder(job.format, rate, channels, job.bitrate)?;
     if job.offset > 0.0 {
         if source.duration.is_some_and(|d| job.offset >= d) {
             bail!("timeOffset {} s is beyond the end of the song", job.offset);
@@ -72,16 +75,7 @@ pub fn open(path: &Path, job: &Job) -> Result<Source> {
 /// false to stop. A file that breaks mid-way returns an error after everything before the break
 /// was sent.
 pub fn run(mut source: Source, job: &Job, mut sink: impl FnMut(Vec<u8>) -> bool) -> Result<Ended> {
-    let in_channels = source.channels.max(1);
-    let out_channels = match job.format {
-        Format::Mp3 | Format::Opus => in_channels.min(2),
-        Format::Flac => in_channels.min(8),
-        _ => in_channels,
-    };
-    let out_rate = match job.format {
-        Format::Opus => 48_000,
-        _ => source.rate,
-    };
+    let (out_rate, out_channels) = target_shape(&source, job.format);
     let mut encoder = encode::encoder(job.format, out_rate, out_channels, job.bitrate)?;
     let mut resampler = if out_rate != source.rate {
         Some(Resample::new(source.rate, out_rate, out_channels)?)
@@ -136,6 +130,21 @@ pub fn run(mut source: Source, job: &Job, mut sink: impl FnMut(Vec<u8>) -> bool)
         Some(e) => Err(e),
         None => Ok(Ended::Complete),
     }
+}
+
+/// The rate and channel count `format` is encoded at from `source`.
+fn target_shape(source: &Source, format: Format) -> (u32, usize) {
+    let channels = source.channels.max(1);
+    let channels = match format {
+        Format::Mp3 | Format::Opus => channels.min(2),
+        Format::Flac => channels.min(8),
+        _ => channels,
+    };
+    let rate = match format {
+        Format::Opus => 48_000,
+        _ => source.rate,
+    };
+    (rate, channels)
 }
 
 /// Interleaved `from`-channel samples as `to` channels: extra channels are folded into the
