@@ -683,6 +683,33 @@ fn cover_art_originals_resized_embedded_and_mosaics() {
         .to_string();
     assert_eq!(art(&format!("id={aurora}")).body, artist_jpg);
 
+    // getArtistInfo2 and getAlbumInfo2 link to the pictures, signed, loadable without a login.
+    let info = s.get(&s.url("getArtistInfo2", &format!("id={aurora}")), &[]);
+    let info: Value = serde_json::from_slice(&info.body).unwrap();
+    let url = info["subsonic-response"]["artistInfo2"]["largeImageUrl"]
+        .as_str()
+        .expect("an image URL")
+        .to_string();
+    let r = s.get(&url, &[]);
+    assert_eq!(r.header("content-type"), Some("image/jpeg"));
+    picture(&r);
+    let info = s.get(&s.url("getAlbumInfo2", &format!("id={big}")), &[]);
+    let info: Value = serde_json::from_slice(&info.body).unwrap();
+    let small = info["subsonic-response"]["albumInfo"]["smallImageUrl"]
+        .as_str()
+        .unwrap();
+    assert_eq!(picture(&s.get(small, &[])).dimensions(), (150, 100));
+    // A changed signature, or a signature moved to another item, opens nothing.
+    let forged = format!("{}0", &url[..url.len() - 1]);
+    let forged = if forged == url {
+        format!("{}1", &url[..url.len() - 1])
+    } else {
+        forged
+    };
+    assert_eq!(s.get(&forged, &[]).status, 404);
+    let moved = url.replace(&format!("/art/{aurora}"), &format!("/art/{northern}"));
+    assert_eq!(s.get(&moved, &[]).status, 404);
+
     // A playlist's mosaic of its albums' covers.
     let sunny = s.sb.track_id("01 - Sunny.mp3");
     let r = s.get(

@@ -222,6 +222,11 @@ fn normalise(body: &str) -> String {
     .unwrap();
     let share = regex_lite::Regex::new(r"https?://[^/\s]+/share/[A-Za-z0-9]+").unwrap();
     let body = share.replace_all(&body, "http://HOST/share/TOKEN");
+    let art = regex_lite::Regex::new(
+        r"https?://[^/\s]+/art/([a-z]+-\d+)\?size=(\d+)&(amp;)?sig=[0-9a-f]+",
+    )
+    .unwrap();
+    let body = art.replace_all(&body, "http://HOST/art/${1}?size=${2}&${3}sig=SIG");
     let version = regex_lite::Regex::new(r#"(serverVersion"?\s*[:=]\s*")[^"]+"#).unwrap();
     let modified = regex_lite::Regex::new(r#"(lastModified"?\s*[:=]\s*"?)\d+"#).unwrap();
     let body = ids.replace_all(&body, "$1-ID");

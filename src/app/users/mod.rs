@@ -126,6 +126,8 @@ const USER_COLUMNS: UserColumns = (
 pub struct Users {
     db: Arc<Db>,
     cipher: ChaCha20Poly1305,
+    /// Signs public links (artist and album images for clients), derived from the secret key.
+    link_key: [u8; 32],
 }
 
 /// Reads the secret key, creating it (readable by the owner only) if it does not exist yet.
@@ -188,10 +190,41 @@ fn valid_password(password: &str) -> Result<()> {
 impl Users {
     pub fn new(db: Arc<Db>, data_dir: &Path) -> Result<Users> {
         let key = load_or_create_key(&data_dir.join(KEY_FILE))?;
+        use sha2::Digest;
+        let link_key: [u8; 32] = sha2::Sha256::new()
+            .chain_update(b"houseband public links")
+            .chain_update(key)
+            .finalize()
+            .into();
         Ok(Users {
             db,
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key)),
+            link_key,
         })
+    }
+
+    /// A signature for `text` in a public link (HMAC-SHA256, 96 bits, hex): only this server
+    /// makes them, so a link is proof that a logged-in user was given it.
+    pub fn sign(&self, text: &str) -> String {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.link_key)
+            .expect("HMAC takes keys of any length");
+        mac.update(text.as_bytes());
+        mac.finalize().into_bytes()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether `signature` is this server's for `text` (compared in constant time).
+    pub fn signed(&self, text: &str, signature: &str) -> bool {
+        let want = self.sign(text);
+        want.len() == signature.len()
+            && want
+                .bytes()
+                .zip(signature.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
     }
 
     pub fn key_path(data_dir: &Path) -> PathBuf {

@@ -5,6 +5,7 @@
 use super::browsing::{artist_nodes, artist_plain_nodes, conn, db, song_nodes};
 use super::error::ApiError;
 use super::ids;
+use super::media;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
@@ -98,19 +99,35 @@ fn artist_info(ctx: &Ctx<'_>, params: &Params) -> Result<(ArtistRow, Vec<ArtistR
     Ok((artist, similar))
 }
 
-/// Biography and images come from the internet in other servers; Houseband has none of that
-/// (images will come from local art with the cover art work).
-fn info_base(mbid: Option<&str>) -> Node {
+/// Biographies come from the internet in other servers; Houseband has none. Images are the
+/// library's own, through signed public links (clients load them without logging in).
+fn info_base(ctx: &Ctx<'_>, item: &str, mbid: Option<&str>) -> Result<Node, ApiError> {
     let node = Node::new().text_child("biography", "");
-    match mbid {
+    let node = match mbid {
         Some(m) => node.text_child("musicBrainzId", m),
         None => node,
+    };
+    with_images(ctx, item, node)
+}
+
+/// `smallImageUrl`, `mediumImageUrl` and `largeImageUrl` when the item has a picture.
+fn with_images(ctx: &Ctx<'_>, item: &str, mut node: Node) -> Result<Node, ApiError> {
+    for (name, size) in [
+        ("smallImageUrl", 150),
+        ("mediumImageUrl", 300),
+        ("largeImageUrl", 600),
+    ] {
+        if let Some(url) = media::image_url(ctx, item, size)? {
+            node = node.text_child(name, url);
+        }
     }
+    Ok(node)
 }
 
 pub fn get_artist_info(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let (artist, similar) = artist_info(ctx, params)?;
-    let node = info_base(artist.mbid.as_deref()).list(
+    let item = ids::id(ids::ARTIST, artist.id);
+    let node = info_base(ctx, &item, artist.mbid.as_deref())?.list(
         "similarArtist",
         artist_plain_nodes(ctx, &similar.iter().collect::<Vec<_>>())?,
     );
@@ -119,7 +136,8 @@ pub fn get_artist_info(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
 
 pub fn get_artist_info2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let (artist, similar) = artist_info(ctx, params)?;
-    let node = info_base(artist.mbid.as_deref()).list(
+    let item = ids::id(ids::ARTIST, artist.id);
+    let node = info_base(ctx, &item, artist.mbid.as_deref())?.list(
         "similarArtist",
         artist_nodes(ctx, &similar.iter().collect::<Vec<_>>())?,
     );
@@ -134,6 +152,7 @@ pub fn get_album_info2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
     if let Some(mbid) = &album.mbz_album_id {
         node = node.text_child("musicBrainzId", mbid);
     }
+    let node = with_images(ctx, &ids::id(ids::ALBUM, album.id), node)?;
     Ok(Envelope::ok("albumInfo", node))
 }
 

@@ -261,10 +261,6 @@ pub fn get_cover_art(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError>
     let scope = ctx.scope();
     let mut c = conn(ctx)?;
     let source = match kind {
-        ids::ALBUM => db(browse::album_art(&mut c, id, &scope))?.map(source_of),
-        ids::TRACK => db(browse::track_art(&mut c, id, &scope))?.map(source_of),
-        ids::ARTIST => db(browse::artist_art(&mut c, id, &scope))?.map(source_of),
-        ids::DIRECTORY => db(browse::directory_art(&mut c, id, &scope))?.map(source_of),
         ids::PLAYLIST => {
             let visible = ctx
                 .app
@@ -279,21 +275,81 @@ pub fn get_cover_art(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError>
             (!parts.is_empty())
                 .then(|| art::Source::Mosaic(parts.into_iter().map(source_of).collect()))
         }
-        _ => None,
+        _ => art_of(&mut c, kind, id, &scope)?,
     }
     .ok_or_else(|| ApiError::not_found("cover art"))?;
-    let folders: Vec<std::path::PathBuf> = db(browse::folder_paths(&mut c))?
+    picture(ctx.app, &mut c, text, &source, size, output)
+}
+
+/// The picture of a song, album, artist or folder the scope shows.
+fn art_of(
+    c: &mut diesel::SqliteConnection,
+    kind: &str,
+    id: i64,
+    scope: &browse::Scope,
+) -> Result<Option<art::Source>, ApiError> {
+    Ok(match kind {
+        ids::ALBUM => db(browse::album_art(c, id, scope))?.map(source_of),
+        ids::TRACK => db(browse::track_art(c, id, scope))?.map(source_of),
+        ids::ARTIST => db(browse::artist_art(c, id, scope))?.map(source_of),
+        ids::DIRECTORY => db(browse::directory_art(c, id, scope))?.map(source_of),
+        _ => None,
+    })
+}
+
+fn picture(
+    app: &crate::app::App,
+    c: &mut diesel::SqliteConnection,
+    name: &str,
+    source: &art::Source,
+    size: Option<u32>,
+    output: art::Output,
+) -> Result<Answer, ApiError> {
+    let folders: Vec<std::path::PathBuf> = db(browse::folder_paths(c))?
         .into_iter()
         .map(Into::into)
         .collect();
-    drop(c);
-    let delivery = ctx.app.media.art(&source, size, output, &folders)?;
+    let delivery = app.media.art(source, size, output, &folders)?;
     Ok(Answer {
         delivery,
-        name: format!("{text}.{}", if size.is_some() { "jpg" } else { "img" }),
+        name: format!("{name}.{}", if size.is_some() { "jpg" } else { "img" }),
         attachment: false,
         estimate_length: false,
     })
+}
+
+/// A public link to an artist's or album's picture at `size`, for `getArtistInfo`'s and
+/// `getAlbumInfo`'s image URLs (clients load them without logging in): signed, so only links
+/// this server handed out work. `None` when the item has no picture the user may see.
+pub fn image_url(ctx: &Ctx<'_>, item: &str, size: u32) -> Result<Option<String>, ApiError> {
+    let (kind, id) = ids::split(item).ok_or_else(|| ApiError::not_found("cover art"))?;
+    let found = art_of(&mut *conn(ctx)?, kind, id, &ctx.scope())?;
+    Ok(found.map(|_| {
+        format!(
+            "{}/art/{item}?size={size}&sig={}",
+            ctx.base_url,
+            ctx.app.users.sign(item)
+        )
+    }))
+}
+
+/// `GET /art/{id}?size=&sig=`: the picture behind a link from [`image_url`].
+pub fn public_art(
+    app: &crate::app::App,
+    item: &str,
+    size: Option<u32>,
+    signature: &str,
+) -> Result<Answer, ApiError> {
+    if !app.users.signed(item, signature) {
+        return Err(ApiError::not_found("picture"));
+    }
+    let (kind, id) = ids::split(item).ok_or_else(|| ApiError::not_found("picture"))?;
+    let mut c = app.db.read().map_err(|e| ApiError::internal(&e))?;
+    let everything = browse::Scope::new(None, None);
+    let source =
+        art_of(&mut c, kind, id, &everything)?.ok_or_else(|| ApiError::not_found("picture"))?;
+    let size = size.map(|s| s.clamp(1, art::MAX_SIZE));
+    picture(app, &mut c, item, &source, size, art::Output::Jpeg)
 }
 
 fn source_of(row: browse::ArtRow) -> art::Source {

@@ -42,7 +42,13 @@ const MAX_FORM_BODY: usize = 2 * 1024 * 1024;
 /// worker and by the native API, made once by `server::bind`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PayloadConfig::new(MAX_FORM_BODY))
-        .route("/rest/{method}", web::route().to(handle));
+        .route("/rest/{method}", web::route().to(handle))
+        .route(
+            "/art/{id}",
+            web::route()
+                .guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
+                .to(public_art),
+        );
 }
 
 /// What a handler gets: the app and the authenticated user.
@@ -263,6 +269,31 @@ async fn handle(
             .render(&format),
     };
     HttpResponse::Ok().content_type(content_type).body(body)
+}
+
+#[derive(serde::Deserialize)]
+struct ArtQuery {
+    size: Option<u32>,
+    #[serde(default)]
+    sig: String,
+}
+
+/// `/art/{id}`: the public, signed picture links of `getArtistInfo` and `getAlbumInfo`.
+async fn public_art(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<ArtQuery>,
+    app: web::Data<App>,
+) -> HttpResponse {
+    let item = path.into_inner();
+    let q = query.into_inner();
+    let app = app.into_inner();
+    match web::block(move || media::public_art(&app, &item, q.size, &q.sig)).await {
+        Ok(Ok(a)) => crate::server::media::respond(&req, a.delivery, a.name, false, false),
+        Ok(Err(e)) if e.code == code::NOT_FOUND => HttpResponse::NotFound().body(e.message),
+        Ok(Err(e)) => HttpResponse::InternalServerError().body(e.message),
+        Err(e) => HttpResponse::InternalServerError().body(e.to_string()),
+    }
 }
 
 /// An error as a Subsonic document (HTTP 200, as the protocol wants), after slowing down an
