@@ -3,7 +3,8 @@
 //! does not have): WavPack (`libwavpack.so.1`, Debian's `libwavpack1`), Musepack
 //! (`libmpcdec.so.6`, `libmpcdec6`) and Speex in Ogg (`libspeex.so.1`, `libspeex1`; mono, the
 //! only kind Speex files here come in). A machine without the library answers transcodes of
-//! those files with an error naming the package; raw streaming never needs them.
+//! those files with an error naming the package; raw streaming never needs them. Monkey's Audio
+//! has no library in Debian: the pure-Rust `ape-decoder` crate reads it.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
@@ -27,6 +28,7 @@ pub fn open(path: &Path, suffix: &str) -> Option<Result<Box<dyn Native>>> {
         "wv" => Some(WavPack::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
         "mpc" => Some(Musepack::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
         "spx" => Some(Speex::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
+        "ape" => Some(Ape::open(path).map(|d| Box::new(d) as Box<dyn Native>)),
         _ => None,
     }
 }
@@ -37,6 +39,7 @@ pub fn available(suffix: &str) -> bool {
         "wv" => wavpack().is_ok(),
         "mpc" => mpcdec().is_ok(),
         "spx" => speex().is_ok(),
+        "ape" => true,
         _ => false,
     }
 }
@@ -449,5 +452,106 @@ impl Drop for Speex {
             (self.lib.bits_destroy)(&mut *self.bits);
             (self.lib.decoder_destroy)(self.state);
         }
+    }
+}
+
+/// Monkey's Audio through the pure-Rust `ape-decoder` (no system library has it).
+struct Ape {
+    decoder: ape_decoder::ApeDecoder<std::io::BufReader<std::fs::File>>,
+    rate: u32,
+    channels: usize,
+    bits: u16,
+    float: bool,
+    signed_8bit: bool,
+    next_frame: u32,
+    /// Samples per channel to drop from the next frame (the rest of a seek).
+    skip: usize,
+}
+
+impl Ape {
+    fn open(path: &Path) -> Result<Ape> {
+        let file = std::io::BufReader::new(std::fs::File::open(path)?);
+        let decoder = ape_decoder::ApeDecoder::new(file)
+            .map_err(|e| anyhow!("not a Monkey's Audio file: {e}"))?;
+        let info = decoder.info().clone();
+        if info.channels == 0
+            || info.sample_rate == 0
+            || ![8, 16, 24, 32].contains(&info.bits_per_sample)
+        {
+            bail!(
+                "a Monkey's Audio file with {} channels, {} Hz, {} bits",
+                info.channels,
+                info.sample_rate,
+                info.bits_per_sample
+            );
+        }
+        Ok(Ape {
+            decoder,
+            rate: info.sample_rate,
+            channels: info.channels as usize,
+            bits: info.bits_per_sample,
+            float: info.is_floating_point,
+            signed_8bit: info.is_signed_8bit,
+            next_frame: 0,
+            skip: 0,
+        })
+    }
+}
+
+impl Native for Ape {
+    fn rate(&self) -> u32 {
+        self.rate
+    }
+    fn channels(&self) -> usize {
+        self.channels
+    }
+    fn next_block(&mut self, out: &mut Vec<f32>) -> Result<bool> {
+        if self.next_frame >= self.decoder.total_frames() {
+            return Ok(false);
+        }
+        let bytes = self
+            .decoder
+            .decode_frame(self.next_frame)
+            .map_err(|e| anyhow!("the file is damaged: {e}"))?;
+        self.next_frame += 1;
+        let start = out.len();
+        match self.bits {
+            8 if self.signed_8bit => out.extend(bytes.iter().map(|b| *b as i8 as f32 / 128.0)),
+            8 => out.extend(bytes.iter().map(|b| (*b as f32 - 128.0) / 128.0)),
+            16 => out.extend(
+                bytes
+                    .chunks_exact(2)
+                    .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0),
+            ),
+            24 => out.extend(
+                bytes
+                    .chunks_exact(3)
+                    .map(|b| (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0),
+            ),
+            _ if self.float => out.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            ),
+            _ => out.extend(
+                bytes
+                    .chunks_exact(4)
+                    .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0),
+            ),
+        }
+        let drop = (self.skip * self.channels).min(out.len() - start);
+        out.drain(start..start + drop);
+        self.skip -= drop / self.channels;
+        Ok(true)
+    }
+    fn seek(&mut self, seconds: f64) -> Result<()> {
+        let sample = (seconds * self.rate as f64) as u64;
+        let at = self
+            .decoder
+            .seek(sample)
+            .map_err(|e| anyhow!("cannot seek to {seconds} s: {e}"))?;
+        self.next_frame = at.frame_index;
+        self.skip = at.skip_samples as usize;
+        Ok(())
     }
 }

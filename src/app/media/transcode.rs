@@ -35,29 +35,20 @@ pub enum Ended {
 /// Samples per channel in each resampler call.
 const RESAMPLE_CHUNK: usize = 1024;
 
-/// Suffixes of formats the library scans but no decoder here reads (symphonia has none, and
-/// no binding is built in): transcoding them is refused up front with a clear error.
-const NO_DECODER: &[(&str, &str)] = &[("ape", "Monkey's Audio")];
-
-/// Whether files with `suffix` can be decoded here.
+/// Whether files with `suffix` can be decoded here: every format the library scans can, given
+/// the system libraries some of them need (libopus, libwavpack, libmpcdec, libspeex).
 pub fn decodable(suffix: &str) -> bool {
     let suffix = suffix.to_ascii_lowercase();
-    !NO_DECODER.iter().any(|(s, _)| *s == suffix)
-        && (suffix != "opus" || super::opus::available())
-        && (!matches!(suffix.as_str(), "wv" | "mpc" | "spx") || super::native::available(&suffix))
+    match suffix.as_str() {
+        "opus" => super::opus::available(),
+        "wv" | "mpc" | "spx" | "ape" => super::native::available(&suffix),
+        _ => true,
+    }
 }
 
 /// Opens `path` for `job` and moves to its start: everything that can fail before the first
 /// byte goes out fails here, so the client gets an error instead of an empty stream.
 pub fn open(path: &Path, job: &Job) -> Result<Source> {
-    let suffix = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if let Some((_, name)) = NO_DECODER.iter().find(|(s, _)| *s == suffix) {
-        bail!("cannot transcode {name} files (no decoder for them is built in); stream the original with format=raw");
-    }
     let mut source = Source::open(path)?;
     // Make (and drop) the encoder now: a setting it refuses is an error before any byte is sent.
     let (rate, channels) = target_shape(&source, job.format);
