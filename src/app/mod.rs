@@ -9,6 +9,7 @@ pub mod library;
 pub mod media;
 pub mod players;
 pub mod playlists;
+pub mod queue;
 pub mod radio;
 pub mod shares;
 pub mod users;
@@ -26,6 +27,7 @@ use library::Library;
 use media::Media;
 use players::Players;
 use playlists::Playlists;
+use queue::Queues;
 use radio::Radio;
 use shares::Shares;
 use users::Users;
@@ -43,6 +45,7 @@ pub struct App {
     pub shares: Shares,
     pub media: Media,
     pub players: Players,
+    pub queues: Queues,
 }
 
 impl App {
@@ -57,6 +60,7 @@ impl App {
         let chat = Chat::new(db.clone());
         let shares = Shares::new(db.clone());
         let players = Players::new(db.clone());
+        let queues = Queues::open(db.clone())?;
         let media = Media::new(
             &settings.data.join("cache"),
             &settings.data.join("avatars"),
@@ -77,6 +81,7 @@ impl App {
             shares,
             media,
             players,
+            queues,
         })
     }
 }

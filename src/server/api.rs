@@ -85,24 +85,40 @@ async fn health(app: web::Data<App>) -> impl Responder {
 pub struct Failure {
     status: StatusCode,
     message: String,
+    /// The queue's state, sent back with a queue command that no longer applies.
+    state: Option<std::sync::Arc<str>>,
 }
 
 impl Failure {
-    fn new(status: StatusCode, message: impl Into<String>) -> Failure {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Failure {
         Failure {
             status,
             message: message.into(),
+            state: None,
         }
     }
 
-    fn internal(e: impl std::fmt::Display) -> Failure {
+    /// A queue command that does not apply to the current state: 409, with that state.
+    pub fn with_state(message: String, current: crate::app::queue::Published) -> Failure {
+        Failure {
+            status: StatusCode::CONFLICT,
+            message,
+            state: Some(current.state),
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Failure {
         Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("the server failed: {e}"),
         )
     }
 
-    fn response(&self) -> HttpResponse {
+    pub fn response(&self) -> HttpResponse {
         let mut r = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
             r.insert_header((
@@ -110,7 +126,13 @@ impl Failure {
                 "Basic realm=\"Houseband\", charset=\"UTF-8\"",
             ));
         }
-        r.json(serde_json::json!({ "error": self.message }))
+        match &self.state {
+            Some(state) => r.content_type("application/json").body(format!(
+                r#"{{"error":{},"state":{state}}}"#,
+                serde_json::Value::String(self.message.clone())
+            )),
+            None => r.json(serde_json::json!({ "error": self.message })),
+        }
     }
 }
 
@@ -199,7 +221,7 @@ async fn with_user<T: Serialize + Send + 'static>(
 
 /// Runs `work` for the authenticated caller on the blocking pool; a failure comes back as the
 /// response to send, after the brake held back a failed login.
-async fn for_user<T: Send + 'static>(
+pub async fn for_user<T: Send + 'static>(
     req: &HttpRequest,
     app: web::Data<App>,
     brake: web::Data<Brake>,

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod media;
+pub mod queue;
 pub mod share;
 pub mod subsonic;
 
@@ -27,6 +28,7 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
             .app_data(data.clone())
             .app_data(brake.clone())
             .configure(api::routes)
+            .configure(queue::routes)
             .configure(share::routes)
             .configure(subsonic::routes)
     })

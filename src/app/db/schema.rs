@@ -394,3 +394,29 @@ diesel::table! {
 diesel::joinable!(shares -> users (owner_id));
 diesel::joinable!(share_entries -> shares (share_id));
 diesel::allow_tables_to_appear_in_same_query!(shares, share_entries, users);
+
+diesel::table! {
+    household_queues (name) {
+        name -> Text,
+        version -> BigInt,
+        current_entry -> Nullable<Text>,
+        position_ms -> BigInt,
+        playing -> Bool,
+        repeat -> Text,
+        shuffle -> Bool,
+        volume -> Integer,
+        output -> Nullable<Text>,
+        next_entry -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    household_queue_entries (queue, position) {
+        queue -> Text,
+        position -> Integer,
+        entry_id -> Text,
+        song -> Text,
+        unshuffled_position -> Nullable<Integer>,
+    }
+}

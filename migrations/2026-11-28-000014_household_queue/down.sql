@@ -1,0 +1,2 @@
+DROP TABLE household_queue_entries;
+DROP TABLE household_queues;

@@ -1,0 +1,230 @@
+//! The household queue over HTTP: `GET /api/queue` (the state), `POST /api/queue` (one command,
+//! answered with the new state). The JSON contract is in `docs/api.md`; the rules are in
+//! `app::queue`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use crate::app::library::browse::{self, Scope, SongRow};
+use crate::app::queue::{Command, Place, Published, Refusal, Rejected, Repeat, SongSummary};
+use crate::app::users::User;
+use crate::app::App;
+use crate::server::api::{for_user, Failure};
+use crate::server::subsonic::auth::Brake;
+
+/// A command as clients send it: `{"op": "...", ..., "version": n}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Op {
+    pub op: String,
+    pub version: Option<i64>,
+    pub songs: Option<Vec<String>>,
+    pub album: Option<String>,
+    pub artist: Option<String>,
+    pub playlist: Option<String>,
+    pub position: Option<serde_json::Value>,
+    pub entries: Option<Vec<String>>,
+    pub entry: Option<String>,
+    pub to: Option<usize>,
+    pub position_ms: Option<i64>,
+    pub repeat: Option<String>,
+    pub shuffle: Option<bool>,
+    pub volume: Option<i64>,
+    pub output: Option<Option<String>>,
+}
+
+fn bad(message: impl Into<String>) -> Failure {
+    Failure::new(StatusCode::BAD_REQUEST, message)
+}
+
+fn id_of(text: &str, kind: &str) -> Result<i64, Failure> {
+    text.strip_prefix(kind)
+        .and_then(|n| n.strip_prefix('-'))
+        .unwrap_or(text)
+        .parse()
+        .map_err(|_| bad(format!("{text:?} is not a {kind}- id")))
+}
+
+fn summary(s: &SongRow) -> SongSummary {
+    SongSummary {
+        id: format!("tr-{}", s.id),
+        title: s.title.clone(),
+        artist: s.artist_display.clone(),
+        album: s.album_name.clone(),
+        duration: (s.duration_ms + 500) / 1000,
+        cover_art: format!("al-{}", s.album_id),
+    }
+}
+
+/// The songs an `add` names, in order, among those the user may see.
+fn songs_to_add(app: &App, user: &User, op: &Op) -> Result<Vec<SongSummary>, Failure> {
+    let scope = Scope::new(user.allowed_folders(), None);
+    let mut c = app.db.read()?;
+    let rows: Vec<SongRow> = match (&op.songs, &op.album, &op.artist, &op.playlist) {
+        (Some(songs), None, None, None) => {
+            if songs.len() > crate::app::queue::state::MAX_ENTRIES {
+                return Err(bad(format!(
+                    "at most {} songs at once",
+                    crate::app::queue::state::MAX_ENTRIES
+                )));
+            }
+            let ids = songs
+                .iter()
+                .map(|s| id_of(s, "tr"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let found = browse::songs_by_ids(&mut c, &ids, &scope).map_err(Failure::internal)?;
+            if found.len() != ids.len() {
+                return Err(Failure::new(
+                    StatusCode::NOT_FOUND,
+                    "some of those songs do not exist",
+                ));
+            }
+            found
+        }
+        (None, Some(album), None, None) => {
+            let id = id_of(album, "al")?;
+            browse::album(&mut c, id, &scope)
+                .map_err(Failure::internal)?
+                .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, "no such album"))?;
+            browse::songs_of_album(&mut c, id, &scope).map_err(Failure::internal)?
+        }
+        (None, None, Some(artist), None) => {
+            let id = id_of(artist, "ar")?;
+            let albums = browse::albums_of_artist(&mut c, id, &scope).map_err(Failure::internal)?;
+            if albums.is_empty() {
+                return Err(Failure::new(StatusCode::NOT_FOUND, "no such artist"));
+            }
+            let mut songs = Vec::new();
+            for album in albums {
+                songs.extend(
+                    browse::songs_of_album(&mut c, album.id, &scope).map_err(Failure::internal)?,
+                );
+            }
+            songs
+        }
+        (None, None, None, Some(playlist)) => {
+            let id = id_of(playlist, "pl")?;
+            let p = app
+                .playlists
+                .get(id)?
+                .filter(|p| p.public || p.owner_id == user.id || user.is_admin)
+                .ok_or_else(|| Failure::new(StatusCode::NOT_FOUND, "no such playlist"))?;
+            browse::playlist_songs(&mut c, p.id, &scope).map_err(Failure::internal)?
+        }
+        _ => {
+            return Err(bad(
+                "add takes exactly one of \"songs\", \"album\", \"artist\", \"playlist\"",
+            ))
+        }
+    };
+    Ok(rows.iter().map(summary).collect())
+}
+
+/// Turns a client's op into a command (looking up the songs of an `add`).
+pub fn command(app: &App, user: &User, op: &Op) -> Result<Command, Failure> {
+    let need = |what: &str| bad(format!("\"{}\" needs \"{what}\"", op.op));
+    Ok(match op.op.as_str() {
+        "add" => {
+            let place = match &op.position {
+                None => Place::End,
+                Some(serde_json::Value::String(s)) if s == "end" => Place::End,
+                Some(serde_json::Value::String(s)) if s == "next" => Place::Next,
+                Some(serde_json::Value::Number(n)) => Place::Index(
+                    n.as_u64()
+                        .ok_or_else(|| bad("position is \"end\", \"next\" or an index from 0"))?
+                        as usize,
+                ),
+                Some(_) => return Err(bad("position is \"end\", \"next\" or an index from 0")),
+            };
+            Command::Add {
+                songs: songs_to_add(app, user, op)?,
+                place,
+            }
+        }
+        "remove" => Command::Remove {
+            entries: op.entries.clone().ok_or_else(|| need("entries"))?,
+        },
+        "move" => Command::Move {
+            entry: op.entry.clone().ok_or_else(|| need("entry"))?,
+            to: op.to.ok_or_else(|| need("to"))?,
+        },
+        "clear" => Command::Clear,
+        "play" => Command::Play {
+            entry: op.entry.clone().ok_or_else(|| need("entry"))?,
+        },
+        "pause" => Command::Pause,
+        "resume" => Command::Resume,
+        "seek" => Command::Seek {
+            position_ms: op.position_ms.ok_or_else(|| need("position_ms"))?,
+        },
+        "next" => Command::Next,
+        "previous" => Command::Previous,
+        "set_repeat" => Command::SetRepeat(
+            op.repeat
+                .as_deref()
+                .and_then(Repeat::parse)
+                .ok_or_else(|| bad("repeat is \"off\", \"one\" or \"all\""))?,
+        ),
+        "set_shuffle" => Command::SetShuffle(op.shuffle.ok_or_else(|| need("shuffle"))?),
+        "set_volume" => {
+            let v = op.volume.ok_or_else(|| need("volume"))?;
+            if !(0..=100).contains(&v) {
+                return Err(bad("volume is 0 to 100"));
+            }
+            Command::SetVolume(v as u8)
+        }
+        "set_output" => Command::SetOutput(op.output.clone().ok_or_else(|| need("output"))?),
+        other => {
+            return Err(bad(format!(
+                "unknown op {:?}; see docs/api.md for the list",
+                other.chars().take(40).collect::<String>()
+            )))
+        }
+    })
+}
+
+/// Runs a client's op (JSON text) on the home queue.
+pub fn run(app: &App, user: &User, body: &[u8]) -> Result<Published, Failure> {
+    let op: Op = serde_json::from_slice(body)
+        .map_err(|e| bad(format!("the body is not a queue op: {e}")))?;
+    let command = command(app, user, &op)?;
+    app.queues
+        .home()
+        .run(command, op.version)
+        .map_err(|r| match r {
+            Refusal::Rejected(Rejected::Invalid(why), _) => bad(why),
+            Refusal::Rejected(why, current) => Failure::with_state(why.to_string(), current),
+            Refusal::Failed(e) => Failure::internal(format!("{e:#}")),
+        })
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/api/queue", web::get().to(get_queue))
+        .route("/api/queue", web::post().to(post_queue));
+}
+
+async fn get_queue(req: HttpRequest, app: web::Data<App>, brake: web::Data<Brake>) -> HttpResponse {
+    match for_user(&req, app, brake, |app, _| Ok(app.queues.home().published())).await {
+        Ok(p) => state_response(StatusCode::OK, &p),
+        Err(r) => r,
+    }
+}
+
+async fn post_queue(
+    req: HttpRequest,
+    body: web::Bytes,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    match for_user(&req, app, brake, move |app, user| run(app, &user, &body)).await {
+        Ok(p) => state_response(StatusCode::OK, &p),
+        Err(r) => r,
+    }
+}
+
+fn state_response(status: StatusCode, p: &Published) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(p.state.to_string())
+}

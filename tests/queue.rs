@@ -1,0 +1,289 @@
+//! The household queue through the native API on a real server over loopback: ops, versions,
+//! concurrent edits, stale views, bad input, and a restart that brings the queue back.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Sandbox, Server};
+use serde_json::{json, Value};
+
+struct House {
+    server: Server,
+    sb: Sandbox,
+}
+
+fn basic(who: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(who)
+    )
+}
+
+impl House {
+    fn start() -> House {
+        let sb = Sandbox::with_library();
+        for (name, admin) in [("ann", true), ("bob", false)] {
+            let mut args = vec!["user", "add", name, "--password", "pw"];
+            if admin {
+                args.push("--admin");
+            }
+            assert!(sb.cmd(&args).output().unwrap().status.success());
+        }
+        House::serve(sb)
+    }
+
+    fn serve(sb: Sandbox) -> House {
+        let server = Server::start(&sb, &["--watch", "off", "--scan-interval", "0"]);
+        server.wait_for(Duration::from_secs(20), |h| {
+            h["tracks"] == 22 && h["scanning"] == false
+        });
+        House { server, sb }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/api/{path}", self.server.port)
+    }
+
+    fn state(&self) -> Value {
+        let r = ureq::get(&self.url("queue"))
+            .set("Authorization", &basic("ann:pw"))
+            .call()
+            .unwrap();
+        serde_json::from_reader(r.into_reader()).unwrap()
+    }
+
+    /// POSTs an op as `who`; returns (status, body).
+    fn op_as(&self, who: &str, body: &str) -> (u16, Value) {
+        let r = ureq::post(&self.url("queue"))
+            .set("Authorization", &basic(who))
+            .set("Content-Type", "application/json")
+            .send_string(body);
+        let r = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let status = r.status();
+        (
+            status,
+            serde_json::from_reader(r.into_reader()).unwrap_or(Value::Null),
+        )
+    }
+
+    fn op(&self, body: Value) -> Value {
+        let (status, v) = self.op_as("ann:pw", &body.to_string());
+        assert_eq!(status, 200, "{body}: {v}");
+        v
+    }
+
+    fn song(&self, file: &str) -> String {
+        format!("tr-{}", self.sb.track_id(file))
+    }
+}
+
+fn entry_songs(state: &Value) -> Vec<String> {
+    state["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["song"]["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn album_of(h: &House, file: &str) -> String {
+    let rows = common::rows(
+        &h.sb.db(),
+        "album_id",
+        &format!("FROM tracks WHERE path LIKE '%/{file}'"),
+    )
+    .unwrap();
+    format!("al-{}", rows[0][0])
+}
+
+#[test]
+fn ops_change_the_shared_queue_and_versions_tell_stale_views() {
+    let h = House::start();
+    let empty = h.state();
+    assert_eq!(empty["entries"], json!([]));
+    assert_eq!(empty["current"], Value::Null);
+    assert_eq!(empty["repeat"], "off");
+
+    let (sunny, four) = (h.song("01 - Sunny.mp3"), h.song("01 - Four.mp3"));
+    let s = h.op(json!({"op": "add", "songs": [sunny, four, sunny]}));
+    assert_eq!(entry_songs(&s), ["Sunny", "Four", "Sunny"]);
+    assert_eq!(
+        s["current"], s["entries"][0]["id"],
+        "the first song added becomes current"
+    );
+    let ids: Vec<String> = s["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_ne!(ids[0], ids[2], "the same song twice has two entries");
+    assert_eq!(s["entries"][0]["song"]["duration"], 1);
+    assert!(s["entries"][0]["song"]["coverArt"]
+        .as_str()
+        .unwrap()
+        .starts_with("al-"));
+
+    // An album after the current entry; bob (not an admin) edits the same queue.
+    let northern = album_of(&h, "01 - Polar Night.flac");
+    let (status, s) = h.op_as(
+        "bob:pw",
+        &json!({"op": "add", "album": northern, "position": "next"}).to_string(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(entry_songs(&s)[1], "Polar Night");
+    let v = s["version"].as_i64().unwrap();
+
+    // Two phones on version v: one removes an entry, the other plays another. Both apply.
+    h.op(json!({"op": "remove", "entries": [ids[1]], "version": v}));
+    let s = h.op(json!({"op": "play", "entry": ids[2], "version": v}));
+    assert_eq!(s["current"], ids[2].as_str());
+    assert_eq!(s["playing"], true);
+    assert_eq!(s["version"].as_i64().unwrap(), v + 2);
+    // Stale views: a removed entry, and an index from an old version, come back as 409 with
+    // the current state.
+    let (status, body) = h.op_as(
+        "ann:pw",
+        &json!({"op": "play", "entry": ids[1]}).to_string(),
+    );
+    assert_eq!(status, 409);
+    assert_eq!(body["state"]["version"].as_i64().unwrap(), v + 2);
+    assert!(body["error"].as_str().unwrap().contains(&ids[1]));
+    let (status, _) = h.op_as(
+        "ann:pw",
+        &json!({"op": "move", "entry": ids[0], "to": 0, "version": v}).to_string(),
+    );
+    assert_eq!(status, 409);
+
+    // The rest of the ops.
+    let s = h.op(json!({"op": "move", "entry": ids[2], "to": 0}));
+    assert_eq!(s["entries"][0]["id"], ids[2].as_str());
+    let s = h.op(json!({"op": "seek", "position_ms": 500}));
+    assert_eq!(s["position_ms"], 500);
+    let s = h.op(json!({"op": "pause"}));
+    assert_eq!(s["playing"], false);
+    h.op(json!({"op": "resume"}));
+    let s = h.op(json!({"op": "next"}));
+    assert_eq!(s["current"], s["entries"][1]["id"]);
+    let s = h.op(json!({"op": "previous"}));
+    assert_eq!(s["current"], s["entries"][0]["id"]);
+    let s = h.op(json!({"op": "set_repeat", "repeat": "all"}));
+    assert_eq!(s["repeat"], "all");
+    let before = entry_songs(&s);
+    h.op(json!({"op": "set_shuffle", "shuffle": true}));
+    let s = h.op(json!({"op": "set_shuffle", "shuffle": false}));
+    assert_eq!(entry_songs(&s), before);
+    let s = h.op(json!({"op": "set_volume", "volume": 40}));
+    assert_eq!(s["volume"], 40);
+    let s = h.op(json!({"op": "clear"}));
+    assert_eq!(
+        (s["entries"].clone(), s["current"].clone()),
+        (json!([]), Value::Null)
+    );
+}
+
+#[test]
+fn bad_ops_get_clear_errors_and_change_nothing() {
+    let h = House::start();
+    let sunny = h.song("01 - Sunny.mp3");
+    h.op(json!({"op": "add", "songs": [sunny]}));
+    let version = h.state()["version"].clone();
+    let cases: Vec<(String, u16)> = vec![
+        ("not json".into(), 400),
+        (json!({"op": "dance"}).to_string(), 400),
+        (json!({"op": "add"}).to_string(), 400),
+        (
+            json!({"op": "add", "songs": ["tr-999999"]}).to_string(),
+            404,
+        ),
+        (json!({"op": "add", "songs": ["../etc"]}).to_string(), 400),
+        (json!({"op": "add", "album": "al-999999"}).to_string(), 404),
+        (json!({"op": "add", "playlist": "pl-999"}).to_string(), 404),
+        (
+            json!({"op": "add", "songs": [sunny], "album": "al-1"}).to_string(),
+            400,
+        ),
+        (
+            json!({"op": "add", "songs": [sunny], "position": -1}).to_string(),
+            400,
+        ),
+        (
+            json!({"op": "remove", "entries": ["q999"]}).to_string(),
+            409,
+        ),
+        (json!({"op": "set_volume", "volume": 101}).to_string(), 400),
+        (
+            json!({"op": "set_repeat", "repeat": "twice"}).to_string(),
+            400,
+        ),
+        (json!({"op": "pause", "surprise": 1}).to_string(), 400),
+    ];
+    for (body, status) in cases {
+        let (got, v) = h.op_as("ann:pw", &body);
+        assert_eq!(got, status, "{body}: {v}");
+        assert!(v["error"].is_string(), "{body}: {v}");
+    }
+    assert_eq!(h.state()["version"], version, "nothing changed");
+    // No login, no queue.
+    let r = ureq::get(&h.url("queue")).call();
+    assert!(matches!(r, Err(ureq::Error::Status(401, _))));
+
+    // 100,000 songs in one add: taken, quickly; the limit holds after that.
+    let ids: Vec<String> = (0..100_000).map(|_| sunny.clone()).collect();
+    let (status, v) = h.op_as("ann:pw", &json!({"op": "add", "songs": ids}).to_string());
+    assert_eq!(status, 400, "{v}");
+    let ids: Vec<String> = (0..99_999).map(|_| sunny.clone()).collect();
+    let start = std::time::Instant::now();
+    let (status, _) = h.op_as("ann:pw", &json!({"op": "add", "songs": ids}).to_string());
+    assert_eq!(status, 200);
+    eprintln!("99,999 songs added in {:?}", start.elapsed());
+    assert_eq!(h.state()["entries"].as_array().unwrap().len(), 100_000);
+}
+
+#[test]
+fn a_restart_brings_back_the_queue_where_it_was() {
+    let h = House::start();
+    let (sunny, four, polar) = (
+        h.song("01 - Sunny.mp3"),
+        h.song("01 - Four.mp3"),
+        h.song("01 - Polar Night.flac"),
+    );
+    h.op(json!({"op": "add", "songs": [sunny, four, polar]}));
+    let s = h.op(json!({"op": "set_shuffle", "shuffle": true}));
+    let second = s["entries"][1]["id"].as_str().unwrap().to_string();
+    h.op(json!({"op": "play", "entry": second}));
+    h.op(json!({"op": "seek", "position_ms": 700}));
+    let before = h.op(json!({"op": "set_repeat", "repeat": "one"}));
+
+    // kill -9 and start again on the same data.
+    let House { mut server, sb } = h;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+    let h = House::serve(sb);
+    let after = h.state();
+    for key in [
+        "version",
+        "entries",
+        "current",
+        "position_ms",
+        "repeat",
+        "shuffle",
+        "volume",
+    ] {
+        assert_eq!(after[key], before[key], "{key}");
+    }
+    assert_eq!(
+        after["playing"], false,
+        "nothing plays until someone presses play"
+    );
+    // Shuffle off returns to the order from before the restart's shuffle.
+    let s = h.op(json!({"op": "set_shuffle", "shuffle": false}));
+    assert_eq!(entry_songs(&s), ["Sunny", "Four", "Polar Night"]);
+}
