@@ -287,3 +287,161 @@ fn a_restart_brings_back_the_queue_where_it_was() {
     let s = h.op(json!({"op": "set_shuffle", "shuffle": false}));
     assert_eq!(entry_songs(&s), ["Sunny", "Four", "Polar Night"]);
 }
+
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+fn connect(h: &House, who: &str) -> Socket {
+    use tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://127.0.0.1:{}/api/queue/ws", h.server.port)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Authorization", basic(who).parse().unwrap());
+    let (ws, _) = tungstenite::connect(req).expect("the socket opens");
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    ws
+}
+
+/// The next JSON message (skipping pings).
+fn next(ws: &mut Socket) -> Value {
+    loop {
+        match ws.read().expect("a message within 10 s") {
+            tungstenite::Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            tungstenite::Message::Ping(_) | tungstenite::Message::Pong(_) => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+fn send(ws: &mut Socket, op: Value) {
+    ws.send(tungstenite::Message::text(op.to_string())).unwrap();
+}
+
+#[test]
+fn every_watcher_sees_every_change_with_its_version() {
+    let h = House::start();
+    let sunny = h.song("01 - Sunny.mp3");
+    let four = h.song("01 - Four.mp3");
+    let mut watchers: Vec<Socket> = (0..3).map(|_| connect(&h, "ann:pw")).collect();
+    for w in &mut watchers {
+        let m = next(w);
+        assert_eq!(
+            (m["type"].as_str(), m["state"]["version"].as_i64()),
+            (Some("state"), Some(0))
+        );
+    }
+    // One edits over its socket, one over HTTP: everyone sees both, in version order.
+    send(&mut watchers[0], json!({"op": "add", "songs": [sunny]}));
+    let m = next(&mut watchers[1]);
+    assert_eq!(m["state"]["version"], 1);
+    h.op(json!({"op": "add", "songs": [four], "version": 1}));
+    for (i, w) in watchers.iter_mut().enumerate() {
+        let mut versions = Vec::new();
+        while versions.last() != Some(&2) {
+            versions.push(next(w)["state"]["version"].as_i64().unwrap());
+        }
+        assert!(
+            versions.windows(2).all(|p| p[0] < p[1]),
+            "watcher {i}: {versions:?}"
+        );
+    }
+    // Two sockets edit at once, naming different entries: both apply.
+    let state = h.state();
+    let (a, b) = (
+        state["entries"][0]["id"].as_str().unwrap().to_string(),
+        state["entries"][1]["id"].as_str().unwrap().to_string(),
+    );
+    send(
+        &mut watchers[0],
+        json!({"op": "play", "entry": a, "version": 2}),
+    );
+    send(
+        &mut watchers[1],
+        json!({"op": "remove", "entries": [b], "version": 2}),
+    );
+    let mut last = Value::Null;
+    while last["state"]["version"] != 4 {
+        last = next(&mut watchers[2]);
+    }
+    assert_eq!(last["state"]["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(last["state"]["current"], a.as_str());
+    for w in &mut watchers[..2] {
+        while next(w)["state"]["version"] != 4 {}
+    }
+
+    // A stale or malformed op is answered on that socket only, with the current state.
+    send(&mut watchers[0], json!({"op": "play", "entry": b}));
+    let m = next(&mut watchers[0]);
+    assert_eq!(m["type"], "error");
+    assert_eq!(m["state"]["version"], 4);
+    watchers[0]
+        .send(tungstenite::Message::text("{nonsense"))
+        .unwrap();
+    let m = next(&mut watchers[0]);
+    assert_eq!(m["type"], "error");
+    assert!(m["message"].as_str().unwrap().contains("not a queue op"));
+
+    // A reconnecting client gets the state again.
+    drop(watchers.pop());
+    let mut again = connect(&h, "bob:pw");
+    assert_eq!(next(&mut again)["state"]["version"], 4);
+    // No login, no socket.
+    let req = format!("ws://127.0.0.1:{}/api/queue/ws", h.server.port);
+    assert!(tungstenite::connect(req).is_err());
+}
+
+#[test]
+fn a_flooding_socket_is_limited_and_a_deaf_one_slows_no_one() {
+    let h = House::start();
+    let sunny = h.song("01 - Sunny.mp3");
+    let mut flood = connect(&h, "ann:pw");
+    next(&mut flood);
+    let deaf = connect(&h, "ann:pw");
+    let mut listener = connect(&h, "bob:pw");
+    next(&mut listener);
+    // 300 ops at once: the burst passes, the rest is refused, and past 200 refusals in a row
+    // the socket is closed.
+    for _ in 0..300 {
+        if flood
+            .send(tungstenite::Message::text(
+                json!({"op": "set_volume", "volume": 50}).to_string(),
+            ))
+            .is_err()
+        {
+            break;
+        }
+    }
+    let mut refused = 0;
+    loop {
+        match flood.read() {
+            Ok(tungstenite::Message::Text(t)) => {
+                if t.contains("too many ops") {
+                    refused += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(refused >= 150, "{refused} refused");
+    let accepted = h.state()["version"].as_i64().unwrap();
+    assert!((30..=60).contains(&accepted), "{accepted} ops taken");
+
+    // The deaf socket never reads; the listener still hears each change at once.
+    for i in 0..20 {
+        let t = std::time::Instant::now();
+        h.op(json!({"op": "add", "songs": [sunny]}));
+        let mut m = next(&mut listener);
+        while m["state"]["version"].as_i64().unwrap() < accepted + i + 1 {
+            m = next(&mut listener);
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "change {i} took {:?}",
+            t.elapsed()
+        );
+    }
+    drop(deaf);
+}

@@ -111,6 +111,13 @@ impl Failure {
         &self.message
     }
 
+    /// The queue state a 409 carries, as a socket sends it.
+    pub fn state_published(&self) -> Option<crate::app::queue::Published> {
+        self.state
+            .as_ref()
+            .map(|s| crate::app::queue::Published::from_state_json(s.clone()))
+    }
+
     pub fn internal(e: impl std::fmt::Display) -> Failure {
         Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,

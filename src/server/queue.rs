@@ -201,7 +201,8 @@ pub fn run(app: &App, user: &User, body: &[u8]) -> Result<Published, Failure> {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/queue", web::get().to(get_queue))
-        .route("/api/queue", web::post().to(post_queue));
+        .route("/api/queue", web::post().to(post_queue))
+        .route("/api/queue/ws", web::get().to(socket));
 }
 
 async fn get_queue(req: HttpRequest, app: web::Data<App>, brake: web::Data<Brake>) -> HttpResponse {
@@ -227,4 +228,146 @@ fn state_response(status: StatusCode, p: &Published) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json")
         .body(p.state.to_string())
+}
+
+/// Heartbeat: a ping this often; a client silent for [`SILENT_LIMIT`] is dropped.
+const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+const SILENT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A client that takes longer than this to accept a message (it is not reading) is dropped, so
+/// it never holds anyone else up.
+const SEND_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Ops a socket may send: a burst of this many, refilled at [`OPS_PER_SECOND`].
+const OPS_BURST: f64 = 40.0;
+const OPS_PER_SECOND: f64 = 20.0;
+/// Ops refused for the rate in a row before the socket is closed.
+const FLOOD_LIMIT: u32 = 200;
+/// The largest op a socket accepts (an add of many songs fits).
+const MAX_MESSAGE: usize = 8 * 1024 * 1024;
+
+/// `GET /api/queue/ws`: the state on connect, then every change; ops are accepted as text
+/// messages; a rejected op is answered `{"type": "error", "message": ..., "state": ...}`.
+async fn socket(
+    req: HttpRequest,
+    body: web::Payload,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let user = match for_user(&req, app.clone(), brake, |_, user| Ok(user)).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let (response, session, messages) = match actix_ws::handle(&req, body) {
+        Ok(parts) => parts,
+        Err(e) => return HttpResponse::BadRequest().body(e.to_string()),
+    };
+    let messages = messages.max_frame_size(MAX_MESSAGE);
+    actix_web::rt::spawn(watch(app.into_inner(), user, session, messages));
+    response
+}
+
+async fn send(session: &mut actix_ws::Session, text: &str) -> bool {
+    matches!(
+        tokio::time::timeout(SEND_LIMIT, session.text(text.to_string())).await,
+        Ok(Ok(()))
+    )
+}
+
+fn error_message(message: &str, state: Option<&Published>) -> String {
+    let message = serde_json::Value::String(message.to_string());
+    match state {
+        Some(s) => format!(
+            r#"{{"type":"error","message":{message},"state":{}}}"#,
+            s.state
+        ),
+        None => format!(r#"{{"type":"error","message":{message}}}"#),
+    }
+}
+
+/// One watcher: forwards changes, runs its ops, keeps the connection alive.
+async fn watch(
+    app: std::sync::Arc<App>,
+    user: User,
+    mut session: actix_ws::Session,
+    mut messages: actix_ws::MessageStream,
+) {
+    use actix_ws::Message;
+    use tokio::sync::broadcast::error::RecvError;
+    let (now, mut changes) = app.queues.home().watch();
+    if !send(&mut session, &now.message).await {
+        return;
+    }
+    let mut seen = now.version;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut heard = std::time::Instant::now();
+    let (mut tokens, mut refilled, mut flooded) = (OPS_BURST, std::time::Instant::now(), 0u32);
+    loop {
+        tokio::select! {
+            change = changes.recv() => {
+                let message = match change {
+                    Ok(p) if p.version <= seen => continue,
+                    Ok(p) => p,
+                    // Fell behind: the newest state says everything the skipped ones did.
+                    Err(RecvError::Lagged(_)) => app.queues.home().published(),
+                    Err(RecvError::Closed) => break,
+                };
+                seen = message.version;
+                if !send(&mut session, &message.message).await {
+                    break;
+                }
+            }
+            incoming = messages.recv() => {
+                heard = std::time::Instant::now();
+                let text = match incoming {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Binary(_))) => {
+                        if !send(&mut session, &error_message("ops are JSON text messages", None)).await {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(Ok(Message::Ping(p))) => {
+                        if session.pong(&p).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                // The rate limit: a token per op.
+                tokens = (tokens + refilled.elapsed().as_secs_f64() * OPS_PER_SECOND).min(OPS_BURST);
+                refilled = std::time::Instant::now();
+                if tokens < 1.0 {
+                    flooded += 1;
+                    if flooded > FLOOD_LIMIT {
+                        let _ = session.clone().close(None).await;
+                        break;
+                    }
+                    if !send(&mut session, &error_message("too many ops: slow down", None)).await {
+                        break;
+                    }
+                    continue;
+                }
+                tokens -= 1.0;
+                flooded = 0;
+                let (app2, user2) = (app.clone(), user.clone());
+                let outcome = web::block(move || run(&app2, &user2, text.as_bytes())).await;
+                let reply = match outcome {
+                    // The change reaches this socket through `changes`, like everyone else's.
+                    Ok(Ok(_)) => continue,
+                    Ok(Err(f)) => error_message(f.message(), f.state_published().as_ref()),
+                    Err(e) => error_message(&e.to_string(), None),
+                };
+                if !send(&mut session, &reply).await {
+                    break;
+                }
+            }
+            _ = ping.tick() => {
+                if heard.elapsed() > SILENT_LIMIT || session.ping(b"").await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = session.close(None).await;
 }

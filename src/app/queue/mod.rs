@@ -34,6 +34,15 @@ pub struct Published {
 }
 
 impl Published {
+    /// A published state from its JSON alone (the version is not needed where this is used).
+    pub fn from_state_json(state: Arc<str>) -> Published {
+        Published {
+            version: -1,
+            message: format!(r#"{{"type":"state","state":{state}}}"#).into(),
+            state,
+        }
+    }
+
     fn of(state: &State) -> Published {
         let json = serde_json::to_string(state).expect("the state serialises");
         Published {
