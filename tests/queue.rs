@@ -445,3 +445,57 @@ fn a_flooding_socket_is_limited_and_a_deaf_one_slows_no_one() {
     }
     drop(deaf);
 }
+
+#[test]
+fn a_login_session_opens_the_queue_by_cookie_or_token_until_logout() {
+    let h = House::start();
+    let login = |body: Value| match ureq::post(&h.url("login"))
+        .set("Content-Type", "application/json")
+        .send_string(&body.to_string())
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let wrong = login(json!({"username": "ann", "password": "nope"}));
+    assert_eq!(wrong.status(), 401);
+    let r = login(json!({"username": "ann", "password": "pw"}));
+    assert_eq!(r.status(), 200);
+    let cookie = r.header("set-cookie").unwrap().to_string();
+    assert!(
+        cookie.starts_with("houseband_session=hs_") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let body: Value = serde_json::from_reader(r.into_reader()).unwrap();
+    let token = body["token"].as_str().unwrap().to_string();
+    assert_eq!(body["user"], "ann");
+
+    let get =
+        |header: (&str, String)| match ureq::get(&h.url("queue")).set(header.0, &header.1).call() {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        };
+    let by_cookie = ("Cookie", format!("houseband_session={token}"));
+    assert_eq!(get(("Authorization", format!("Bearer {token}"))), 200);
+    assert_eq!(get(by_cookie.clone()), 200);
+    // The socket takes the cookie, as a browser sends it.
+    {
+        use tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://127.0.0.1:{}/api/queue/ws", h.server.port)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Cookie", by_cookie.1.parse().unwrap());
+        let (mut ws, _) = tungstenite::connect(req).expect("the socket opens with the cookie");
+        assert_eq!(next(&mut ws)["type"], "state");
+    }
+    let out = ureq::post(&h.url("logout"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(get(("Authorization", format!("Bearer {token}"))), 401);
+    assert_eq!(get(by_cookie), 401);
+    assert_eq!(get(("Authorization", "Bearer hs_forged".into())), 401);
+}

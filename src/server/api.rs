@@ -22,6 +22,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/apikeys", web::get().to(list_keys))
         .route("/api/apikeys", web::post().to(create_key))
         .route("/api/apikeys/{id}", web::delete().to(delete_key))
+        .route("/api/login", web::post().to(login))
+        .route("/api/logout", web::post().to(logout))
         .route("/api/players", web::get().to(list_players))
         .route("/api/players/{id}", web::put().to(set_player))
         .route("/api/players/{id}", web::delete().to(delete_player))
@@ -153,7 +155,11 @@ impl From<anyhow::Error> for Failure {
 enum Credentials {
     Password(String, String),
     ApiKey(String),
+    Session(String),
 }
+
+/// The cookie `POST /api/login` sets.
+pub const SESSION_COOKIE: &str = "houseband_session";
 
 fn credentials(req: &HttpRequest) -> Result<Credentials, Failure> {
     let missing = || {
@@ -162,15 +168,28 @@ fn credentials(req: &HttpRequest) -> Result<Credentials, Failure> {
             "log in: HTTP Basic with your user name and password, or `Authorization: Bearer <api key>`",
         )
     };
-    let header = req
+    let header = match req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(missing)?;
+    {
+        Some(h) => h,
+        // A browser sends its session as a cookie (it cannot set headers on a WebSocket).
+        None => {
+            return req
+                .cookie(SESSION_COOKIE)
+                .map(|c| Credentials::Session(c.value().to_string()))
+                .ok_or_else(missing)
+        }
+    };
     let (scheme, value) = header.trim().split_once(' ').ok_or_else(missing)?;
     let value = value.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(Credentials::ApiKey(value.to_string()));
+        return Ok(if value.starts_with("hs_") {
+            Credentials::Session(value.to_string())
+        } else {
+            Credentials::ApiKey(value.to_string())
+        });
     }
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(missing());
@@ -202,6 +221,12 @@ fn authenticate(app: &App, credentials: Credentials) -> Result<User, Failure> {
     };
     match credentials {
         Credentials::ApiKey(key) => app.users.user_for_api_key(&key)?.ok_or_else(wrong),
+        Credentials::Session(token) => app.users.user_for_session(&token)?.ok_or_else(|| {
+            Failure::new(
+                StatusCode::UNAUTHORIZED,
+                "the session has ended: log in again",
+            )
+        }),
         Credentials::Password(name, password) => {
             if app.users.verify(&name, &password)? {
                 app.users.find(&name)?.ok_or_else(wrong)
@@ -672,4 +697,91 @@ async fn delete_avatar(
         Ok((StatusCode::OK, serde_json::json!({ "user": owner.name })))
     })
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+fn session_cookie(token: &str, max_age_days: i64) -> actix_web::cookie::Cookie<'static> {
+    actix_web::cookie::Cookie::build(SESSION_COOKIE, token.to_string())
+        .path("/")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::days(max_age_days))
+        .finish()
+}
+
+/// `POST /api/login` `{"username", "password"}`: a session, as a cookie (for browsers) and as a
+/// token (`Authorization: Bearer <token>` for everything else). Failed logins slow down.
+async fn login(
+    req: HttpRequest,
+    body: web::Bytes,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    let login: Login = match json_body(&body) {
+        Ok(l) => l,
+        Err(f) => return f.response(),
+    };
+    let app = app.into_inner();
+    let peer = req.peer_addr().map(|p| p.ip());
+    let outcome = web::block(move || -> Result<Option<(User, String)>, Failure> {
+        if !app.users.verify(&login.username, &login.password)? {
+            return Ok(None);
+        }
+        let Some(user) = app.users.find(&login.username)? else {
+            return Ok(None);
+        };
+        let token = app.users.create_session(user.id)?;
+        Ok(Some((user, token)))
+    })
+    .await;
+    match outcome {
+        Ok(Ok(Some((user, token)))) => {
+            if let Some(ip) = peer {
+                brake.succeeded(ip);
+            }
+            HttpResponse::Ok()
+                .cookie(session_cookie(&token, crate::app::users::SESSION_IDLE / 86_400))
+                .json(serde_json::json!({ "token": token, "user": user.name, "admin": user.is_admin }))
+        }
+        Ok(Ok(None)) => {
+            if let Some(ip) = peer {
+                let delay = brake.failed(ip);
+                if !delay.is_zero() {
+                    tracing::warn!(peer = %ip, ?delay, "repeated failed logins: slowing down");
+                    actix_web::rt::time::sleep(delay).await;
+                }
+            }
+            Failure::new(StatusCode::UNAUTHORIZED, "wrong user name or password").response()
+        }
+        Ok(Err(f)) => f.response(),
+        Err(e) => Failure::internal(e).response(),
+    }
+}
+
+/// `POST /api/logout`: ends the session the request carries and clears its cookie.
+async fn logout(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
+    let token = match credentials(&req) {
+        Ok(Credentials::Session(t)) => t,
+        _ => {
+            return Failure::new(
+                StatusCode::BAD_REQUEST,
+                "no session to end (log out is for sessions from /api/login)",
+            )
+            .response()
+        }
+    };
+    let app = app.into_inner();
+    match web::block(move || app.users.end_session(&token)).await {
+        Ok(Ok(())) => HttpResponse::Ok()
+            .cookie(session_cookie("", 0))
+            .json(serde_json::json!({ "ended": true })),
+        Ok(Err(e)) => Failure::internal(format!("{e:#}")).response(),
+        Err(e) => Failure::internal(e).response(),
+    }
 }

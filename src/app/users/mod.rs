@@ -12,10 +12,12 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use diesel::prelude::*;
 use rand::RngCore;
 
-use crate::app::db::schema::{api_keys, users};
+use crate::app::db::schema::{api_keys, sessions, users};
 use crate::app::db::{now, Db};
 
 pub const KEY_FILE: &str = "secret.key";
+/// A web session unused for this long (seconds: 30 days) has ended.
+pub const SESSION_IDLE: i64 = 30 * 86_400;
 const NONCE_LEN: usize = 12;
 
 #[derive(Debug, Clone, Queryable)]
@@ -477,6 +479,60 @@ impl Users {
                 .execute(&mut *conn)?;
         }
         Ok(Some(user))
+    }
+
+    /// Starts a web session for a user: the token to hand out (`hs_` + 64 hex digits).
+    pub fn create_session(&self, user: i64) -> Result<String> {
+        let mut secret = [0u8; 32];
+        rand::rng().fill_bytes(&mut secret);
+        let token = format!("hs_{}", hex(&secret));
+        let t = now();
+        let mut conn = self.db.write();
+        diesel::insert_into(sessions::table)
+            .values((
+                sessions::token_hash.eq(hash_key(&token)),
+                sessions::user_id.eq(user),
+                sessions::created_at.eq(t),
+                sessions::last_used_at.eq(t),
+            ))
+            .execute(&mut *conn)?;
+        Ok(token)
+    }
+
+    /// The user of a session token still in use: sessions end after [`SESSION_IDLE`] seconds
+    /// without use.
+    pub fn user_for_session(&self, token: &str) -> Result<Option<User>> {
+        let hash = hash_key(token);
+        let found: Option<(User, i64)> = {
+            let mut conn = self.db.read()?;
+            sessions::table
+                .inner_join(users::table)
+                .filter(sessions::token_hash.eq(&hash))
+                .select((USER_COLUMNS, sessions::last_used_at))
+                .first(&mut conn)
+                .optional()?
+        };
+        let Some((user, last_used)) = found else {
+            return Ok(None);
+        };
+        let t = now();
+        if t - last_used > SESSION_IDLE {
+            self.end_session(token)?;
+            return Ok(None);
+        }
+        if t - last_used > 3600 {
+            let mut conn = self.db.write();
+            diesel::update(sessions::table.find(&hash))
+                .set(sessions::last_used_at.eq(t))
+                .execute(&mut *conn)?;
+        }
+        Ok(Some(user))
+    }
+
+    pub fn end_session(&self, token: &str) -> Result<()> {
+        let mut conn = self.db.write();
+        diesel::delete(sessions::table.find(hash_key(token))).execute(&mut *conn)?;
+        Ok(())
     }
 
     /// Checks a user's password; constant-time in the password's content.
