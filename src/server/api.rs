@@ -279,17 +279,22 @@ pub async fn for_user<T: Send + 'static>(
         }
         Ok(Err((login_failed, f))) => {
             if login_failed && f.status == StatusCode::UNAUTHORIZED {
-                if let Some(ip) = peer {
-                    let delay = brake.failed(ip);
-                    if !delay.is_zero() {
-                        tracing::warn!(peer = %ip, ?delay, "repeated failed logins: slowing down");
-                        actix_web::rt::time::sleep(delay).await;
-                    }
-                }
+                held_back(&brake, peer).await;
             }
             Err(f.response())
         }
         Err(e) => Err(Failure::internal(e).response()),
+    }
+}
+
+/// Counts a failed login from `peer` and waits as long as the brake says.
+async fn held_back(brake: &Brake, peer: Option<std::net::IpAddr>) {
+    if let Some(ip) = peer {
+        let delay = brake.failed(ip);
+        if !delay.is_zero() {
+            tracing::warn!(peer = %ip, ?delay, "repeated failed logins: slowing down");
+            actix_web::rt::time::sleep(delay).await;
+        }
     }
 }
 
@@ -750,13 +755,7 @@ async fn login(
                 .json(serde_json::json!({ "token": token, "user": user.name, "admin": user.is_admin }))
         }
         Ok(Ok(None)) => {
-            if let Some(ip) = peer {
-                let delay = brake.failed(ip);
-                if !delay.is_zero() {
-                    tracing::warn!(peer = %ip, ?delay, "repeated failed logins: slowing down");
-                    actix_web::rt::time::sleep(delay).await;
-                }
-            }
+            held_back(&brake, peer).await;
             Failure::new(StatusCode::UNAUTHORIZED, "wrong user name or password").response()
         }
         Ok(Err(f)) => f.response(),
