@@ -499,3 +499,54 @@ fn a_login_session_opens_the_queue_by_cookie_or_token_until_logout() {
     assert_eq!(get(by_cookie), 401);
     assert_eq!(get(("Authorization", "Bearer hs_forged".into())), 401);
 }
+
+#[test]
+fn the_subsonic_jukebox_drives_the_household_queue() {
+    let h = House::start();
+    let (sunny, four) = (h.song("01 - Sunny.mp3"), h.song("01 - Four.mp3"));
+    let jukebox = |who: &str, query: &str| -> Value {
+        let url = format!(
+            "http://127.0.0.1:{}/rest/jukeboxControl?u={who}&p=pw&v=1.16.1&c=test&f=json&{query}",
+            h.server.port
+        );
+        let v: Value =
+            serde_json::from_reader(ureq::get(&url).call().unwrap().into_reader()).unwrap();
+        v["subsonic-response"].clone()
+    };
+    let r = jukebox("ann", &format!("action=add&id={sunny}&id={four}"));
+    assert_eq!(r["jukeboxStatus"]["currentIndex"], 0);
+    let r = jukebox("ann", "action=skip&index=1&offset=0");
+    assert_eq!(r["jukeboxStatus"]["currentIndex"], 1);
+    assert_eq!(r["jukeboxStatus"]["playing"], true);
+    jukebox("ann", "action=setGain&gain=0.25");
+    jukebox("ann", "action=stop");
+    let state = h.state();
+    assert_eq!(entry_songs(&state), ["Sunny", "Four"]);
+    assert_eq!(
+        (state["volume"].as_i64(), state["playing"].as_bool()),
+        (Some(25), Some(false))
+    );
+    assert_eq!(state["current"], state["entries"][1]["id"]);
+    let r = jukebox("ann", "action=get");
+    let entries = r["jukeboxPlaylist"]["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[1]["title"], "Four");
+    assert_eq!(r["jukeboxPlaylist"]["gain"], 0.25);
+    jukebox("ann", "action=remove&index=0");
+    assert_eq!(entry_songs(&h.state()), ["Four"]);
+    let r = jukebox("ann", &format!("action=set&id={sunny}"));
+    assert_eq!(r["status"], "ok");
+    assert_eq!(entry_songs(&h.state()), ["Sunny"]);
+    jukebox("ann", "action=clear");
+    assert_eq!(h.state()["entries"], json!([]));
+    // Bad input, and a user without the jukebox role.
+    for (query, code) in [
+        ("action=dance", 10),
+        ("action=skip&index=99", 10),
+        ("action=setGain&gain=2", 10),
+        ("action=add&id=tr-999999", 70),
+    ] {
+        assert_eq!(jukebox("ann", query)["error"]["code"], code, "{query}");
+    }
+    assert_eq!(jukebox("bob", "action=status")["error"]["code"], 50);
+}

@@ -161,8 +161,22 @@ fn check_xml(body: &str) {
 fn openapi() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
     DOC.get_or_init(|| {
-        serde_json::from_str(&std::fs::read_to_string(spec("opensubsonic-openapi.json")).unwrap())
+        let mut doc: Value = serde_json::from_str(
+            &std::fs::read_to_string(spec("opensubsonic-openapi.json")).unwrap(),
+        )
+        .unwrap();
+        // The OpenAPI file calls jukeboxStatus's volume `volume`, an integer from 0 to 1; the
+        // doc page (Responses/jukeboxStatus.md), which decides, and the 1.16.1 XSD say `gain`,
+        // a float. Held to the docs (tests/spec/README.md).
+        let status = &mut doc["components"]["schemas"]["JukeboxStatus"];
+        status["properties"]["gain"] =
+            serde_json::json!({"type": "number", "minimum": 0, "maximum": 1});
+        status["properties"]
+            .as_object_mut()
             .unwrap()
+            .remove("volume");
+        status["required"] = serde_json::json!(["currentIndex", "playing", "gain"]);
+        doc
     })
 }
 
@@ -2599,6 +2613,7 @@ fn every_method_has_golden_answers_in_both_formats() {
         ("getUser", "username=ann".into()),
         ("getUsers", String::new()),
         ("getScanStatus", String::new()),
+        ("jukeboxControl", format!("action=add&id={song}&id={other}")),
     ];
     for (method, extra) in &reads {
         both(method, method, extra);

@@ -11,6 +11,7 @@ mod discovery;
 pub mod error;
 mod folders;
 pub mod ids;
+mod jukebox;
 mod lists;
 pub mod media;
 mod nodes;
@@ -167,6 +168,7 @@ fn handler(method: &str) -> Option<Handler> {
         "updateShare" => shares::update_share,
         "deleteShare" => shares::delete_share,
         "getTranscodeDecision" => media::get_transcode_decision,
+        "jukeboxControl" => jukebox::jukebox_control,
         _ => return None,
     })
 }
