@@ -73,7 +73,15 @@ fn main() {
     );
     let data = dir.join("data");
     let ok = Command::new(BIN)
-        .args(["user", "add", "bench", "--admin", "--password", "bench-pw", "--data"])
+        .args([
+            "user",
+            "add",
+            "bench",
+            "--admin",
+            "--password",
+            "bench-pw",
+            "--data",
+        ])
         .arg(&data)
         .stdout(Stdio::null())
         .status()
@@ -91,7 +99,14 @@ fn main() {
         .arg(&music)
         .arg("--data")
         .arg(&data)
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--watch", "off", "--scan-interval", "0"])
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--watch",
+            "off",
+            "--scan-interval",
+            "0",
+        ])
         .env("HOUSEBAND_LOG", "warn")
         .spawn()
         .unwrap();
@@ -103,7 +118,10 @@ fn main() {
         .and_then(|r| r.into_string().ok())
         .is_none_or(|b| !b.contains("\"scanning\":false"))
     {
-        assert!(t.elapsed() < Duration::from_secs(30), "server did not start");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "server did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let login: serde_json::Value = serde_json::from_reader(
@@ -134,7 +152,8 @@ fn main() {
     let rss_before = rss_kb(server.id());
 
     // The subscribers: each records the newest version it has seen.
-    let seen: Arc<Vec<AtomicI64>> = Arc::new((0..subscribers).map(|_| AtomicI64::new(-1)).collect());
+    let seen: Arc<Vec<AtomicI64>> =
+        Arc::new((0..subscribers).map(|_| AtomicI64::new(-1)).collect());
     let connected = Arc::new(Barrier::new(subscribers + 1));
     let failed = Arc::new(AtomicUsize::new(0));
     for i in 0..subscribers {
@@ -146,7 +165,8 @@ fn main() {
             .spawn(move || {
                 use tungstenite::client::IntoClientRequest;
                 let mut req = url.into_client_request().unwrap();
-                req.headers_mut().insert("Authorization", bearer.parse().unwrap());
+                req.headers_mut()
+                    .insert("Authorization", bearer.parse().unwrap());
                 let ws = tungstenite::connect(req);
                 connected.wait();
                 let Ok((mut ws, _)) = ws else {
@@ -158,7 +178,9 @@ fn main() {
                         // `{"type":"state","state":{...,"version":N,...}}`: find the version.
                         if let Some(at) = t.rfind("\"version\":") {
                             let rest = &t[at + 10..];
-                            let end = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+                            let end = rest
+                                .find(|c: char| !c.is_ascii_digit())
+                                .unwrap_or(rest.len());
                             if let Ok(v) = rest[..end].parse() {
                                 seen[i].store(v, Ordering::SeqCst);
                             }

@@ -550,3 +550,121 @@ fn the_subsonic_jukebox_drives_the_household_queue() {
     }
     assert_eq!(jukebox("bob", "action=status")["error"]["code"], 50);
 }
+
+fn outputs_of(h: &House) -> Value {
+    let r = ureq::get(&h.url("outputs"))
+        .set("Authorization", &basic("ann:pw"))
+        .call()
+        .unwrap();
+    serde_json::from_reader(r.into_reader()).unwrap()
+}
+
+/// The next message of `kind`, skipping the others.
+fn next_of(ws: &mut Socket, kind: &str) -> Value {
+    loop {
+        let m = next(ws);
+        if m["type"] == kind {
+            return m;
+        }
+    }
+}
+
+#[test]
+fn browser_players_follow_the_queue_and_hand_off_at_the_same_place() {
+    let h = House::start();
+    let (sunny, four) = (h.song("01 - Sunny.mp3"), h.song("01 - Four.mp3"));
+    let mut a = connect(&h, "ann:pw");
+    let mut b = connect(&h, "bob:pw");
+    send(
+        &mut a,
+        json!({"type": "register_player", "name": "Kitchen tablet"}),
+    );
+    send(&mut b, json!({"type": "register_player", "name": "Laptop"}));
+    let a_id = next_of(&mut a, "registered")["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b_id = next_of(&mut b, "registered")["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let outputs = outputs_of(&h);
+    let mut names: Vec<(&str, &str)> = outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap(), o["kind"].as_str().unwrap()))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [("Kitchen tablet", "browser"), ("Laptop", "browser")]
+    );
+
+    h.op(json!({"op": "add", "songs": [sunny, four]}));
+    h.op(json!({"op": "set_output", "output": a_id}));
+    // Chosen while paused: the tablet cues the song; resuming plays it.
+    let cue = next_of(&mut a, "order");
+    assert_eq!(
+        (cue["action"].as_str(), cue["song"].as_str()),
+        (Some("pause"), Some(sunny.as_str()))
+    );
+    h.op(json!({"op": "resume"}));
+    let order = next_of(&mut a, "order");
+    assert_eq!(order["action"], "play");
+    assert_eq!(order["song"], sunny.as_str());
+    assert_eq!(order["url"], format!("/api/stream/{sunny}"));
+    // The active player reports where it is; the queue keeps the place.
+    send(&mut a, json!({"type": "position", "position_ms": 600}));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(h.state()["position_ms"], 600);
+
+    // Hand-off: the laptop takes over at the same place, the tablet stops.
+    let start = std::time::Instant::now();
+    h.op(json!({"op": "set_output", "output": b_id}));
+    let order = next_of(&mut b, "order");
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        (order["action"].as_str(), order["position_ms"].as_i64()),
+        (Some("play"), Some(600))
+    );
+    assert_eq!(next_of(&mut a, "order")["action"], "stop");
+    // A report from the player that is not the output is refused.
+    send(&mut a, json!({"type": "ended"}));
+    assert!(next_of(&mut a, "error")["message"]
+        .as_str()
+        .unwrap()
+        .contains("output"));
+
+    // The laptop finishes the song: the queue moves on and tells it what is next.
+    send(&mut b, json!({"type": "ended"}));
+    let order = next_of(&mut b, "order");
+    assert_eq!(
+        (order["action"].as_str(), order["song"].as_str()),
+        (Some("play"), Some(four.as_str()))
+    );
+    assert_eq!(order["position_ms"], 0);
+
+    // Unknown outputs are refused; a player that leaves is gone, and the queue stops.
+    let (status, _) = h.op_as(
+        "ann:pw",
+        &json!({"op": "set_output", "output": "browser-999"}).to_string(),
+    );
+    assert_eq!(status, 404);
+    drop(b);
+    let start = std::time::Instant::now();
+    while h.state()["output"] != Value::Null {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the queue still plays on a gone player"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(h.state()["playing"], false);
+    let outputs = outputs_of(&h);
+    assert_eq!(outputs.as_array().unwrap().len(), 1);
+}

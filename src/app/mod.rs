@@ -7,6 +7,7 @@ pub mod chat;
 pub mod db;
 pub mod library;
 pub mod media;
+pub mod outputs;
 pub mod players;
 pub mod playlists;
 pub mod queue;
@@ -46,6 +47,7 @@ pub struct App {
     pub media: Media,
     pub players: Players,
     pub queues: Queues,
+    pub outputs: outputs::Outputs,
 }
 
 impl App {
@@ -82,6 +84,7 @@ impl App {
             media,
             players,
             queues,
+            outputs: outputs::Outputs::default(),
         })
     }
 }

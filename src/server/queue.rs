@@ -174,7 +174,18 @@ pub fn command(app: &App, user: &User, op: &Op) -> Result<Command, Failure> {
             }
             Command::SetVolume(v as u8)
         }
-        "set_output" => Command::SetOutput(op.output.clone().ok_or_else(|| need("output"))?),
+        "set_output" => {
+            let output = op.output.clone().ok_or_else(|| need("output"))?;
+            if let Some(id) = &output {
+                if !app.outputs.exists(id) {
+                    return Err(Failure::new(
+                        StatusCode::NOT_FOUND,
+                        format!("no output {id:?}; GET /api/outputs lists them"),
+                    ));
+                }
+            }
+            Command::SetOutput(output)
+        }
         other => {
             return Err(bad(format!(
                 "unknown op {:?}; see docs/api.md for the list",
@@ -194,15 +205,27 @@ pub fn run(app: &App, user: &User, body: &[u8]) -> Result<Published, Failure> {
         .run(command, op.version)
         .map_err(|r| match r {
             Refusal::Rejected(Rejected::Invalid(why), _) => bad(why),
-            Refusal::Rejected(why, current) => Failure::with_state(why.to_string(), current),
+            Refusal::Rejected(why, current) => Failure::with_state(why.to_string(), *current),
             Refusal::Failed(e) => Failure::internal(format!("{e:#}")),
         })
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api/queue", web::get().to(get_queue))
+    cfg.route("/api/outputs", web::get().to(get_outputs))
+        .route("/api/queue", web::get().to(get_queue))
         .route("/api/queue", web::post().to(post_queue))
         .route("/api/queue/ws", web::get().to(socket));
+}
+
+async fn get_outputs(
+    req: HttpRequest,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    match for_user(&req, app, brake, |app, _| Ok(app.outputs.list())).await {
+        Ok(list) => HttpResponse::Ok().json(list),
+        Err(r) => r,
+    }
 }
 
 async fn get_queue(req: HttpRequest, app: web::Data<App>, brake: web::Data<Brake>) -> HttpResponse {
@@ -297,6 +320,10 @@ async fn watch(
         return;
     }
     let mut seen = now.version;
+    // Set when this socket registers as a browser player: its output id, and the last order
+    // it was given (entry, playing, jumps), so it is told only what changed.
+    let mut player: Option<String> = None;
+    let mut followed: Option<FollowKey> = None;
     let mut ping = tokio::time::interval(PING_EVERY);
     let mut heard = std::time::Instant::now();
     let (mut tokens, mut refilled, mut flooded) = (OPS_BURST, std::time::Instant::now(), 0u32);
@@ -313,6 +340,13 @@ async fn watch(
                 seen = message.version;
                 if !send(&mut session, &message.message).await {
                     break;
+                }
+                if let Some(me) = &player {
+                    if let Some(order) = order_for(&message.playback, me, &mut followed) {
+                        if !send(&mut session, &order).await {
+                            break;
+                        }
+                    }
                 }
             }
             incoming = messages.recv() => {
@@ -350,6 +384,41 @@ async fn watch(
                 }
                 tokens -= 1.0;
                 flooded = 0;
+                if let Some(report) = player_message(&text) {
+                    let reply = match report {
+                        PlayerMessage::Register(name) if player.is_none() => {
+                            let id = app.outputs.add_browser(&name);
+                            let hello = format!(r#"{{"type":"registered","output":{}}}"#, serde_json::Value::String(id.clone()));
+                            let current = app.queues.home().published();
+                            let order = order_for(&current.playback, &id, &mut followed);
+                            player = Some(id);
+                            if !send(&mut session, &hello).await {
+                                break;
+                            }
+                            order
+                        }
+                        PlayerMessage::Register(_) => Some(error_message("this socket is a player already", None)),
+                        PlayerMessage::Report(command) => {
+                            let active = player.as_ref().is_some_and(|me| {
+                                app.queues.home().published().playback.output.as_deref() == Some(me.as_str())
+                            });
+                            if active {
+                                let app2 = app.clone();
+                                let _ = web::block(move || app2.queues.home().run(command, None)).await;
+                                None
+                            } else {
+                                Some(error_message("reports come from the output the queue plays on", None))
+                            }
+                        }
+                        PlayerMessage::Bad(why) => Some(error_message(&why, None)),
+                    };
+                    if let Some(reply) = reply {
+                        if !send(&mut session, &reply).await {
+                            break;
+                        }
+                    }
+                    continue;
+                }
                 let (app2, user2) = (app.clone(), user.clone());
                 let outcome = web::block(move || run(&app2, &user2, text.as_bytes())).await;
                 let reply = match outcome {
@@ -369,5 +438,81 @@ async fn watch(
             }
         }
     }
+    if let Some(me) = player {
+        app.outputs.remove(&me);
+        // The queue stops where it was when its output goes away.
+        if app.queues.home().published().playback.output.as_deref() == Some(me.as_str()) {
+            let app2 = app.clone();
+            let _ = web::block(move || {
+                let q = app2.queues.home();
+                let _ = q.run(Command::Pause, None);
+                q.run(Command::SetOutput(None), None)
+            })
+            .await;
+        }
+    }
     let _ = session.close(None).await;
+}
+
+/// What a player was last told: (current entry, playing, jumps).
+type FollowKey = (Option<(String, String)>, bool, i64);
+
+/// The order for player `me` after a change, if it has something new to do.
+fn order_for(
+    p: &crate::app::queue::Playback,
+    me: &str,
+    last: &mut Option<FollowKey>,
+) -> Option<String> {
+    if p.output.as_deref() != Some(me) {
+        // No longer the output: stop, once.
+        return last
+            .take()
+            .map(|_| r#"{"type":"order","action":"stop"}"#.to_string());
+    }
+    let key = (p.entry.clone(), p.playing, p.jumps);
+    if last.as_ref() == Some(&key) {
+        return None;
+    }
+    *last = Some(key);
+    Some(match &p.entry {
+        None => r#"{"type":"order","action":"stop"}"#.to_string(),
+        Some((entry, song)) => serde_json::json!({
+            "type": "order",
+            "action": if p.playing { "play" } else { "pause" },
+            "entry": entry,
+            "song": song,
+            "url": format!("/api/stream/{song}"),
+            "position_ms": p.position_ms,
+        })
+        .to_string(),
+    })
+}
+
+/// A message from a browser player (anything with a `"type"`), as opposed to a queue op.
+enum PlayerMessage {
+    Register(String),
+    Report(Command),
+    Bad(String),
+}
+
+fn player_message(text: &str) -> Option<PlayerMessage> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let kind = v.get("type")?.as_str().unwrap_or("").to_string();
+    Some(match kind.as_str() {
+        "register_player" => PlayerMessage::Register(
+            v.get("name")
+                .and_then(|n| n.as_str())
+                .unwrap_or("")
+                .to_string(),
+        ),
+        "position" => match v.get("position_ms").and_then(|p| p.as_i64()) {
+            Some(ms) => PlayerMessage::Report(Command::Position { position_ms: ms }),
+            None => PlayerMessage::Bad("\"position\" needs \"position_ms\"".into()),
+        },
+        "ended" => PlayerMessage::Report(Command::Ended),
+        other => PlayerMessage::Bad(format!(
+            "unknown message type {:?}: players send register_player, position, ended",
+            other.chars().take(40).collect::<String>()
+        )),
+    })
 }

@@ -23,10 +23,23 @@ const SAVE_POSITION_EVERY: Duration = Duration::from_secs(2);
 /// Messages a slow watcher may fall behind by before it must fetch the state again.
 const WATCH_BACKLOG: usize = 64;
 
+/// The part of the state an output follows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Playback {
+    pub output: Option<String>,
+    /// The current entry and its song id.
+    pub entry: Option<(String, String)>,
+    pub playing: bool,
+    pub position_ms: i64,
+    pub jumps: i64,
+}
+
 /// The state as JSON, made once per change and shared by every watcher.
 #[derive(Clone)]
 pub struct Published {
     pub version: i64,
+    /// What an output needs to follow the queue.
+    pub playback: Playback,
     /// `GET /api/queue`'s body.
     pub state: Arc<str>,
     /// The socket message: `{"type": "state", "state": {...}}`.
@@ -38,6 +51,7 @@ impl Published {
     pub fn from_state_json(state: Arc<str>) -> Published {
         Published {
             version: -1,
+            playback: Playback::default(),
             message: format!(r#"{{"type":"state","state":{state}}}"#).into(),
             state,
         }
@@ -47,6 +61,15 @@ impl Published {
         let json = serde_json::to_string(state).expect("the state serialises");
         Published {
             version: state.version,
+            playback: Playback {
+                output: state.output.clone(),
+                entry: state
+                    .current_entry()
+                    .map(|e| (e.id.clone(), e.song.id.clone())),
+                playing: state.playing,
+                position_ms: state.position_ms,
+                jumps: state.jumps,
+            },
             message: format!(r#"{{"type":"state","state":{json}}}"#).into(),
             state: json.into(),
         }
@@ -115,7 +138,7 @@ impl Queue {
         let change = match inner.state.apply(command, seen) {
             Ok(c) => c,
             Err(why) => {
-                return Err(Refusal::Rejected(why, inner.published.clone()));
+                return Err(Refusal::Rejected(why, Box::new(inner.published.clone())));
             }
         };
         let store = match change {
@@ -153,7 +176,7 @@ impl Queue {
 pub enum Refusal {
     /// Not applicable to the current state (sent back with it).
     #[error("{0}")]
-    Rejected(Rejected, Published),
+    Rejected(Rejected, Box<Published>),
     /// The database failed; nothing changed.
     #[error("the queue could not be saved: {0:#}")]
     Failed(anyhow::Error),
@@ -243,6 +266,7 @@ fn load(db: &Db, name: &str) -> Result<Option<State>> {
         output,
         unshuffled: shuffle.then(|| unshuffled.into_iter().map(|(_, id)| id).collect()),
         next_entry: next,
+        jumps: 0,
     }))
 }
 

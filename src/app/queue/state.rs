@@ -72,6 +72,10 @@ pub struct State {
     /// The next entry id's number.
     #[serde(skip)]
     pub next_entry: i64,
+    /// Counts jumps in playback (play, seek, next, previous...): an output is told to move
+    /// when it changes, not when the position merely advances.
+    #[serde(skip)]
+    pub jumps: i64,
 }
 
 impl Default for State {
@@ -88,6 +92,7 @@ impl Default for State {
             output: None,
             unshuffled: None,
             next_entry: 1,
+            jumps: 0,
         }
     }
 }
@@ -182,6 +187,7 @@ impl State {
     fn go_to(&mut self, index: Option<usize>) {
         self.current = index.map(|i| self.entries[i].id.clone());
         self.position_ms = 0;
+        self.jumps += 1;
         if self.current.is_none() {
             self.playing = false;
         }
@@ -288,6 +294,7 @@ impl State {
                     .current_index()
                     .map_or(0, |i| self.entries[i].song.duration * 1000);
                 self.position_ms = position_ms.clamp(0, length.max(0));
+                self.jumps += 1;
                 Change::Settings
             }
             Command::Next => {
@@ -298,6 +305,7 @@ impl State {
             Command::Previous => {
                 if self.position_ms > RESTART_AFTER_MS {
                     self.position_ms = 0;
+                    self.jumps += 1;
                 } else {
                     let prev = match self.current_index() {
                         Some(0) if self.repeat == Repeat::All => self.entries.len().checked_sub(1),
