@@ -614,6 +614,9 @@ fn browser_players_follow_the_queue_and_hand_off_at_the_same_place() {
     assert_eq!(order["action"], "play");
     assert_eq!(order["song"], sunny.as_str());
     assert_eq!(order["url"], format!("/api/stream/{sunny}"));
+    // The next song comes with it, to be prepared ahead.
+    assert_eq!(order["next"]["song"], four.as_str());
+    assert_eq!(order["next"]["url"], format!("/api/stream/{four}"));
     // The active player reports where it is; the queue keeps the place.
     send(&mut a, json!({"type": "position", "position_ms": 600}));
     std::thread::sleep(Duration::from_millis(200));
@@ -648,6 +651,7 @@ fn browser_players_follow_the_queue_and_hand_off_at_the_same_place() {
         (Some("play"), Some(four.as_str()))
     );
     assert_eq!(order["position_ms"], 0);
+    assert_eq!(order["next"], Value::Null, "nothing after the last song");
 
     // Unknown outputs are refused; a player that leaves is gone, and the queue stops.
     let (status, _) = h.op_as(

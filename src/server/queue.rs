@@ -454,8 +454,13 @@ async fn watch(
     let _ = session.close(None).await;
 }
 
-/// What a player was last told: (current entry, playing, jumps).
-type FollowKey = (Option<(String, String)>, bool, i64);
+/// What a player was last told: (current entry, upcoming entry, playing, jumps).
+type FollowKey = (
+    Option<(String, String)>,
+    Option<(String, String)>,
+    bool,
+    i64,
+);
 
 /// The order for player `me` after a change, if it has something new to do.
 fn order_for(
@@ -469,7 +474,7 @@ fn order_for(
             .take()
             .map(|_| r#"{"type":"order","action":"stop"}"#.to_string());
     }
-    let key = (p.entry.clone(), p.playing, p.jumps);
+    let key = (p.entry.clone(), p.upcoming.clone(), p.playing, p.jumps);
     if last.as_ref() == Some(&key) {
         return None;
     }
@@ -483,6 +488,12 @@ fn order_for(
             "song": song,
             "url": format!("/api/stream/{song}"),
             "position_ms": p.position_ms,
+            // Prepared ahead by the player, so the gap between songs is short.
+            "next": p.upcoming.as_ref().map(|(entry, song)| serde_json::json!({
+                "entry": entry,
+                "song": song,
+                "url": format!("/api/stream/{song}"),
+            })),
         })
         .to_string(),
     })

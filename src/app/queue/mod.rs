@@ -29,6 +29,8 @@ pub struct Playback {
     pub output: Option<String>,
     /// The current entry and its song id.
     pub entry: Option<(String, String)>,
+    /// The entry and song that play after it, for the output to prepare ahead.
+    pub upcoming: Option<(String, String)>,
     pub playing: bool,
     pub position_ms: i64,
     pub jumps: i64,
@@ -66,6 +68,7 @@ impl Published {
                 entry: state
                     .current_entry()
                     .map(|e| (e.id.clone(), e.song.id.clone())),
+                upcoming: state.upcoming().map(|e| (e.id.clone(), e.song.id.clone())),
                 playing: state.playing,
                 position_ms: state.position_ms,
                 jumps: state.jumps,
