@@ -259,50 +259,14 @@ fn main() {
 
     // The server.
     let (m, d) = (dir.join("music"), dir.join("data"));
-    let ok = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "bench",
-            "--admin",
-            "--password",
-            "bench-pw",
-            "--data",
-        ])
-        .arg(&d)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(BIN)
-        .arg("serve")
-        .arg("--music")
-        .arg(&m)
-        .arg("--data")
-        .arg(&d)
-        .args([
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--watch",
-            "off",
-            "--scan-interval",
-            "0",
-        ])
-        .args([
-            "--transcode-cache",
-            "0",
-            "--transcode-slots",
-            &(streams + 10).to_string(),
-        ])
-        .env("HOUSEBAND_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let slots = (streams + 10).to_string();
+    let (mut server, port) = houseband::testkit::bench_server(
+        BIN,
+        &m,
+        &d,
+        &["--transcode-cache", "0", "--transcode-slots", &slots],
+    )
+    .expect("the server starts");
     let base = format!("http://127.0.0.1:{port}/rest");
     let t = Instant::now();
     loop {

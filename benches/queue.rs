@@ -9,7 +9,6 @@
 //! 50 ms with 1,000 subscribers, < 20 KB per idle subscriber.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -72,44 +71,8 @@ fn main() {
         &music,
     );
     let data = dir.join("data");
-    let ok = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "bench",
-            "--admin",
-            "--password",
-            "bench-pw",
-            "--data",
-        ])
-        .arg(&data)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(BIN)
-        .arg("serve")
-        .arg("--music")
-        .arg(&music)
-        .arg("--data")
-        .arg(&data)
-        .args([
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--watch",
-            "off",
-            "--scan-interval",
-            "0",
-        ])
-        .env("HOUSEBAND_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let (mut server, port) =
+        houseband::testkit::bench_server(BIN, &music, &data, &[]).expect("the server starts");
     let api = format!("http://127.0.0.1:{port}/api");
     let t = Instant::now();
     while ureq::get(&format!("{api}/health"))

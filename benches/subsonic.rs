@@ -71,47 +71,9 @@ fn main() {
         .status()
         .unwrap();
     assert!(status.success());
-    let status = Command::new(BIN)
-        .args([
-            "user",
-            "add",
-            "bench",
-            "--admin",
-            "--password",
-            "bench-pw",
-            "--data",
-            d,
-        ])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(BIN)
-        .args([
-            "serve",
-            "--music",
-            m,
-            "--data",
-            d,
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args([
-            "--scan-on-start",
-            "false",
-            "--watch",
-            "off",
-            "--scan-interval",
-            "0",
-        ])
-        .env("HOUSEBAND_LOG", "warn")
-        .spawn()
-        .unwrap();
+    let (mut server, port) =
+        houseband::testkit::bench_server(BIN, &music, &data, &["--scan-on-start", "false"])
+            .expect("the server starts");
     let base = format!("http://127.0.0.1:{port}/rest");
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(30))

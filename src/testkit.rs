@@ -222,3 +222,44 @@ pub fn exec(db: &Path, sql: &str) -> Result<()> {
     conn.batch_execute(&format!("PRAGMA busy_timeout = 10000; {sql}"))?;
     Ok(())
 }
+
+/// For benchmarks: adds the admin `bench` (password `bench-pw`) to `data`, then starts
+/// `<bin> serve` on a free loopback port with `extra` flags (watching off, no periodic scan,
+/// warnings only). Returns the server and its port; waiting until it answers is the caller's.
+pub fn bench_server(
+    bin: &str,
+    music: &Path,
+    data: &Path,
+    extra: &[&str],
+) -> Result<(std::process::Child, u16)> {
+    use std::process::{Command, Stdio};
+    let added = Command::new(bin)
+        .args([
+            "user",
+            "add",
+            "bench",
+            "--admin",
+            "--password",
+            "bench-pw",
+            "--data",
+        ])
+        .arg(data)
+        .stdout(Stdio::null())
+        .status()?;
+    anyhow::ensure!(added.success(), "`houseband user add` failed");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let server = Command::new(bin)
+        .arg("serve")
+        .arg("--music")
+        .arg(music)
+        .arg("--data")
+        .arg(data)
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(["--watch", "off", "--scan-interval", "0"])
+        .args(extra)
+        .env("HOUSEBAND_LOG", "warn")
+        .spawn()?;
+    Ok((server, port))
+}
