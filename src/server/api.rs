@@ -343,29 +343,27 @@ async fn stream(
                 "timeOffset must be a number of seconds, 0 or more",
             ));
         }
-        let player = app.players.seen(user.id, "web", &user_agent, &ip)?;
-        let (format, max) = media::preferred(
-            q.format.as_deref(),
-            q.max_bit_rate.unwrap_or(0),
-            &player,
-            &user,
-        );
-        let job = media::decide(&song, format, max, offset, app.settings.replay_gain)
-            .map_err(|e| Failure::new(StatusCode::BAD_REQUEST, e.message))?;
-        let file = media::song_file(&song);
-        let delivery = match &job {
-            None => app.media.raw(&file),
-            Some(j) => app.media.transcode(&file, j.clone()),
-        }
-        .map_err(|e| match e {
-            MediaError::NotFound(m) => Failure::new(StatusCode::NOT_FOUND, m),
-            MediaError::Refused(m) => Failure::new(StatusCode::FORBIDDEN, m),
-            MediaError::Busy(m) => Failure::new(StatusCode::SERVICE_UNAVAILABLE, m),
-            MediaError::Failed(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-        })?;
-        app.annotations
-            .playing(user.id, &user.name, song.id, Some("web"));
-        let suffix = job.map_or(song.suffix.clone(), |j| j.format.suffix().to_string());
+        let asked = media::Asked {
+            client: "web",
+            ip: &ip,
+            user_agent: &user_agent,
+            format: q.format.as_deref(),
+            max_bit_rate: q.max_bit_rate.unwrap_or(0),
+            offset,
+        };
+        let (delivery, suffix) =
+            media::deliver(app, &user, &song, &asked).map_err(|f| match f {
+                media::StreamFailure::Request(e) => {
+                    Failure::new(StatusCode::BAD_REQUEST, e.message)
+                }
+                media::StreamFailure::Media(e) => match e {
+                    MediaError::NotFound(m) => Failure::new(StatusCode::NOT_FOUND, m),
+                    MediaError::Refused(m) => Failure::new(StatusCode::FORBIDDEN, m),
+                    MediaError::Busy(m) => Failure::new(StatusCode::SERVICE_UNAVAILABLE, m),
+                    MediaError::Failed(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+                },
+                media::StreamFailure::Internal(e) => Failure::internal(format!("{e:#}")),
+            })?;
         Ok((delivery, format!("{}.{suffix}", song.title)))
     })
     .await;

@@ -189,43 +189,77 @@ pub fn stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
         return Err(ApiError::not_authorized("stream"));
     }
     let song = song_of(ctx, params)?;
-    // The request decides; where it is silent, the player's choice, then the user's default.
-    let player = ctx.app.players.seen(
-        ctx.user.id,
-        params.get("c").unwrap_or(""),
-        &ctx.user_agent,
-        &ctx.ip,
-    )?;
-    let (format, max) = preferred(
-        params.get("format"),
-        max_bit_rate(params)?,
-        &player,
-        &ctx.user,
-    );
-    let job = decide(
-        &song,
-        format,
-        max,
-        offset_of(params)?,
-        ctx.app.settings.replay_gain,
-    )?;
-    let file = song_file(&song);
-    let (delivery, suffix) = match job {
-        None => (ctx.app.media.raw(&file)?, song.suffix.clone()),
-        Some(job) => {
-            let suffix = job.format.suffix().to_string();
-            (ctx.app.media.transcode(&file, job)?, suffix)
-        }
+    let asked = Asked {
+        client: params.get("c").unwrap_or(""),
+        ip: &ctx.ip,
+        user_agent: &ctx.user_agent,
+        format: params.get("format"),
+        max_bit_rate: max_bit_rate(params)?,
+        offset: offset_of(params)?,
     };
-    ctx.app
-        .annotations
-        .playing(ctx.user.id, &ctx.user.name, song.id, params.get("c"));
+    let (delivery, suffix) = deliver(ctx.app, &ctx.user, &song, &asked).map_err(|f| match f {
+        StreamFailure::Request(e) => e,
+        StreamFailure::Media(e) => e.into(),
+        StreamFailure::Internal(e) => ApiError::internal(&e),
+    })?;
     Ok(Answer {
         delivery,
         name: file_name(&song, &suffix),
         attachment: false,
         estimate_length: params.bool("estimateContentLength")?.unwrap_or(false),
     })
+}
+
+/// What a client asked for when it streams a song.
+pub struct Asked<'a> {
+    /// The client's name (Subsonic's `c`), for its player record.
+    pub client: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+    pub format: Option<&'a str>,
+    /// kbit/s; 0 = none given.
+    pub max_bit_rate: u32,
+    pub offset: f64,
+}
+
+/// Why a stream was not started.
+pub enum StreamFailure {
+    /// The request does not fit the song (a format or offset).
+    Request(ApiError),
+    /// The file cannot be sent or transcoded.
+    Media(MediaError),
+    Internal(anyhow::Error),
+}
+
+/// Starts sending `song` to `user`: records the client as a player, takes the request's
+/// format and cap where it gives them, else the player's and the user's, then the file as it is
+/// or a transcode, and marks the song as playing. Answers the delivery and its file suffix.
+pub fn deliver(
+    app: &crate::app::App,
+    user: &User,
+    song: &SongRow,
+    asked: &Asked<'_>,
+) -> Result<(Delivery, String), StreamFailure> {
+    let player = app
+        .players
+        .seen(user.id, asked.client, asked.user_agent, asked.ip)
+        .map_err(StreamFailure::Internal)?;
+    let (format, max) = preferred(asked.format, asked.max_bit_rate, &player, user);
+    let job = decide(song, format, max, asked.offset, app.settings.replay_gain)
+        .map_err(StreamFailure::Request)?;
+    let file = song_file(song);
+    let delivered = match job {
+        None => app.media.raw(&file).map(|d| (d, song.suffix.clone())),
+        Some(job) => {
+            let suffix = job.format.suffix().to_string();
+            app.media.transcode(&file, job).map(|d| (d, suffix))
+        }
+    }
+    .map_err(StreamFailure::Media)?;
+    let client = Some(asked.client).filter(|c| !c.is_empty());
+    app.annotations
+        .playing(user.id, &user.name, song.id, client);
+    Ok(delivered)
 }
 
 /// The original file, offered as a download.
