@@ -847,14 +847,20 @@ fn transcode_decisions_lead_to_their_streams() {
     );
 }
 
-#[test]
-fn players_and_users_choose_their_transcoding() {
+/// The demo library and a second user, `bob` (not an admin, password `pw`).
+fn library_with_bob() -> Sandbox {
     let sb = Sandbox::with_library();
     let add = sb
         .cmd(&["user", "add", "bob", "--password", "pw"])
         .output()
         .unwrap();
     assert!(add.status.success());
+    sb
+}
+
+#[test]
+fn players_and_users_choose_their_transcoding() {
+    let sb = library_with_bob();
     let s = Stream::start_in(sb, &["--transcode-cache", "0"]);
     let id = s.sb.track_id("01 - Adagio.flac");
     let stream_as = |client: &str, extra: &str| {
@@ -1005,12 +1011,7 @@ fn players_and_users_choose_their_transcoding() {
 #[test]
 fn avatars_default_per_user_and_uploaded() {
     use image::GenericImageView;
-    let sb = Sandbox::with_library();
-    let add = sb
-        .cmd(&["user", "add", "bob", "--password", "pw"])
-        .output()
-        .unwrap();
-    assert!(add.status.success());
+    let sb = library_with_bob();
     let s = Stream::start_in(sb, &[]);
     let avatar = |name: &str| s.get(&s.url("getAvatar", &format!("username={name}")), &[]);
     let upload = |who: &str, query: &str, body: &[u8]| -> u16 {
