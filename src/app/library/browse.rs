@@ -208,6 +208,38 @@ pub struct SongRow {
     pub created_at: i64,
 }
 
+impl SongRow {
+    /// Where the song's file is, for the media code to check and read.
+    pub fn file(&self) -> crate::app::media::SongFile {
+        crate::app::media::SongFile {
+            id: self.id,
+            path: self.path.clone().into(),
+            folder: self.folder_path.clone().into(),
+            suffix: self.suffix.clone(),
+            content_type: self.content_type.clone(),
+            duration: self.duration_ms as f64 / 1000.0,
+        }
+    }
+
+    /// The ReplayGain (dB, and the peak that limits it) `mode` asks for, if the tags have it.
+    /// Album mode falls back to the track's gain.
+    pub fn gain(&self, mode: crate::config::ReplayGain) -> Option<(f32, Option<f32>)> {
+        use crate::config::ReplayGain;
+        let track = || {
+            self.rg_track_gain
+                .map(|g| (g as f32, self.rg_track_peak.map(|p| p as f32)))
+        };
+        match mode {
+            ReplayGain::Off => None,
+            ReplayGain::Track => track(),
+            ReplayGain::Album => self
+                .rg_album_gain
+                .map(|g| (g as f32, self.rg_album_peak.map(|p| p as f32)))
+                .or_else(track),
+        }
+    }
+}
+
 /// A credited artist of a track or album.
 #[derive(Debug, Clone, QueryableByName, Queryable)]
 pub struct CreditRow {

@@ -73,14 +73,7 @@ pub fn run(mut source: Source, job: &Job, mut sink: impl FnMut(Vec<u8>) -> bool)
     } else {
         None
     };
-    let scale = job.gain.map_or(1.0, |(db, peak)| {
-        let factor = 10f32.powf(db / 20.0);
-        // Never push the loudest sample past full scale.
-        match peak {
-            Some(p) if p > 0.0 => factor.min(1.0 / p),
-            _ => factor,
-        }
-    });
+    let scale = gain_factor(job.gain);
     let mut block = Vec::new();
     let mut fitted = Vec::new();
     let mut failure = None;
@@ -121,6 +114,18 @@ pub fn run(mut source: Source, job: &Job, mut sink: impl FnMut(Vec<u8>) -> bool)
         Some(e) => Err(e),
         None => Ok(Ended::Complete),
     }
+}
+
+/// The factor that applies a ReplayGain (dB, and the peak that limits it).
+pub fn gain_factor(gain: Option<(f32, Option<f32>)>) -> f32 {
+    gain.map_or(1.0, |(db, peak)| {
+        let factor = 10f32.powf(db / 20.0);
+        // Never push the loudest sample past full scale.
+        match peak {
+            Some(p) if p > 0.0 => factor.min(1.0 / p),
+            _ => factor,
+        }
+    })
 }
 
 /// The rate and channel count `format` is encoded at from `source`.

@@ -9,7 +9,7 @@ use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, SongRow};
-use crate::app::media::{art, decision, transcode, Delivery, Format, Job, MediaError, SongFile};
+use crate::app::media::{art, decision, transcode, Delivery, Format, Job, MediaError};
 use crate::app::players::Player;
 use crate::app::users::User;
 use crate::config::ReplayGain;
@@ -38,17 +38,6 @@ impl From<MediaError> for ApiError {
 fn song_of(ctx: &Ctx<'_>, params: &Params) -> Result<SongRow, ApiError> {
     let id = ids::parse(ids::TRACK, params.required("id")?)?;
     db(browse::song(&mut *conn(ctx)?, id, &ctx.scope()))?.ok_or_else(|| ApiError::not_found("song"))
-}
-
-pub fn song_file(s: &SongRow) -> SongFile {
-    SongFile {
-        id: s.id,
-        path: s.path.clone().into(),
-        folder: s.folder_path.clone().into(),
-        suffix: s.suffix.clone(),
-        content_type: s.content_type.clone(),
-        duration: s.duration_ms as f64 / 1000.0,
-    }
 }
 
 fn file_name(s: &SongRow, suffix: &str) -> String {
@@ -107,19 +96,7 @@ pub fn decide(
             .min(max_bit_rate)
             .max(if bitrate == 0 { 0 } else { 1 });
     }
-    let gain = match replay_gain {
-        ReplayGain::Off => None,
-        ReplayGain::Track => song
-            .rg_track_gain
-            .map(|g| (g as f32, song.rg_track_peak.map(|p| p as f32))),
-        ReplayGain::Album => song
-            .rg_album_gain
-            .map(|g| (g as f32, song.rg_album_peak.map(|p| p as f32)))
-            .or_else(|| {
-                song.rg_track_gain
-                    .map(|g| (g as f32, song.rg_track_peak.map(|p| p as f32)))
-            }),
-    };
+    let gain = song.gain(replay_gain);
     Ok(Some(Job {
         format,
         bitrate: format.fit_bitrate(bitrate),
@@ -247,7 +224,7 @@ pub fn deliver(
     let (format, max) = preferred(asked.format, asked.max_bit_rate, &player, user);
     let job = decide(song, format, max, asked.offset, app.settings.replay_gain)
         .map_err(StreamFailure::Request)?;
-    let file = song_file(song);
+    let file = song.file();
     let delivered = match job {
         None => app.media.raw(&file).map(|d| (d, song.suffix.clone())),
         Some(job) => {
@@ -268,7 +245,7 @@ pub fn download(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
         return Err(ApiError::not_authorized("download"));
     }
     let song = song_of(ctx, params)?;
-    let file = song_file(&song);
+    let file = song.file();
     Ok(Answer {
         delivery: ctx.app.media.raw(&file)?,
         name: file_name(&song, &song.suffix),
@@ -476,7 +453,7 @@ pub fn get_transcode_stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, Ap
     if job.format.lossless() {
         job.bitrate = 0;
     }
-    let file = song_file(&song);
+    let file = song.file();
     if offset > 0.0 && file.duration > 0.0 && offset >= file.duration {
         return Err(ApiError::new(
             code::MISSING_PARAMETER,
