@@ -88,6 +88,9 @@ enum Command {
         /// ReplayGain for transcoded streams: off, track, album [env: HOUSEBAND_REPLAY_GAIN]
         #[arg(long, value_name = "MODE")]
         replay_gain: Option<String>,
+        /// Offer this machine's sound card as an output [env: HOUSEBAND_LOCAL_OUTPUT]
+        #[arg(long, value_name = "BOOL")]
+        local_output: Option<String>,
     },
     /// Scan the music folders once and exit
     Scan {
@@ -212,6 +215,7 @@ fn flags_of(cli: &Cli) -> Flags {
             transcode_cache,
             allow_outside_links,
             replay_gain,
+            local_output,
         } => {
             library(l, &mut f);
             f.set("bind", bind.clone());
@@ -224,6 +228,7 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("transcode_cache", transcode_cache.clone());
             f.set("allow_outside_links", allow_outside_links.clone());
             f.set("replay_gain", replay_gain.clone());
+            f.set("local_output", local_output.clone());
         }
         Command::Scan { library: l, .. } => library(l, &mut f),
         Command::User { .. } => {}
@@ -303,6 +308,15 @@ fn serve(settings: Settings) -> Result<()> {
         let server = crate::server::bind(app.clone())?;
         tracing::info!(bind = %app.settings.bind, db = %app.db.path().display(), "listening");
         start_background(&app)?;
+        if app.settings.local_output {
+            app.outputs
+                .add_local(crate::app::outputs::local::Local::start(
+                    app.queues.home().clone(),
+                    app.db.clone(),
+                    app.media.clone(),
+                    app.settings.replay_gain,
+                )?);
+        }
         server
             .await
             .context("the HTTP server stopped with an error")

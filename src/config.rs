@@ -155,6 +155,12 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "Serve songs whose real path (symlinks followed) is outside their music folder. Off, such files are refused.",
     },
     SettingInfo {
+        key: "local_output",
+        flag: Some("--local-output"),
+        default: "true",
+        help: "Offer this machine's sound card (the default ALSA device) as the `local` output of the household queue. Off, it is not listed and no sound device is opened.",
+    },
+    SettingInfo {
         key: "log",
         flag: Some("--log"),
         default: "info",
@@ -195,6 +201,7 @@ pub struct Settings {
     pub transcode_cache: u64,
     pub allow_outside_links: bool,
     pub replay_gain: ReplayGain,
+    pub local_output: bool,
     pub log: String,
     pub admin_password: Option<String>,
 }
@@ -219,6 +226,7 @@ impl Settings {
             transcode_cache: 1 << 30,
             allow_outside_links: false,
             replay_gain: ReplayGain::Off,
+            local_output: true,
             log: "info".into(),
             admin_password: None,
         }
@@ -582,6 +590,7 @@ pub fn resolve(
                 _ => None,
             }
         })?,
+        local_output: resolver.one("local_output", true, "true or false", parse_bool)?,
         log: resolver.one(
             "log",
             "info".to_string(),

@@ -257,7 +257,14 @@ pub fn bench_server(
         .arg("--data")
         .arg(data)
         .args(["--bind", &format!("127.0.0.1:{port}")])
-        .args(["--watch", "off", "--scan-interval", "0"])
+        .args([
+            "--watch",
+            "off",
+            "--scan-interval",
+            "0",
+            "--local-output",
+            "false",
+        ])
         .args(extra)
         .env("HOUSEBAND_LOG", "warn")
         .spawn()?;

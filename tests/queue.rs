@@ -23,6 +23,10 @@ fn basic(who: &str) -> String {
 
 impl House {
     fn start() -> House {
+        House::start_with_env(&[])
+    }
+
+    fn start_with_env(env: &[(&str, &str)]) -> House {
         let sb = Sandbox::with_library();
         for (name, admin) in [("ann", true), ("bob", false)] {
             let mut args = vec!["user", "add", name, "--password", "pw"];
@@ -31,11 +35,15 @@ impl House {
             }
             assert!(sb.cmd(&args).output().unwrap().status.success());
         }
-        House::serve(sb)
+        House::serve_with_env(sb, env)
     }
 
     fn serve(sb: Sandbox) -> House {
-        let server = Server::start(&sb, &["--watch", "off", "--scan-interval", "0"]);
+        House::serve_with_env(sb, &[])
+    }
+
+    fn serve_with_env(sb: Sandbox, env: &[(&str, &str)]) -> House {
+        let server = Server::start_with_env(&sb, &["--watch", "off", "--scan-interval", "0"], env);
         server.wait_for(Duration::from_secs(20), |h| {
             h["tracks"] == 22 && h["scanning"] == false
         });
@@ -671,4 +679,289 @@ fn browser_players_follow_the_queue_and_hand_off_at_the_same_place() {
     assert_eq!(h.state()["playing"], false);
     let outputs = outputs_of(&h);
     assert_eq!(outputs.as_array().unwrap().len(), 1);
+}
+
+/// A sound card for the server to play on, since test machines have none: ALSA's default device
+/// is pointed (through `$HOME/.asoundrc`) at its `file` plugin over the `null` device, writing
+/// 16-bit 44.1 kHz stereo into a named pipe. ALSA's null device takes samples as fast as they
+/// come, so this side reads the pipe at the pace of real playback, as a sound card would.
+struct SoundCard {
+    home: tempfile::TempDir,
+    captured: std::sync::Arc<std::sync::Mutex<Vec<i16>>>,
+}
+
+const CARD_RATE: usize = 44_100;
+
+impl SoundCard {
+    fn new() -> SoundCard {
+        let home = tempfile::tempdir().unwrap();
+        let pipe = home.path().join("card.raw");
+        let c = std::ffi::CString::new(pipe.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        std::fs::write(
+            home.path().join(".asoundrc"),
+            format!(
+                r#"pcm.!default {{
+    type plug
+    slave {{ pcm "card" format S16_LE rate {CARD_RATE} channels 2 }}
+}}
+pcm.card {{
+    type file
+    slave.pcm "null"
+    file "{}"
+    format "raw"
+}}
+"#,
+                pipe.display()
+            ),
+        )
+        .unwrap();
+        let captured = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = captured.clone();
+        std::thread::spawn(move || loop {
+            use std::io::Read;
+            use std::os::fd::AsRawFd;
+            // Each time the server opens the device, ALSA opens the pipe anew.
+            let Ok(mut f) = std::fs::File::open(&pipe) else {
+                return;
+            };
+            // A small pipe: what the server has handed over is what has been heard.
+            unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETPIPE_SZ, 4096) };
+            let (start, mut got) = (std::time::Instant::now(), 0usize);
+            let mut odd: Option<u8> = None;
+            loop {
+                let due = (start.elapsed().as_secs_f64() * (CARD_RATE * 4) as f64) as usize + 4096;
+                if due <= got {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                }
+                let mut buf = vec![0u8; (due - got).min(16384)];
+                let n = match f.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                got += n;
+                let mut bytes: Vec<u8> = odd.take().into_iter().collect();
+                bytes.extend_from_slice(&buf[..n]);
+                if bytes.len() % 2 == 1 {
+                    odd = bytes.pop();
+                }
+                let mut c = into.lock().unwrap();
+                c.extend(
+                    bytes
+                        .chunks_exact(2)
+                        .map(|b| i16::from_le_bytes([b[0], b[1]])),
+                );
+            }
+        });
+        SoundCard { home, captured }
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        vec![
+            ("HOME", self.home.path().to_str().unwrap()),
+            ("HOUSEBAND_LOCAL_OUTPUT", "true"),
+        ]
+    }
+
+    /// Everything heard since the last call, as interleaved stereo.
+    fn take(&self) -> Vec<i16> {
+        std::mem::take(&mut *self.captured.lock().unwrap())
+    }
+}
+
+/// A run of one tone in captured audio.
+#[derive(Debug)]
+struct Tone {
+    hz: f64,
+    /// Start and length in seconds from the start of the capture.
+    start: f64,
+    seconds: f64,
+    rms: f64,
+}
+
+/// The tones in interleaved stereo, from the zero crossings of the left channel: a run of
+/// crossings evenly spaced is one tone; silence or a change of pitch ends it.
+fn tones(stereo: &[i16]) -> Vec<Tone> {
+    let left: Vec<f64> = stereo.iter().step_by(2).map(|s| f64::from(*s)).collect();
+    let crossings: Vec<usize> = (1..left.len())
+        .filter(|&i| {
+            // Silence is exact zeros here (no dither), which never cross.
+            (left[i - 1] < 0.0) != (left[i] < 0.0)
+        })
+        .collect();
+    // (first crossing, last crossing, mean half period) of each run.
+    let mut runs: Vec<(usize, usize, f64)> = Vec::new();
+    for pair in crossings.windows(2) {
+        let half = (pair[1] - pair[0]) as f64;
+        match runs.last_mut() {
+            Some((_, last, mean))
+                if *last == pair[0] && (half - *mean).abs() <= *mean * 0.1 + 1.0 =>
+            {
+                let n = (*last - pair[0]) as f64 / *mean;
+                *mean = (*mean * n + half) / (n + 1.0);
+                *last = pair[1];
+            }
+            _ => runs.push((pair[0], pair[1], half)),
+        }
+    }
+    runs.into_iter()
+        // A crossing that straddles two songs or a silence is no tone.
+        .filter(|(first, last, mean)| (last - first) as f64 / mean >= 10.0)
+        .map(|(first, last, mean)| {
+            let part = &left[first..last];
+            Tone {
+                hz: CARD_RATE as f64 / (2.0 * mean),
+                start: first as f64 / CARD_RATE as f64,
+                seconds: (last - first) as f64 / CARD_RATE as f64,
+                rms: (part.iter().map(|s| s * s).sum::<f64>() / part.len() as f64).sqrt(),
+            }
+        })
+        .collect()
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(start.elapsed() < limit, "{what} within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_local_output_plays_the_queue_on_the_sound_card() {
+    let card = SoundCard::new();
+    let h = House::start_with_env(&card.env());
+    wait_until("the sound card is found", Duration::from_secs(10), || {
+        outputs_of(&h)[0]["available"] == true
+    });
+    let local = &outputs_of(&h)[0];
+    assert_eq!(
+        (&local["id"], &local["kind"]),
+        (&json!("local"), &json!("local"))
+    );
+
+    // Two 1 s tones, 880 Hz then 220 Hz, one after the other.
+    let (waves, polar) = (h.song("03 - Waves.flac"), h.song("01 - Polar Night.flac"));
+    let state = h.op(json!({"op": "add", "songs": [waves, polar]}));
+    let first = state["entries"][0]["id"].clone();
+    h.op(json!({"op": "set_output", "output": "local"}));
+    card.take();
+    h.op(json!({"op": "play", "entry": first}));
+    // The output tells the queue when each song ends: it moves on, then stops at the end.
+    wait_until(
+        "the queue plays to its end",
+        Duration::from_secs(10),
+        || {
+            let s = h.state();
+            s["current"].is_null() && s["playing"] == false
+        },
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let heard = tones(&card.take());
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    for (tone, hz) in heard.iter().zip([880.0, 220.0]) {
+        assert!((tone.hz - hz).abs() < hz * 0.05, "{heard:?}");
+        assert!((tone.seconds - 1.0).abs() <= 0.03, "{heard:?}");
+    }
+    // No gap: the next song was opened ahead and followed at once.
+    let gap = heard[1].start - (heard[0].start + heard[0].seconds);
+    assert!(gap.abs() <= 0.011, "a {gap} s gap: {heard:?}");
+
+    // Half volume (a square curve: a quarter of the amplitude), from half-way into a song.
+    let full = heard[0].rms;
+    h.op(json!({"op": "set_volume", "volume": 50}));
+    h.op(json!({"op": "play", "entry": first}));
+    h.op(json!({"op": "pause"}));
+    h.op(json!({"op": "seek", "position_ms": 500}));
+    std::thread::sleep(Duration::from_millis(300));
+    card.take();
+    h.op(json!({"op": "resume"}));
+    wait_until(
+        "the queue plays to its end",
+        Duration::from_secs(10),
+        || h.state()["current"].is_null(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let heard = tones(&card.take());
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    assert!((heard[0].hz - 880.0).abs() < 44.0, "{heard:?}");
+    assert!((heard[0].seconds - 0.5).abs() <= 0.03, "{heard:?}");
+    assert!((heard[1].seconds - 1.0).abs() <= 0.03, "{heard:?}");
+    let ratio = heard[0].rms / full;
+    assert!(
+        (ratio - 0.25).abs() < 0.02,
+        "volume 50 gave {ratio} of full"
+    );
+
+    // Moving to another output closes the device; nothing more is written.
+    let mut tablet = connect(&h, "ann:pw");
+    send(
+        &mut tablet,
+        json!({"type": "register_player", "name": "Tablet"}),
+    );
+    let id = next_of(&mut tablet, "registered")["output"].clone();
+    h.op(json!({"op": "play", "entry": first}));
+    h.op(json!({"op": "set_output", "output": id}));
+    assert_eq!(next_of(&mut tablet, "order")["action"], "play");
+    std::thread::sleep(Duration::from_millis(500));
+    card.take();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(card.take().is_empty(), "the device is still open");
+
+    // Subsonic's jukebox is the sound card: started while the queue plays nowhere, it plays here.
+    drop(tablet);
+    wait_until("the tablet is gone", Duration::from_secs(5), || {
+        h.state()["output"].is_null()
+    });
+    let url = format!(
+        "http://127.0.0.1:{}/rest/jukeboxControl?u=ann&p=pw&v=1.16.1&c=test&f=json&action=start",
+        h.server.port
+    );
+    let r: Value = serde_json::from_reader(ureq::get(&url).call().unwrap().into_reader()).unwrap();
+    assert_eq!(
+        r["subsonic-response"]["jukeboxStatus"]["playing"], true,
+        "{r}"
+    );
+    assert_eq!(h.state()["output"], "local");
+    wait_until("the jukebox is heard", Duration::from_secs(5), || {
+        !tones(&card.captured.lock().unwrap()).is_empty()
+    });
+}
+
+#[test]
+fn without_a_sound_device_the_local_output_is_listed_unavailable() {
+    let home = tempfile::tempdir().unwrap();
+    // A card that does not exist, as on a NAS without one.
+    std::fs::write(
+        home.path().join(".asoundrc"),
+        "pcm.!default { type hw card 9 }\n",
+    )
+    .unwrap();
+    let h = House::start_with_env(&[
+        ("HOME", home.path().to_str().unwrap()),
+        ("HOUSEBAND_LOCAL_OUTPUT", "true"),
+    ]);
+    wait_until(
+        "the sound device is looked for",
+        Duration::from_secs(10),
+        || outputs_of(&h)[0]["problem"].is_string(),
+    );
+    let local = &outputs_of(&h)[0];
+    assert_eq!(
+        (&local["id"], &local["available"]),
+        (&json!("local"), &json!(false))
+    );
+    let (status, body) = h.op_as(
+        "ann:pw",
+        &json!({"op": "set_output", "output": "local"}).to_string(),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("unavailable"),
+        "{body}"
+    );
+    // The server goes on as before.
+    h.op(json!({"op": "add", "songs": [h.song("01 - Sunny.mp3")]}));
+    assert_eq!(h.state()["entries"].as_array().unwrap().len(), 1);
 }

@@ -44,7 +44,7 @@ pub struct App {
     pub radio: Radio,
     pub chat: Chat,
     pub shares: Shares,
-    pub media: Media,
+    pub media: Arc<Media>,
     pub players: Players,
     pub queues: Queues,
     pub outputs: outputs::Outputs,
@@ -63,13 +63,13 @@ impl App {
         let shares = Shares::new(db.clone());
         let players = Players::new(db.clone());
         let queues = Queues::open(db.clone())?;
-        let media = Media::new(
+        let media = Arc::new(Media::new(
             &settings.data.join("cache"),
             &settings.data.join("avatars"),
             settings.transcode_cache,
             settings.transcode_slots,
             settings.allow_outside_links,
-        );
+        ));
         Ok(App {
             settings,
             db,

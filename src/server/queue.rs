@@ -177,11 +177,23 @@ pub fn command(app: &App, user: &User, op: &Op) -> Result<Command, Failure> {
         "set_output" => {
             let output = op.output.clone().ok_or_else(|| need("output"))?;
             if let Some(id) = &output {
-                if !app.outputs.exists(id) {
-                    return Err(Failure::new(
-                        StatusCode::NOT_FOUND,
-                        format!("no output {id:?}; GET /api/outputs lists them"),
-                    ));
+                match app.outputs.get(id) {
+                    None => {
+                        return Err(Failure::new(
+                            StatusCode::NOT_FOUND,
+                            format!("no output {id:?}; GET /api/outputs lists them"),
+                        ))
+                    }
+                    Some(o) if !o.available => {
+                        return Err(Failure::new(
+                            StatusCode::CONFLICT,
+                            format!(
+                                "output {id:?} is unavailable: {}",
+                                o.problem.as_deref().unwrap_or("unknown reason")
+                            ),
+                        ))
+                    }
+                    Some(_) => {}
                 }
             }
             Command::SetOutput(output)

@@ -1,9 +1,11 @@
-//! Outputs: where the household queue can play. Today: browser players, which register over the
-//! queue's socket and live as long as it does. The server's own sound card and LAN speakers join
-//! this list with the rest of the queue work.
+//! Outputs: where the household queue can play. The server's own sound card ([`local`]), and
+//! browser players, which register over the queue's socket and live as long as it does. LAN
+//! speakers join this list with the LAN work.
+
+pub mod local;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -11,9 +13,12 @@ use serde::Serialize;
 pub struct Output {
     pub id: String,
     pub name: String,
-    /// `browser` (later also `local`, `upnp`, `googlecast`, `airplay`).
+    /// `local` or `browser` (later also `upnp`, `googlecast`, `airplay`).
     pub kind: &'static str,
     pub available: bool,
+    /// Why it is unavailable, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
     /// 0 to 100.
     pub volume: u8,
 }
@@ -25,6 +30,7 @@ const MAX_NAME: usize = 100;
 pub struct Outputs {
     list: Mutex<Vec<Output>>,
     next: AtomicU64,
+    local: OnceLock<local::Local>,
 }
 
 impl Outputs {
@@ -46,6 +52,7 @@ impl Outputs {
             },
             kind: "browser",
             available: true,
+            problem: None,
             volume: 100,
         });
         id
@@ -55,11 +62,29 @@ impl Outputs {
         self.lock().retain(|o| o.id != id);
     }
 
-    pub fn list(&self) -> Vec<Output> {
-        self.lock().clone()
+    /// Puts the server's own sound card in the list (once; it follows the queue from then on).
+    pub fn add_local(&self, local: local::Local) {
+        let _ = self.local.set(local);
     }
 
-    pub fn exists(&self, id: &str) -> bool {
-        self.lock().iter().any(|o| o.id == id)
+    pub fn list(&self) -> Vec<Output> {
+        let mut list = Vec::new();
+        if let Some(local) = self.local.get() {
+            let status = local.status();
+            list.push(Output {
+                id: local::ID.into(),
+                name: "This server's sound card".into(),
+                kind: "local",
+                available: status.available,
+                problem: (!status.available).then_some(status.detail),
+                volume: 100,
+            });
+        }
+        list.extend(self.lock().iter().cloned());
+        list
+    }
+
+    pub fn get(&self, id: &str) -> Option<Output> {
+        self.list().into_iter().find(|o| o.id == id)
     }
 }

@@ -34,6 +34,8 @@ pub struct Playback {
     pub playing: bool,
     pub position_ms: i64,
     pub jumps: i64,
+    /// 0 to 100.
+    pub volume: u8,
 }
 
 /// The state as JSON, made once per change and shared by every watcher.
@@ -72,6 +74,7 @@ impl Published {
                 playing: state.playing,
                 position_ms: state.position_ms,
                 jumps: state.jumps,
+                volume: state.volume,
             },
             message: format!(r#"{{"type":"state","state":{json}}}"#).into(),
             state: json.into(),
@@ -193,17 +196,17 @@ impl std::fmt::Debug for Published {
 
 /// Every queue of the household (today: `home`).
 pub struct Queues {
-    home: Queue,
+    home: Arc<Queue>,
 }
 
 impl Queues {
     pub fn open(db: Arc<Db>) -> Result<Queues> {
         Ok(Queues {
-            home: Queue::open(db, HOME)?,
+            home: Arc::new(Queue::open(db, HOME)?),
         })
     }
 
-    pub fn home(&self) -> &Queue {
+    pub fn home(&self) -> &Arc<Queue> {
         &self.home
     }
 }

@@ -30,6 +30,18 @@ fn run(ctx: &Ctx<'_>, command: Command) -> Result<(), ApiError> {
     }
 }
 
+/// Subsonic's jukebox is the server's own sound card: a queue that plays nowhere yet plays
+/// there, when there is one. A queue already on an output stays on it.
+fn on_the_sound_card(ctx: &Ctx<'_>) -> Result<(), ApiError> {
+    use crate::app::outputs::local;
+    let queue = ctx.app.queues.home();
+    let nowhere = queue.published().playback.output.is_none();
+    if nowhere && ctx.app.outputs.get(local::ID).is_some_and(|o| o.available) {
+        run(ctx, Command::SetOutput(Some(local::ID.into())))?;
+    }
+    Ok(())
+}
+
 /// The entry at `index` of the play order.
 fn entry_at(ctx: &Ctx<'_>, params: &Params) -> Result<String, ApiError> {
     let index = params
@@ -123,10 +135,14 @@ pub fn jukebox_control(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
                 }
             }
         }
-        "start" => run(ctx, Command::Resume)?,
+        "start" => {
+            on_the_sound_card(ctx)?;
+            run(ctx, Command::Resume)?
+        }
         "stop" => run(ctx, Command::Pause)?,
         "skip" => {
             let entry = entry_at(ctx, params)?;
+            on_the_sound_card(ctx)?;
             run(ctx, Command::Play { entry })?;
             if let Some(offset) = params.number::<i64>("offset")?.filter(|o| *o > 0) {
                 run(
