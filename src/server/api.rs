@@ -4,6 +4,7 @@
 //! or `Authorization: Bearer <api key>`. Failed logins slow down as they do for Subsonic (the
 //! same brake, per address). Errors are JSON `{"error": "..."}` with a fitting HTTP status.
 
+use actix_web::http::header::HeaderMap;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, Responder};
 use base64::Engine;
@@ -127,21 +128,25 @@ impl Failure {
         )
     }
 
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The JSON body: `{"error": ...}`, with `"state"` when it carries one.
+    pub fn body(&self) -> String {
+        let error = serde_json::Value::String(self.message.clone());
+        match &self.state {
+            Some(state) => format!(r#"{{"error":{error},"state":{state}}}"#),
+            None => format!(r#"{{"error":{error}}}"#),
+        }
+    }
+
     pub fn response(&self) -> HttpResponse {
         let mut r = HttpResponse::build(self.status);
         if self.status == StatusCode::UNAUTHORIZED {
-            r.insert_header((
-                "WWW-Authenticate",
-                "Basic realm=\"Houseband\", charset=\"UTF-8\"",
-            ));
+            r.insert_header(("WWW-Authenticate", CHALLENGE));
         }
-        match &self.state {
-            Some(state) => r.content_type("application/json").body(format!(
-                r#"{{"error":{},"state":{state}}}"#,
-                serde_json::Value::String(self.message.clone())
-            )),
-            None => r.json(serde_json::json!({ "error": self.message })),
-        }
+        r.content_type("application/json").body(self.body())
     }
 }
 
@@ -160,25 +165,33 @@ enum Credentials {
 
 /// The cookie `POST /api/login` sets.
 pub const SESSION_COOKIE: &str = "houseband_session";
+/// The `WWW-Authenticate` header of a 401.
+pub const CHALLENGE: &str = "Basic realm=\"Houseband\", charset=\"UTF-8\"";
 
-fn credentials(req: &HttpRequest) -> Result<Credentials, Failure> {
+/// The value of cookie `name` in `Cookie` headers.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all("cookie")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+fn credentials(headers: &HeaderMap) -> Result<Credentials, Failure> {
     let missing = || {
         Failure::new(
             StatusCode::UNAUTHORIZED,
             "log in: HTTP Basic with your user name and password, or `Authorization: Bearer <api key>`",
         )
     };
-    let header = match req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-    {
+    let header = match headers.get("authorization").and_then(|v| v.to_str().ok()) {
         Some(h) => h,
         // A browser sends its session as a cookie (it cannot set headers on a WebSocket).
         None => {
-            return req
-                .cookie(SESSION_COOKIE)
-                .map(|c| Credentials::Session(c.value().to_string()))
+            return cookie(headers, SESSION_COOKIE)
+                .map(|c| Credentials::Session(c.to_string()))
                 .ok_or_else(missing)
         }
     };
@@ -259,7 +272,7 @@ pub async fn for_user<T: Send + 'static>(
     brake: web::Data<Brake>,
     work: impl FnOnce(&App, User) -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, HttpResponse> {
-    let credentials = match credentials(req) {
+    let credentials = match credentials(req.headers()) {
         Ok(c) => c,
         Err(f) => return Err(f.response()),
     };
@@ -284,6 +297,32 @@ pub async fn for_user<T: Send + 'static>(
             Err(f.response())
         }
         Err(e) => Err(Failure::internal(e).response()),
+    }
+}
+
+/// The user a request's headers name (for requests that never reach a handler: the queue
+/// socket's upgrade); failed logins are held back by the brake.
+pub async fn user_of(
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    app: std::sync::Arc<App>,
+    brake: &Brake,
+) -> Result<User, Failure> {
+    let credentials = credentials(headers)?;
+    match web::block(move || authenticate(&app, credentials)).await {
+        Ok(Ok(user)) => {
+            if let Some(ip) = peer {
+                brake.succeeded(ip);
+            }
+            Ok(user)
+        }
+        Ok(Err(f)) => {
+            if f.status == StatusCode::UNAUTHORIZED {
+                held_back(brake, peer).await;
+            }
+            Err(f)
+        }
+        Err(e) => Err(Failure::internal(e)),
     }
 }
 
@@ -763,7 +802,7 @@ async fn login(
 
 /// `POST /api/logout`: ends the session the request carries and clears its cookie.
 async fn logout(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
-    let token = match credentials(&req) {
+    let token = match credentials(req.headers()) {
         Ok(Credentials::Session(t)) => t,
         _ => {
             return Failure::new(
