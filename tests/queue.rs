@@ -965,3 +965,113 @@ fn without_a_sound_device_the_local_output_is_listed_unavailable() {
     h.op(json!({"op": "add", "songs": [h.song("01 - Sunny.mp3")]}));
     assert_eq!(h.state()["entries"].as_array().unwrap().len(), 1);
 }
+
+/// A raw connection to the server, for what a WebSocket library would never send.
+fn raw(h: &House, request: &[u8]) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", h.server.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(request).unwrap();
+    s
+}
+
+fn upgrade_request(path: &str, who: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Authorization: {}\r\n\r\n",
+        basic(who)
+    )
+    .into_bytes()
+}
+
+/// The HTTP head the server answered with.
+fn head_of(s: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "the head ends early");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// One frame from the server: (opcode, payload).
+fn frame_of(s: &mut std::net::TcpStream) -> (u8, Vec<u8>) {
+    use std::io::Read;
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).unwrap();
+    assert_eq!(h[1] & 0x80, 0, "server frames are not masked");
+    let len = match h[1] & 0x7F {
+        126 => {
+            let mut l = [0u8; 2];
+            s.read_exact(&mut l).unwrap();
+            u16::from_be_bytes(l) as usize
+        }
+        127 => {
+            let mut l = [0u8; 8];
+            s.read_exact(&mut l).unwrap();
+            u64::from_be_bytes(l) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).unwrap();
+    (h[0] & 0x0F, payload)
+}
+
+fn masked_text(text: &str) -> Vec<u8> {
+    let mask = [1u8, 2, 3, 4];
+    let mut f = vec![0x81, 0x80 | text.len() as u8];
+    f.extend_from_slice(&mask);
+    f.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+#[test]
+fn the_socket_refuses_what_is_not_a_queue_websocket() {
+    let h = House::start();
+    // An upgrade elsewhere, a plain GET, bad credentials: HTTP errors with a JSON reason.
+    let mut s = raw(&h, &upgrade_request("/rest/ping", "ann:pw"));
+    assert!(head_of(&mut s).starts_with("HTTP/1.1 404"));
+    let plain = ureq::get(&h.url("queue/ws"))
+        .set("Authorization", &basic("ann:pw"))
+        .call();
+    assert!(
+        matches!(plain, Err(ureq::Error::Status(426, _))),
+        "{plain:?}"
+    );
+    let mut s = raw(&h, &upgrade_request("/api/queue/ws", "ann:wrong"));
+    let head = head_of(&mut s);
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+    assert!(head.contains("WWW-Authenticate"), "{head}");
+
+    // A first frame sent with the handshake is read; the answer follows the state.
+    let mut request = upgrade_request("/api/queue/ws", "ann:pw");
+    request.extend(masked_text(r#"{"op":"nope"}"#));
+    let mut s = raw(&h, &request);
+    let head = head_of(&mut s);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
+    let (op, state) = frame_of(&mut s);
+    assert_eq!(op, 1);
+    assert!(String::from_utf8(state)
+        .unwrap()
+        .starts_with(r#"{"type":"state""#));
+    let (_, error) = frame_of(&mut s);
+    let error: Value = serde_json::from_slice(&error).unwrap();
+    assert_eq!(error["type"], "error");
+    assert!(
+        error["message"].as_str().unwrap().contains("unknown op"),
+        "{error}"
+    );
+
+    // An unmasked frame breaks the protocol: closed with 1002.
+    use std::io::Write;
+    s.write_all(&[0x81, 0x02, b'h', b'i']).unwrap();
+    let (op, code) = frame_of(&mut s);
+    assert_eq!((op, code), (8, 1002u16.to_be_bytes().to_vec()));
+    // The server is fine.
+    assert_eq!(h.state()["entries"], json!([]));
+}

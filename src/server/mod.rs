@@ -4,12 +4,14 @@
 pub mod api;
 pub mod media;
 pub mod queue;
+pub mod queue_socket;
 pub mod share;
 pub mod subsonic;
+pub mod websocket;
 
 use std::sync::Arc;
 
-use actix_web::{web, HttpServer};
+use actix_web::web;
 use anyhow::{Context, Result};
 
 use crate::app::App;
@@ -23,21 +25,47 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get().min(4))
         .unwrap_or(2);
-    let server = HttpServer::new(move || {
-        actix_web::App::new()
-            .app_data(data.clone())
-            .app_data(brake.clone())
-            .configure(api::routes)
-            .configure(queue::routes)
-            .configure(share::routes)
-            .configure(subsonic::routes)
-    })
-    .workers(workers)
-    .bind(bind)
-    .with_context(|| {
-        format!("cannot listen on {bind}: is another server using that port? (setting `bind`)")
-    })?
-    .run();
+    // actix-web's `HttpServer` does this with its defaults (keep-alive, timeouts), minus one
+    // thing: it gives no way to take over a connection. The queue socket needs that, to speak
+    // WebSocket without actix's per-connection buffers (see `queue_socket`).
+    let server = actix_server::Server::build()
+        .workers(workers)
+        .backlog(1024)
+        // Long enough for requests under way; open sockets and streams are then cut.
+        .shutdown_timeout(5)
+        .bind("houseband", bind, move || {
+            let app = actix_web::App::new()
+                .app_data(data.clone())
+                .app_data(brake.clone())
+                .configure(api::routes)
+                .configure(queue::routes)
+                .configure(share::routes)
+                .configure(subsonic::routes);
+            let (state, brake) = (data.clone().into_inner(), brake.clone());
+            let upgrade =
+                actix_service::fn_service(move |(req, framed): (actix_http::Request, _)| {
+                    let work = queue_socket::upgrade(state.clone(), brake.clone(), req, framed);
+                    // Boxed, so the connection's task is no bigger for the sockets.
+                    let work: futures_util::future::LocalBoxFuture<'static, ()> = Box::pin(work);
+                    async move {
+                        work.await;
+                        Ok::<_, actix_http::Error>(())
+                    }
+                });
+            actix_http::HttpService::build()
+                .client_disconnect_timeout(std::time::Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                .local_addr(bind)
+                .upgrade(upgrade)
+                .finish(actix_service::map_config(app, |_| {
+                    actix_web::dev::AppConfig::default()
+                }))
+                .tcp()
+        })
+        .with_context(|| {
+            format!("cannot listen on {bind}: is another server using that port? (setting `bind`)")
+        })?
+        .run();
     Ok(server)
 }
 

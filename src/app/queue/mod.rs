@@ -46,8 +46,9 @@ pub struct Published {
     pub playback: Playback,
     /// `GET /api/queue`'s body.
     pub state: Arc<str>,
-    /// The socket message: `{"type": "state", "state": {...}}`.
-    pub message: Arc<str>,
+    /// The socket message: `{"type": "state", "state": {...}}`. Shared bytes: every socket
+    /// sends this one copy.
+    pub message: bytestring::ByteString,
 }
 
 impl Published {
