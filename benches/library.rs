@@ -157,6 +157,10 @@ fn bench(tracks: usize, runs: usize, root: &Path) {
             &format!("127.0.0.1:{port}"),
             "--scan-interval",
             "0",
+            "--lan",
+            "off",
+            "--local-output",
+            "false",
         ])
         .env("HOUSEBAND_LOG", "warn")
         .stdout(Stdio::null())

@@ -91,6 +91,12 @@ enum Command {
         /// Offer this machine's sound card as an output [env: HOUSEBAND_LOCAL_OUTPUT]
         #[arg(long, value_name = "BOOL")]
         local_output: Option<String>,
+        /// Announce the server and find speakers on the LAN: on or off [env: HOUSEBAND_LAN]
+        #[arg(long, value_name = "on|off")]
+        lan: Option<String>,
+        /// The name announced on the LAN [env: HOUSEBAND_LAN_NAME]
+        #[arg(long, value_name = "NAME")]
+        lan_name: Option<String>,
     },
     /// Scan the music folders once and exit
     Scan {
@@ -216,6 +222,8 @@ fn flags_of(cli: &Cli) -> Flags {
             allow_outside_links,
             replay_gain,
             local_output,
+            lan,
+            lan_name,
         } => {
             library(l, &mut f);
             f.set("bind", bind.clone());
@@ -229,6 +237,8 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("allow_outside_links", allow_outside_links.clone());
             f.set("replay_gain", replay_gain.clone());
             f.set("local_output", local_output.clone());
+            f.set("lan", lan.clone());
+            f.set("lan_name", lan_name.clone());
         }
         Command::Scan { library: l, .. } => library(l, &mut f),
         Command::User { .. } => {}
@@ -308,6 +318,21 @@ fn serve(settings: Settings) -> Result<()> {
         let server = crate::server::bind(app.clone())?;
         tracing::info!(bind = %app.settings.bind, db = %app.db.path().display(), "listening");
         start_background(&app)?;
+        let lan = if app.settings.lan {
+            let me = crate::app::lan::mdns::Announcement {
+                name: app
+                    .settings
+                    .lan_name
+                    .clone()
+                    .unwrap_or_else(crate::app::lan::mdns::default_name),
+                port: app.settings.bind.port(),
+                id: app.users.sign("server-id"),
+                version: env!("CARGO_PKG_VERSION"),
+            };
+            Some(crate::app::lan::Lan::start(&me, app.outputs.clone())?)
+        } else {
+            None
+        };
         if app.settings.local_output {
             app.outputs
                 .add_local(crate::app::outputs::local::Local::start(
@@ -317,9 +342,13 @@ fn serve(settings: Settings) -> Result<()> {
                     app.settings.replay_gain,
                 )?);
         }
-        server
+        let served = server
             .await
-            .context("the HTTP server stopped with an error")
+            .context("the HTTP server stopped with an error");
+        if let Some(lan) = lan {
+            lan.stop();
+        }
+        served
     })
 }
 

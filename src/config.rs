@@ -161,6 +161,18 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "Offer this machine's sound card (the default ALSA device) as the `local` output of the household queue. Off, it is not listed and no sound device is opened.",
     },
     SettingInfo {
+        key: "lan",
+        flag: Some("--lan"),
+        default: "true",
+        help: "The home-network features: announce the server by mDNS, find UPnP, Google Cast and AirPlay speakers (SSDP, mDNS). Off, no multicast is sent at all.",
+    },
+    SettingInfo {
+        key: "lan_name",
+        flag: Some("--lan-name"),
+        default: "Houseband on <hostname>",
+        help: "The name the server announces on the network.",
+    },
+    SettingInfo {
         key: "log",
         flag: Some("--log"),
         default: "info",
@@ -202,6 +214,9 @@ pub struct Settings {
     pub allow_outside_links: bool,
     pub replay_gain: ReplayGain,
     pub local_output: bool,
+    pub lan: bool,
+    /// `None`: "Houseband on <hostname>".
+    pub lan_name: Option<String>,
     pub log: String,
     pub admin_password: Option<String>,
 }
@@ -227,6 +242,8 @@ impl Settings {
             allow_outside_links: false,
             replay_gain: ReplayGain::Off,
             local_output: true,
+            lan: true,
+            lan_name: None,
             log: "info".into(),
             admin_password: None,
         }
@@ -591,6 +608,13 @@ pub fn resolve(
             }
         })?,
         local_output: resolver.one("local_output", true, "true or false", parse_bool)?,
+        lan: resolver.one("lan", true, "on or off", parse_bool)?,
+        lan_name: resolver.one("lan_name", None, "a name of 1 to 63 characters", |s| {
+            let s = s.trim();
+            (1..=63)
+                .contains(&s.chars().count())
+                .then(|| Some(s.to_string()))
+        })?,
         log: resolver.one(
             "log",
             "info".to_string(),

@@ -264,6 +264,9 @@ pub fn bench_server(
             "0",
             "--local-output",
             "false",
+            // Benches run on the host: no multicast.
+            "--lan",
+            "off",
         ])
         .args(extra)
         .env("HOUSEBAND_LOG", "warn")

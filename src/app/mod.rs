@@ -5,6 +5,7 @@ pub mod annotations;
 pub mod bookmarks;
 pub mod chat;
 pub mod db;
+pub mod lan;
 pub mod library;
 pub mod media;
 pub mod outputs;
@@ -47,7 +48,7 @@ pub struct App {
     pub media: Arc<Media>,
     pub players: Players,
     pub queues: Queues,
-    pub outputs: outputs::Outputs,
+    pub outputs: Arc<outputs::Outputs>,
 }
 
 impl App {
@@ -84,7 +85,7 @@ impl App {
             media,
             players,
             queues,
-            outputs: outputs::Outputs::default(),
+            outputs: Arc::default(),
         })
     }
 }

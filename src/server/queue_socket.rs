@@ -246,7 +246,30 @@ impl Watcher {
                 }
             };
         }
+        self.linger().await;
         self.leave().await;
+    }
+
+    /// Ends the connection gently: no more writes, and what the client still sends is read
+    /// and dropped until it closes too (at most 2 s). Closing with unread bytes would reset the
+    /// connection, and the client would lose the messages it had not read yet.
+    async fn linger(&self) {
+        let _ = socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write);
+        let drain = async {
+            let mut sink = [0u8; 1024];
+            loop {
+                if self.stream.readable().await.is_err() {
+                    return;
+                }
+                match self.stream.try_read(&mut sink) {
+                    Ok(0) => return,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
     }
 
     /// A new state: sent, and an order if this socket is the queue's player.

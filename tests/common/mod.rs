@@ -64,7 +64,9 @@ impl Sandbox {
             .env_remove("HOUSEBAND_CONFIG")
             .env("HOUSEBAND_LOG", "warn")
             // No test plays on this machine's sound card unless it asks to (with a fake one).
-            .env("HOUSEBAND_LOCAL_OUTPUT", "false");
+            .env("HOUSEBAND_LOCAL_OUTPUT", "false")
+            // Nor sends multicast: LAN features run only inside network namespaces (tests/lan.rs).
+            .env("HOUSEBAND_LAN", "off");
         c
     }
     /// `houseband scan --music <music> [extra]`, asserting success; returns stdout.
