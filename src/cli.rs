@@ -329,7 +329,13 @@ fn serve(settings: Settings) -> Result<()> {
                 id: app.users.sign("server-id"),
                 version: env!("CARGO_PKG_VERSION"),
             };
-            Some(crate::app::lan::Lan::start(&me, app.outputs.clone())?)
+            Some(crate::app::lan::Lan::start(
+                &me,
+                app.outputs.clone(),
+                app.queues.home().clone(),
+                app.db.clone(),
+                app.users.clone(),
+            )?)
         } else {
             None
         };

@@ -126,7 +126,10 @@ impl Lan {
             .args(["--bind", &format!("0.0.0.0:{port}"), "--lan", "on"])
             .args(["--lan-name", "Test House", "--watch", "off"])
             .args(["--scan-interval", "0", "--local-output", "false"])
-            .env("HOUSEBAND_LOG", "warn")
+            .env(
+                "HOUSEBAND_LOG",
+                std::env::var("LAN_LOG").unwrap_or("warn".into()),
+            )
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
@@ -173,6 +176,45 @@ impl Lan {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+const RENDERER_UUID: &str = "8d8f9a2e-1b4c-4f6e-9a1d-000000000001";
+const RENDERER_ID: &str = "upnp-8d8f9a2e-1b4c-4f6e-9a1d-000000000001";
+const RENDERER_PORT: u16 = 49494;
+
+impl Lan {
+    /// Starts Debian's gmediarender in the room, as "Living Room" (its index in `children`);
+    /// None when it is not installed.
+    fn renderer(&mut self) -> Option<usize> {
+        if Command::new("gmediarender")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return None;
+        }
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.room, "gmediarender"])
+            .args(["-f", "Living Room", "-u", RENDERER_UUID])
+            .args(["-I", &self.room_if, "-p", &RENDERER_PORT.to_string()])
+            // A sink that keeps time (a plain fakesink "plays" a song in milliseconds).
+            .arg("--gstout-audiopipe=fakesink sync=true")
+            .args(if std::env::var("LAN_LOG").is_ok() {
+                vec!["--logfile", "stderr"]
+            } else {
+                vec![]
+            })
+            .stdout(Stdio::null())
+            .stderr(if std::env::var("LAN_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        Some(self.children.len() - 1)
     }
 }
 
@@ -353,26 +395,7 @@ fn renderers_are_found_by_ssdp_and_hostile_announcements_do_no_harm() {
     lan.serve(&sb, port);
 
     // A real renderer (Debian's gmediarender), when it is installed.
-    if Command::new("gmediarender")
-        .arg("--version")
-        .output()
-        .is_ok()
-    {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &lan.room, "gmediarender"])
-            .args([
-                "-f",
-                "Living Room",
-                "-u",
-                "8d8f9a2e-1b4c-4f6e-9a1d-000000000001",
-            ])
-            .args(["-I", &lan.room_if, "-p", "49494"])
-            .arg("--gstout-audiopipe=fakesink sync=true")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        lan.children.push(child);
+    if lan.renderer().is_some() {
         let (r, took) = lan.wait_for_output(port, "gmediarender", |o| o["name"] == "Living Room");
         assert!(took < Duration::from_secs(5), "listed after {took:?}");
         assert_eq!(r["kind"], "upnp");
@@ -454,4 +477,222 @@ fn renderers_are_found_by_ssdp_and_hostile_announcements_do_no_harm() {
     );
     assert_eq!(speakers(&outputs), 256);
     assert!(hits.load(Ordering::SeqCst) >= 256);
+}
+
+/// A WAV file of `seconds` of a 440 Hz tone (16-bit stereo, 44.1 kHz).
+fn long_tone(path: &std::path::Path, seconds: u32) {
+    let frames = 44_100 * seconds;
+    let mut wav = Vec::new();
+    let data = frames * 4;
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    for v in [1u16, 2] {
+        wav.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [44_100u32, 44_100 * 4] {
+        wav.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [4u16, 16] {
+        wav.extend_from_slice(&v.to_le_bytes());
+    }
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data.to_le_bytes());
+    for i in 0..frames {
+        let s = ((i as f64 * 440.0 * std::f64::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
+        wav.extend_from_slice(&s.to_le_bytes());
+        wav.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, wav).unwrap();
+}
+
+/// An action on the renderer, straight from the test (to check what the server told it).
+fn renderer_says(lan: &Lan, service: &str, action: &str, args: &str, field: &str) -> String {
+    let (service, action, args, field) = (
+        service.to_string(),
+        action.to_string(),
+        args.to_string(),
+        field.to_string(),
+    );
+    Lan::inside(&lan.house, move || {
+        let d = houseband::app::lan::upnp::fetch_description(&format!(
+            "http://{ROOM_IP}:{RENDERER_PORT}/description.xml"
+        ))
+        .unwrap();
+        let s = match service.as_str() {
+            "AVTransport" => d.av_transport.unwrap(),
+            _ => d.rendering_control.unwrap(),
+        };
+        let mut pairs: Vec<(&str, &str)> = vec![("InstanceID", "0")];
+        for kv in args.split('&').filter(|a| !a.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap();
+            pairs.push((k, v));
+        }
+        let agent = houseband::app::lan::upnp::agent();
+        houseband::app::lan::upnp::action(&agent, &s, &action, &pairs).unwrap()[&field].clone()
+    })
+}
+
+impl Lan {
+    fn queue_op(&self, port: u16, op: Value) -> Value {
+        Lan::inside(&self.house, move || {
+            let r = ureq::post(&format!("http://127.0.0.1:{port}/api/queue"))
+                .set("Authorization", "Basic YW5uOnB3")
+                .set("Content-Type", "application/json")
+                .send_string(&op.to_string());
+            let r = match r {
+                Ok(r) => r,
+                Err(ureq::Error::Status(_, r)) => r,
+                Err(e) => panic!("{e}"),
+            };
+            serde_json::from_reader(r.into_reader()).unwrap()
+        })
+    }
+
+    fn queue(&self, port: u16) -> Value {
+        Lan::inside(&self.house, move || {
+            let r = ureq::get(&format!("http://127.0.0.1:{port}/api/queue"))
+                .set("Authorization", "Basic YW5uOnB3")
+                .call()
+                .unwrap();
+            serde_json::from_reader(r.into_reader()).unwrap()
+        })
+    }
+
+    fn wait_queue(
+        &self,
+        port: u16,
+        what: &str,
+        limit: Duration,
+        test: impl Fn(&Value) -> bool,
+    ) -> Duration {
+        let start = Instant::now();
+        loop {
+            let q = self.queue(port);
+            if test(&q) {
+                return start.elapsed();
+            }
+            assert!(start.elapsed() < limit, "{what} within {limit:?}: {q}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn the_queue_plays_on_a_real_upnp_renderer() {
+    let Some(mut lan) = Lan::build() else { return };
+    let sb = house_with_users();
+    long_tone(&sb.music().join("Long Tone.wav"), 8);
+    let port = 4545;
+    lan.serve(&sb, port);
+    let Some(renderer) = lan.renderer() else {
+        eprintln!("skipped: gmediarender is not installed");
+        return;
+    };
+    lan.wait_for_output(port, "the renderer", |o| {
+        o["id"] == RENDERER_ID && o["available"] == true
+    });
+    let start = Instant::now();
+    while sb.count("FROM tracks WHERE path LIKE '%Long Tone.wav'") == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the long tone is not scanned"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let long = format!("tr-{}", sb.track_id("Long Tone.wav"));
+    let state = lan.queue_op(
+        port,
+        serde_json::json!({"op": "add", "songs": [long, long]}),
+    );
+    let first = state["entries"][0]["id"].clone();
+    let second = state["entries"][1]["id"].clone();
+    lan.queue_op(
+        port,
+        serde_json::json!({"op": "set_output", "output": RENDERER_ID}),
+    );
+
+    // Play: the renderer fetches the stream and plays it; its position comes back to the queue.
+    lan.queue_op(port, serde_json::json!({"op": "play", "entry": first}));
+    let playing = lan.wait_queue(port, "the renderer playing", Duration::from_secs(5), |q| {
+        q["position_ms"].as_i64().unwrap_or(0) >= 1000
+    });
+    eprintln!("renderer: play -> position reported after {playing:?}");
+    assert_eq!(
+        renderer_says(
+            &lan,
+            "AVTransport",
+            "GetTransportInfo",
+            "",
+            "CurrentTransportState"
+        ),
+        "PLAYING"
+    );
+    let uri = renderer_says(&lan, "AVTransport", "GetMediaInfo", "", "CurrentURI");
+    assert!(
+        uri.starts_with(&format!("http://{HOUSE_IP}:{port}/api/stream/{long}?")),
+        "{uri}"
+    );
+    assert!(uri.contains("sig="), "{uri}");
+
+    // Pause, volume.
+    lan.queue_op(port, serde_json::json!({"op": "pause"}));
+    let start = Instant::now();
+    while renderer_says(
+        &lan,
+        "AVTransport",
+        "GetTransportInfo",
+        "",
+        "CurrentTransportState",
+    ) != "PAUSED_PLAYBACK"
+    {
+        assert!(start.elapsed() < Duration::from_secs(2), "not paused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    lan.queue_op(port, serde_json::json!({"op": "set_volume", "volume": 30}));
+    let start = Instant::now();
+    while renderer_says(
+        &lan,
+        "RenderingControl",
+        "GetVolume",
+        "Channel=Master",
+        "CurrentVolume",
+    ) != "30"
+    {
+        assert!(start.elapsed() < Duration::from_secs(2), "volume not set");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Seek, then resume: it plays from there, and at the end the queue moves on by itself.
+    lan.queue_op(port, serde_json::json!({"op": "seek", "position_ms": 6000}));
+    lan.queue_op(port, serde_json::json!({"op": "resume"}));
+    lan.wait_queue(
+        port,
+        "the position after the seek",
+        Duration::from_secs(5),
+        |q| q["position_ms"].as_i64().unwrap_or(0) >= 6500,
+    );
+    lan.wait_queue(port, "the next entry", Duration::from_secs(8), |q| {
+        q["current"] == second && q["playing"] == true
+    });
+    lan.wait_queue(
+        port,
+        "the second entry playing",
+        Duration::from_secs(5),
+        |q| q["position_ms"].as_i64().unwrap_or(0) >= 1000,
+    );
+
+    // The renderer dies mid-song: the queue pauses where it was, the output is unavailable.
+    let child = &mut lan.children[renderer];
+    child.kill().unwrap();
+    child.wait().unwrap();
+    lan.wait_queue(port, "the queue paused", Duration::from_secs(10), |q| {
+        q["playing"] == false
+            && q["current"] == second
+            && q["position_ms"].as_i64().unwrap_or(0) >= 1000
+    });
+    lan.wait_for_output(port, "the renderer unavailable", |o| {
+        o["id"] == RENDERER_ID && o["available"] == false
+    });
 }

@@ -38,7 +38,7 @@ pub struct App {
     pub settings: Settings,
     pub db: Arc<Db>,
     pub library: Arc<Library>,
-    pub users: Users,
+    pub users: Arc<Users>,
     pub annotations: Annotations,
     pub playlists: Playlists,
     pub bookmarks: Bookmarks,
@@ -55,7 +55,7 @@ impl App {
     pub fn open(settings: Settings) -> Result<App> {
         let db = Arc::new(Db::open(&settings.data)?);
         let library = Arc::new(Library::new(db.clone(), &settings));
-        let users = Users::new(db.clone(), &settings.data)?;
+        let users = Arc::new(Users::new(db.clone(), &settings.data)?);
         let annotations = Annotations::new(db.clone());
         let playlists = Playlists::new(db.clone());
         let bookmarks = Bookmarks::new(db.clone());

@@ -344,6 +344,10 @@ struct StreamQuery {
     max_bit_rate: Option<u32>,
     #[serde(rename = "timeOffset")]
     time_offset: Option<f64>,
+    /// A signed link, for speakers that cannot log in: the user, until when, the signature.
+    u: Option<String>,
+    exp: Option<i64>,
+    sig: Option<String>,
 }
 
 /// `GET /api/stream/{id}`: a song for the web app and speakers, the file as it is or transcoded
@@ -358,7 +362,13 @@ async fn stream(
     let id = path.into_inner();
     let q = query.into_inner();
     let (ip, user_agent) = crate::server::caller(&req);
-    let answer = for_user(&req, app, brake, move |app, user| {
+    let signed = match (q.u.clone(), q.exp, q.sig.clone()) {
+        (Some(u), Some(exp), Some(sig)) => Some((u, exp, sig)),
+        _ => None,
+    };
+    let format = q.format.clone().unwrap_or_default();
+    let song_id = id.clone();
+    let work = move |app: &App, user: User| {
         if !user.has_role("stream") {
             return Err(Failure::new(
                 StatusCode::FORBIDDEN,
@@ -404,8 +414,33 @@ async fn stream(
                 media::StreamFailure::Internal(e) => Failure::internal(format!("{e:#}")),
             })?;
         Ok((delivery, format!("{}.{suffix}", song.title)))
-    })
-    .await;
+    };
+    let answer = match signed {
+        Some((u, exp, sig)) => {
+            let app = app.into_inner();
+            let outcome = web::block(move || {
+                if !app
+                    .users
+                    .stream_link_valid(&song_id, &u, &format, exp, &sig)
+                {
+                    return Err(Failure::new(
+                        StatusCode::FORBIDDEN,
+                        "the stream link is not valid or has expired",
+                    ));
+                }
+                let user = app.users.find(&u)?.ok_or_else(|| {
+                    Failure::new(StatusCode::FORBIDDEN, "the link's user is gone")
+                })?;
+                work(&app, user)
+            })
+            .await;
+            match outcome {
+                Ok(r) => r.map_err(|f| f.response()),
+                Err(e) => Err(Failure::internal(e).response()),
+            }
+        }
+        None => for_user(&req, app, brake, work).await,
+    };
     match answer {
         Ok((delivery, name)) => crate::server::media::respond(&req, delivery, name, false, false),
         Err(response) => response,

@@ -2,6 +2,7 @@
 //! UPnP/DLNA renderers and mDNS for Google Cast and AirPlay, each becoming an output. Everything
 //! here sends multicast: the `lan` setting turns it all off.
 
+pub mod cast;
 pub mod mdns;
 pub mod ssdp;
 pub mod upnp;
@@ -22,7 +23,14 @@ pub struct Lan {
 impl Lan {
     /// Starts announcing and discovering. A part that cannot start (no multicast on this
     /// machine, port 1900 taken) is logged and left out; the rest runs.
-    pub fn start(me: &mdns::Announcement, outputs: Arc<Outputs>) -> Result<Lan> {
+    pub fn start(
+        me: &mdns::Announcement,
+        outputs: Arc<Outputs>,
+        queue: Arc<crate::app::queue::Queue>,
+        db: Arc<crate::app::db::Db>,
+        users: Arc<crate::app::users::Users>,
+    ) -> Result<Lan> {
+        let devices: cast::Devices = Arc::default();
         let mdns = match mdns::Mdns::start(me, outputs.clone()) {
             Ok(m) => {
                 tracing::info!(name = %me.name, "announced on the LAN by mDNS");
@@ -33,7 +41,12 @@ impl Lan {
                 None
             }
         };
-        let ssdp = match ssdp::Ssdp::start(outputs) {
+        if let Err(e) =
+            cast::Caster::start(queue, db, users, outputs.clone(), devices.clone(), me.port)
+        {
+            tracing::warn!("playing on renderers is off: {e:#}");
+        }
+        let ssdp = match ssdp::Ssdp::start(outputs, devices) {
             Ok(s) => Some(s),
             Err(e) => {
                 tracing::warn!("UPnP renderers will not be found: {e:#}");

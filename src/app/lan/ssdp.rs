@@ -131,7 +131,7 @@ pub struct Ssdp {
 }
 
 impl Ssdp {
-    pub fn start(outputs: Arc<Outputs>) -> Result<Ssdp> {
+    pub fn start(outputs: Arc<Outputs>, devices: super::cast::Devices) -> Result<Ssdp> {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let listener = listen_socket().context("SSDP cannot listen on port 1900")?;
         let searcher = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
@@ -140,18 +140,23 @@ impl Ssdp {
         let known: Arc<Mutex<HashMap<String, Known>>> = Arc::default();
         let (fetch_tx, fetch_rx) = crossbeam_channel::bounded::<(Notice, IpAddr)>(FETCH_BACKLOG);
         for _ in 0..FETCHERS {
-            let (rx, outputs, known) = (fetch_rx.clone(), outputs.clone(), known.clone());
+            let (rx, outputs, known, devices) = (
+                fetch_rx.clone(),
+                outputs.clone(),
+                known.clone(),
+                devices.clone(),
+            );
             std::thread::Builder::new()
                 .name("lan-ssdp-fetch".into())
                 .spawn(move || {
                     for (notice, _) in rx {
-                        describe(&notice, &outputs, &known);
+                        describe(&notice, &outputs, &known, &devices);
                     }
                 })?;
         }
         // Packets from both sockets go through one handler.
         let handle = {
-            let (outputs, known) = (outputs.clone(), known.clone());
+            let (outputs, known, devices) = (outputs.clone(), known.clone(), devices.clone());
             move |packet: &[u8], from: SocketAddr| {
                 let notice = match parse(packet, from.ip()) {
                     Ok(Some(n)) => n,
@@ -181,6 +186,12 @@ impl Ssdp {
                         _ => false,
                     }
                 };
+                // A renderer dropped by the caster (it stopped answering) is read again.
+                let fresh = fresh
+                    && devices
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .contains_key(&id);
                 if fresh {
                     outputs.touch(&id);
                 } else if fetch_tx.try_send((notice, from.ip())).is_err() {
@@ -264,7 +275,12 @@ fn expire(outputs: &Outputs, known: &Mutex<HashMap<String, Known>>) {
 }
 
 /// Reads a new renderer's description and lists it.
-fn describe(notice: &Notice, outputs: &Outputs, known: &Mutex<HashMap<String, Known>>) {
+fn describe(
+    notice: &Notice,
+    outputs: &Outputs,
+    known: &Mutex<HashMap<String, Known>>,
+    devices: &super::cast::Devices,
+) {
     let Some(location) = &notice.location else {
         return;
     };
@@ -294,6 +310,10 @@ fn describe(notice: &Notice, outputs: &Outputs, known: &Mutex<HashMap<String, Kn
         super::too_many(&notice.uuid);
         return;
     }
+    devices
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(output_id(&notice.uuid), device);
     known.lock().unwrap_or_else(|p| p.into_inner()).insert(
         notice.uuid.clone(),
         Known {
@@ -323,9 +343,6 @@ fn speaker(notice: &Notice, device: &Device, address: String) -> Output {
     if device.av_transport.is_none() {
         o.available = false;
         o.problem = Some("it offers no AVTransport service to play with".into());
-    } else {
-        o.available = false;
-        o.problem = Some("playing on UPnP renderers is not built yet".into());
     }
     o
 }

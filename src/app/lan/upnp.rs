@@ -11,6 +11,8 @@ const MAX_DESCRIPTION: u64 = 256 * 1024;
 /// One UPnP service of a device: where to send control requests and subscribe to events.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
+    /// As the device names it, e.g. `urn:schemas-upnp-org:service:AVTransport:1`.
+    pub service_type: String,
     pub control_url: String,
     pub event_url: Option<String>,
 }
@@ -33,6 +35,9 @@ pub fn agent() -> ureq::Agent {
         .timeout_connect(Duration::from_secs(2))
         .timeout(Duration::from_secs(5))
         .redirects(0)
+        // Devices close kept-alive connections without warning (libupnp does), and a SOAP
+        // POST on a dead one is lost: a new connection each time.
+        .max_idle_connections(0)
         .build()
 }
 
@@ -94,6 +99,7 @@ pub fn parse_description(xml: &str, location: &str) -> Result<Device> {
         }
         let event = text(s, "eventSubURL");
         Some(Service {
+            service_type: text(s, "serviceType"),
             control_url: resolve(&base, &control)?,
             event_url: (!event.is_empty())
                 .then(|| resolve(&base, &event))
@@ -113,6 +119,70 @@ pub fn parse_description(xml: &str, location: &str) -> Result<Device> {
         rendering_control: service("RenderingControl"),
         connection_manager: service("ConnectionManager"),
     })
+}
+
+/// The largest SOAP answer read.
+const MAX_ANSWER: u64 = 64 * 1024;
+
+pub use crate::xml::escape;
+
+/// Calls a UPnP action: a SOAP request to the service; its output arguments by name. A device
+/// that refuses answers an error with its UPnP error code and description.
+pub fn action(
+    agent: &ureq::Agent,
+    service: &Service,
+    name: &str,
+    args: &[(&str, &str)],
+) -> Result<std::collections::HashMap<String, String>> {
+    let urn = &service.service_type;
+    let mut body = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body><u:{name} xmlns:u="{urn}">"#
+    );
+    for (k, v) in args {
+        body.push_str(&format!("<{k}>{}</{k}>", escape(v)));
+    }
+    body.push_str(&format!("</u:{name}></s:Body></s:Envelope>"));
+    let response = agent
+        .post(&service.control_url)
+        .set("Content-Type", "text/xml; charset=\"utf-8\"")
+        .set("SOAPACTION", &format!("\"{urn}#{name}\""))
+        .send_string(&body);
+    let (ok, response) = match response {
+        Ok(r) => (true, r),
+        Err(ureq::Error::Status(_, r)) => (false, r),
+        Err(e) => bail!("{name}: {e}"),
+    };
+    let mut text = String::new();
+    response
+        .into_reader()
+        .take(MAX_ANSWER)
+        .read_to_string(&mut text)
+        .with_context(|| format!("{name}: the answer is not text"))?;
+    let doc = roxmltree::Document::parse(&text)
+        .with_context(|| format!("{name}: the answer is not XML"))?;
+    let find = |tag: &str| {
+        doc.descendants()
+            .find(|n| n.is_element() && n.tag_name().name() == tag)
+    };
+    if !ok {
+        let code = find("errorCode").and_then(|n| n.text()).unwrap_or("?");
+        let why = find("errorDescription")
+            .and_then(|n| n.text())
+            .unwrap_or("");
+        bail!("the device refused {name}: UPnP error {code} {why}");
+    }
+    let answer = find(&format!("{name}Response"))
+        .ok_or_else(|| anyhow!("{name}: no {name}Response in the answer"))?;
+    Ok(answer
+        .children()
+        .filter(|c| c.is_element())
+        .map(|c| {
+            (
+                c.tag_name().name().to_string(),
+                c.text().unwrap_or("").to_string(),
+            )
+        })
+        .collect())
 }
 
 /// `url` made absolute against `base`; only http URLs on the base's host are kept (a

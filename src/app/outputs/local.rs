@@ -188,24 +188,10 @@ impl Local {
             detail: "looking for a sound device".into(),
         }));
         let (tx, rx) = crossbeam_channel::unbounded();
-        let (first, mut changes) = queue.watch();
         let forward = tx.clone();
-        let watched = queue.clone();
-        std::thread::Builder::new()
-            .name("local-output-watch".into())
-            .spawn(move || {
-                use tokio::sync::broadcast::error::RecvError;
-                loop {
-                    let p = match changes.blocking_recv() {
-                        Ok(p) => p,
-                        // Fell behind: the newest state says all the skipped ones did.
-                        Err(RecvError::Lagged(_)) => watched.published(),
-                        Err(RecvError::Closed) => return,
-                    };
-                    if forward.send(Event::Changed(p)).is_err() {
-                        return;
-                    }
-                }
+        let first = queue
+            .follow_on_thread("local-output-watch", move |p| {
+                forward.send(Event::Changed(p)).is_ok()
             })
             .context("cannot start the local output")?;
         let mut follower = Follower {

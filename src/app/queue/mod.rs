@@ -138,6 +138,32 @@ impl Queue {
         (inner.published.clone(), self.tx.subscribe())
     }
 
+    /// For code outside async tasks (outputs): calls `on_change` from a thread of its own with
+    /// every change from here on (after falling behind, the newest state, which says all the
+    /// skipped ones did), until it returns false. Returns the state now.
+    pub fn follow_on_thread(
+        self: &Arc<Self>,
+        name: &str,
+        mut on_change: impl FnMut(Published) -> bool + Send + 'static,
+    ) -> std::io::Result<Published> {
+        use tokio::sync::broadcast::error::RecvError;
+        let (now, mut changes) = self.watch();
+        let queue = self.clone();
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || loop {
+                let p = match changes.blocking_recv() {
+                    Ok(p) => p,
+                    Err(RecvError::Lagged(_)) => queue.published(),
+                    Err(RecvError::Closed) => return,
+                };
+                if !on_change(p) {
+                    return;
+                }
+            })?;
+        Ok(now)
+    }
+
     /// Runs a command built on version `seen`; stores and publishes what changed. A rejected
     /// command changes nothing and comes back with the current state.
     pub fn run(&self, command: Command, seen: Option<i64>) -> Result<Published, Refusal> {

@@ -229,6 +229,32 @@ impl Users {
                 == 0
     }
 
+    /// The query of a stream link for devices that cannot log in (network speakers): song
+    /// `song` as `user`, in `format` (empty: the file as it is), until `expires` (Unix seconds).
+    pub fn stream_link(&self, song: &str, user: &str, format: &str, expires: i64) -> String {
+        let sig = self.sign(&format!("stream\n{song}\n{user}\n{format}\n{expires}"));
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        format!(
+            "u={}&format={}&exp={expires}&sig={sig}",
+            enc(user),
+            enc(if format.is_empty() { "raw" } else { format })
+        )
+    }
+
+    /// Whether a stream link's signature and time hold.
+    pub fn stream_link_valid(
+        &self,
+        song: &str,
+        user: &str,
+        format: &str,
+        expires: i64,
+        sig: &str,
+    ) -> bool {
+        let format = if format == "raw" { "" } else { format };
+        expires >= crate::app::db::now()
+            && self.signed(&format!("stream\n{song}\n{user}\n{format}\n{expires}"), sig)
+    }
+
     pub fn key_path(data_dir: &Path) -> PathBuf {
         data_dir.join(KEY_FILE)
     }
