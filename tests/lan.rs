@@ -6,229 +6,18 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::Sandbox;
+use houseband::testkit::lan::{
+    long_tone, renderer_says, Lan, ELSEWHERE_IP, HOUSE_IP, RENDERER_ID, ROOM_IP,
+};
 use serde_json::Value;
 
-const HOUSE_IP: &str = "10.77.0.1";
-const ROOM_IP: &str = "10.77.0.2";
-/// A second address in the room, for announcements that point away from their sender.
-const ELSEWHERE_IP: &str = "10.77.0.3";
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip runs");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The virtual LAN, torn down on drop.
-struct Lan {
-    house: String,
-    room: String,
-    room_if: String,
-    children: Vec<Child>,
-}
-
-impl Lan {
-    /// None (with a message) where namespaces cannot be made.
-    fn build() -> Option<Lan> {
-        if !common::is_root() || Command::new("ip").arg("-V").output().is_err() {
-            eprintln!("skipped: building network namespaces needs root and iproute2 (CI has both)");
-            return None;
-        }
-        let n = std::process::id() % 100_000;
-        // Several tests build their LANs at once: a counter keeps the names apart.
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let k = NEXT.fetch_add(1, Ordering::SeqCst);
-        let lan = Lan {
-            house: format!("hb-house-{n}-{k}"),
-            room: format!("hb-room-{n}-{k}"),
-            room_if: format!("hbr{n}{k}"),
-            children: Vec::new(),
-        };
-        let house_if = format!("hbh{n}{k}");
-        ip(&["netns", "add", &lan.house]);
-        ip(&["netns", "add", &lan.room]);
-        ip(&[
-            "link",
-            "add",
-            &house_if,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &lan.room_if,
-        ]);
-        ip(&["link", "set", &house_if, "netns", &lan.house]);
-        ip(&["link", "set", &lan.room_if, "netns", &lan.room]);
-        for (ns, dev, addrs) in [
-            (&lan.house, &house_if, vec![HOUSE_IP]),
-            (&lan.room, &lan.room_if, vec![ROOM_IP, ELSEWHERE_IP]),
-        ] {
-            let exec = |args: &[&str]| {
-                let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
-                all.extend_from_slice(args);
-                ip(&all);
-            };
-            exec(&["link", "set", "lo", "up"]);
-            // An IPv4 LAN: IPv6 link-local answers would race the IPv4 ones in what a browser
-            // resolves first.
-            let sysctl = Command::new("ip")
-                .args(["netns", "exec", ns, "sh", "-c"])
-                .arg("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6")
-                .status()
-                .expect("sysctl runs");
-            assert!(sysctl.success());
-            for a in addrs {
-                exec(&["addr", "add", &format!("{a}/24"), "dev", dev]);
-            }
-            exec(&["link", "set", dev, "up", "multicast", "on"]);
-            // No default route in a namespace: multicast needs its own.
-            exec(&["route", "add", "224.0.0.0/4", "dev", dev]);
-        }
-        Some(lan)
-    }
-
-    /// Runs `work` on a thread inside namespace `ns`; threads it starts stay there too.
-    fn inside<T: Send + 'static>(ns: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
-        let path = format!("/run/netns/{ns}");
-        std::thread::spawn(move || {
-            use std::os::fd::AsRawFd;
-            let f = std::fs::File::open(&path).expect("the namespace exists");
-            assert_eq!(
-                unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) },
-                0,
-                "setns into {path}"
-            );
-            work()
-        })
-        .join()
-        .expect("the work inside the namespace")
-    }
-
-    /// Starts `houseband serve` in the house with the LAN features on.
-    fn serve(&mut self, sb: &Sandbox, port: u16) {
-        let music = sb.music();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.house])
-            .arg(env!("CARGO_BIN_EXE_houseband"))
-            .args(["serve", "--music"])
-            .arg(&music)
-            .arg("--data")
-            .arg(sb.data())
-            .args(["--bind", &format!("0.0.0.0:{port}"), "--lan", "on"])
-            .args(["--lan-name", "Test House", "--watch", "off"])
-            .args(["--scan-interval", "0", "--local-output", "false"])
-            .env(
-                "HOUSEBAND_LOG",
-                std::env::var("LAN_LOG").unwrap_or("warn".into()),
-            )
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.children.push(child);
-        let house = self.house.clone();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !Lan::inside(&house, move || {
-            ureq::get(&format!("http://127.0.0.1:{port}/api/health"))
-                .call()
-                .is_ok()
-        }) {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// `GET /api/outputs` from inside the house.
-    fn outputs(&self, port: u16) -> Vec<Value> {
-        Lan::inside(&self.house, move || {
-            let r = ureq::get(&format!("http://127.0.0.1:{port}/api/outputs"))
-                .set("Authorization", "Basic YW5uOnB3") // ann:pw
-                .call()
-                .unwrap();
-            let v: Value = serde_json::from_reader(r.into_reader()).unwrap();
-            v.as_array().unwrap().clone()
-        })
-    }
-
-    fn wait_for_output(
-        &self,
-        port: u16,
-        what: &str,
-        test: impl Fn(&Value) -> bool,
-    ) -> (Value, Duration) {
-        let start = Instant::now();
-        loop {
-            if let Some(o) = self.outputs(port).into_iter().find(|o| test(o)) {
-                return (o, start.elapsed());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "{what} not listed: {:?}",
-                self.outputs(port)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-const RENDERER_UUID: &str = "8d8f9a2e-1b4c-4f6e-9a1d-000000000001";
-const RENDERER_ID: &str = "upnp-8d8f9a2e-1b4c-4f6e-9a1d-000000000001";
-const RENDERER_PORT: u16 = 49494;
-
-impl Lan {
-    /// Starts Debian's gmediarender in the room, as "Living Room" (its index in `children`);
-    /// None when it is not installed.
-    fn renderer(&mut self) -> Option<usize> {
-        if Command::new("gmediarender")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            return None;
-        }
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.room, "gmediarender"])
-            .args(["-f", "Living Room", "-u", RENDERER_UUID])
-            .args(["-I", &self.room_if, "-p", &RENDERER_PORT.to_string()])
-            // A sink that keeps time (a plain fakesink "plays" a song in milliseconds).
-            .arg("--gstout-audiopipe=fakesink sync=true")
-            .args(if std::env::var("LAN_LOG").is_ok() {
-                vec!["--logfile", "stderr"]
-            } else {
-                vec![]
-            })
-            .stdout(Stdio::null())
-            .stderr(if std::env::var("LAN_LOG").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .unwrap();
-        self.children.push(child);
-        Some(self.children.len() - 1)
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for ns in [&self.house, &self.room] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
+const BIN: &str = env!("CARGO_BIN_EXE_houseband");
 
 fn house_with_users() -> Sandbox {
     let sb = Sandbox::with_library();
@@ -245,7 +34,7 @@ fn the_server_announces_itself_and_finds_cast_speakers_by_mdns() {
     let Some(mut lan) = Lan::build() else { return };
     let sb = house_with_users();
     let port = 4545;
-    lan.serve(&sb, port);
+    lan.serve(BIN, &sb.music(), &sb.data(), port);
 
     // A device in the room browses for Houseband and finds it, with its TXT record.
     let found = Lan::inside(&lan.room, || {
@@ -324,6 +113,45 @@ fn the_server_announces_itself_and_finds_cast_speakers_by_mdns() {
     lan.wait_for_output(port, "the Cast speaker gone", |o| {
         o["id"] == id && o["available"] == false
     });
+
+    // Stopped, the server says goodbye: browsers drop it at once.
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<()>();
+    let watcher = std::thread::spawn({
+        let room = lan.room.clone();
+        move || {
+            Lan::inside(&room, move || {
+                let mdns = mdns_sd::ServiceDaemon::new().unwrap();
+                let events = mdns.browse("_houseband._tcp.local.").unwrap();
+                let deadline = Instant::now() + Duration::from_secs(15);
+                let mut gone = None;
+                while let Ok(e) = events.recv_deadline(deadline) {
+                    match e {
+                        mdns_sd::ServiceEvent::ServiceResolved(_) => {
+                            let _ = seen_tx.send(());
+                        }
+                        mdns_sd::ServiceEvent::ServiceRemoved(_, name) => {
+                            gone = Some(name);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                let _ = mdns.shutdown();
+                gone
+            })
+        }
+    });
+    seen_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("found again");
+    let server = lan.children[0].id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &server])
+        .status()
+        .unwrap()
+        .success());
+    let gone = watcher.join().unwrap();
+    assert_eq!(gone.as_deref(), Some("Test House._houseband._tcp.local."));
 }
 
 /// A tiny web server in the room that hands out renderer descriptions, counting requests.
@@ -392,7 +220,7 @@ fn renderers_are_found_by_ssdp_and_hostile_announcements_do_no_harm() {
     let port = 4545;
     let (desc_port, hits) = description_server(&lan.room, ROOM_IP);
     let (away_port, away_hits) = description_server(&lan.room, ELSEWHERE_IP);
-    lan.serve(&sb, port);
+    lan.serve(BIN, &sb.music(), &sb.data(), port);
 
     // A real renderer (Debian's gmediarender), when it is installed.
     if lan.renderer().is_some() {
@@ -479,102 +307,16 @@ fn renderers_are_found_by_ssdp_and_hostile_announcements_do_no_harm() {
     assert!(hits.load(Ordering::SeqCst) >= 256);
 }
 
-/// A WAV file of `seconds` of a 440 Hz tone (16-bit stereo, 44.1 kHz).
-fn long_tone(path: &std::path::Path, seconds: u32) {
-    let frames = 44_100 * seconds;
-    let mut wav = Vec::new();
-    let data = frames * 4;
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    for v in [1u16, 2] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [44_100u32, 44_100 * 4] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [4u16, 16] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data.to_le_bytes());
-    for i in 0..frames {
-        let s = ((i as f64 * 440.0 * std::f64::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
-        wav.extend_from_slice(&s.to_le_bytes());
-        wav.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, wav).unwrap();
-}
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
 
-/// An action on the renderer, straight from the test (to check what the server told it).
-fn renderer_says(lan: &Lan, service: &str, action: &str, args: &str, field: &str) -> String {
-    let (service, action, args, field) = (
-        service.to_string(),
-        action.to_string(),
-        args.to_string(),
-        field.to_string(),
-    );
-    Lan::inside(&lan.house, move || {
-        let d = houseband::app::lan::upnp::fetch_description(&format!(
-            "http://{ROOM_IP}:{RENDERER_PORT}/description.xml"
-        ))
-        .unwrap();
-        let s = match service.as_str() {
-            "AVTransport" => d.av_transport.unwrap(),
-            _ => d.rendering_control.unwrap(),
-        };
-        let mut pairs: Vec<(&str, &str)> = vec![("InstanceID", "0")];
-        for kv in args.split('&').filter(|a| !a.is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap();
-            pairs.push((k, v));
-        }
-        let agent = houseband::app::lan::upnp::agent();
-        houseband::app::lan::upnp::action(&agent, &s, &action, &pairs).unwrap()[&field].clone()
-    })
-}
-
-impl Lan {
-    fn queue_op(&self, port: u16, op: Value) -> Value {
-        Lan::inside(&self.house, move || {
-            let r = ureq::post(&format!("http://127.0.0.1:{port}/api/queue"))
-                .set("Authorization", "Basic YW5uOnB3")
-                .set("Content-Type", "application/json")
-                .send_string(&op.to_string());
-            let r = match r {
-                Ok(r) => r,
-                Err(ureq::Error::Status(_, r)) => r,
-                Err(e) => panic!("{e}"),
-            };
-            serde_json::from_reader(r.into_reader()).unwrap()
-        })
-    }
-
-    fn queue(&self, port: u16) -> Value {
-        Lan::inside(&self.house, move || {
-            let r = ureq::get(&format!("http://127.0.0.1:{port}/api/queue"))
-                .set("Authorization", "Basic YW5uOnB3")
-                .call()
-                .unwrap();
-            serde_json::from_reader(r.into_reader()).unwrap()
-        })
-    }
-
-    fn wait_queue(
-        &self,
-        port: u16,
-        what: &str,
-        limit: Duration,
-        test: impl Fn(&Value) -> bool,
-    ) -> Duration {
-        let start = Instant::now();
-        loop {
-            let q = self.queue(port);
-            if test(&q) {
-                return start.elapsed();
+/// The next message of `kind` on a queue socket.
+fn next_of(ws: &mut Socket, kind: &str) -> Value {
+    loop {
+        if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == kind {
+                return v;
             }
-            assert!(start.elapsed() < limit, "{what} within {limit:?}: {q}");
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -585,7 +327,7 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
     let sb = house_with_users();
     long_tone(&sb.music().join("Long Tone.wav"), 8);
     let port = 4545;
-    lan.serve(&sb, port);
+    lan.serve(BIN, &sb.music(), &sb.data(), port);
     let Some(renderer) = lan.renderer() else {
         eprintln!("skipped: gmediarender is not installed");
         return;
@@ -682,6 +424,81 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
         Duration::from_secs(5),
         |q| q["position_ms"].as_i64().unwrap_or(0) >= 1000,
     );
+
+    // Hand-off to a browser player and back, each at the queue's place, in under a second.
+    let mut browser = Lan::inside(&lan.house, move || {
+        use tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://127.0.0.1:{port}/api/queue/ws")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Authorization", "Basic YW5uOnB3".parse().unwrap());
+        tungstenite::connect(req).unwrap().0
+    });
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = browser.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    let register = serde_json::json!({"type": "register_player", "name": "Tablet"});
+    browser
+        .send(tungstenite::Message::text(register.to_string()))
+        .unwrap();
+    let tablet = next_of(&mut browser, "registered")["output"].clone();
+    let at = lan.queue(port)["position_ms"].as_i64().unwrap();
+    let start = Instant::now();
+    lan.queue_op(
+        port,
+        serde_json::json!({"op": "set_output", "output": tablet}),
+    );
+    let order = next_of(&mut browser, "order");
+    let to_browser = start.elapsed();
+    assert_eq!(order["action"], "play");
+    assert!(order["position_ms"].as_i64().unwrap() >= at, "{order}");
+    let start = Instant::now();
+    while renderer_says(
+        &lan,
+        "AVTransport",
+        "GetTransportInfo",
+        "",
+        "CurrentTransportState",
+    ) != "STOPPED"
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the renderer still plays"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let at = lan.queue(port)["position_ms"].as_i64().unwrap();
+    let start = Instant::now();
+    lan.queue_op(
+        port,
+        serde_json::json!({"op": "set_output", "output": RENDERER_ID}),
+    );
+    while renderer_says(
+        &lan,
+        "AVTransport",
+        "GetTransportInfo",
+        "",
+        "CurrentTransportState",
+    ) != "PLAYING"
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the renderer does not play again"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let to_renderer = start.elapsed();
+    assert_eq!(next_of(&mut browser, "order")["action"], "stop");
+    let uri = renderer_says(&lan, "AVTransport", "GetMediaInfo", "", "CurrentURI");
+    assert!(
+        uri.contains(&format!("timeOffset={:.3}", at as f64 / 1000.0)),
+        "{uri} from {at}"
+    );
+    eprintln!(
+        "hand-off: renderer -> browser {to_browser:?}, browser -> renderer PLAYING {to_renderer:?}"
+    );
+    assert!(to_browser < Duration::from_secs(1) && to_renderer < Duration::from_secs(1));
 
     // The renderer dies mid-song: the queue pauses where it was, the output is unavailable.
     let child = &mut lan.children[renderer];

@@ -188,6 +188,12 @@ impl Caster {
                 }
                 Some((_, song)) => {
                     let (url, meta) = self.link(&device, song, p.position_ms)?;
+                    if loaded.is_some() {
+                        // A new URI while one plays makes some renderers fail the next Play
+                        // (gmediarender answers 501): stop the old one first.
+                        let _ = self.call(&device, "Stop", &[("InstanceID", "0")]);
+                        std::thread::sleep(SETTLE);
+                    }
                     self.call(
                         &device,
                         "SetAVTransportURI",
@@ -201,7 +207,12 @@ impl Caster {
                         // Some renderers (gmediarender) crash on a Play that races their own
                         // handling of the new URI: give them a moment.
                         std::thread::sleep(SETTLE);
-                        self.call(&device, "Play", &[("InstanceID", "0"), ("Speed", "1")])?;
+                        let play = [("InstanceID", "0"), ("Speed", "1")];
+                        if self.call(&device, "Play", &play).is_err() {
+                            // Once more, a moment later, before counting it as a failure.
+                            std::thread::sleep(SETTLE * 3);
+                            self.call(&device, "Play", &play)?;
+                        }
                     }
                 }
             }

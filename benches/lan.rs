@@ -1,0 +1,200 @@
+//! Home-network benchmark: figures, not a pass/fail test. Run it with `cargo bench --bench lan`
+//! (as root: it builds a virtual LAN of network namespaces, see `testkit::lan`; elsewhere it says
+//! so and stops). Needs Debian's gmediarender (and gstreamer1.0-plugins-good) as the renderer.
+//!
+//! Measures, each over several rounds: discovery (server start -> the renderer listed in
+//! `/api/outputs`), cast start (a play op -> the renderer in PLAYING), hand-off (renderer ->
+//! browser player: the player's order; browser -> renderer: PLAYING), and the gap between two
+//! songs on the renderer (how long it is not PLAYING between them). Goals from issue 7:
+//! listed < 5 s, PLAYING < 1 s, hand-off < 1 s.
+
+use std::time::{Duration, Instant};
+
+use houseband::testkit::lan::{long_tone, renderer_says, Lan, RENDERER_ID};
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_houseband");
+const PORT: u16 = 4545;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn state(lan: &Lan) -> String {
+    renderer_says(
+        lan,
+        "AVTransport",
+        "GetTransportInfo",
+        "",
+        "CurrentTransportState",
+    )
+}
+
+/// Milliseconds until the renderer reports `wanted`, polling every 10 ms.
+fn until_state(lan: &Lan, wanted: &str, limit: Duration) -> f64 {
+    let start = Instant::now();
+    while state(lan) != wanted {
+        assert!(
+            start.elapsed() < limit,
+            "the renderer never reached {wanted}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed().as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let Some(mut lan) = Lan::build() else { return };
+    if lan.renderer().is_none() {
+        println!(
+            "gmediarender is not installed: apt-get install gmediarender gstreamer1.0-plugins-good"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (music, data) = (dir.path().join("music"), dir.path().join("data"));
+    std::fs::create_dir_all(&music).unwrap();
+    long_tone(&music.join("Tone A.wav"), 3);
+    long_tone(&music.join("Tone B.wav"), 3);
+    long_tone(&music.join("Long.wav"), 30);
+    let added = std::process::Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "ann",
+            "--password",
+            "pw",
+            "--admin",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(added.status.success());
+
+    // Discovery: the renderer runs; the server starts and finds it.
+    let mut discovery = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        lan.serve(BIN, &music, &data, PORT);
+        lan.wait_for_output(PORT, "the renderer", |o| {
+            o["id"] == RENDERER_ID && o["available"] == true
+        });
+        discovery.push(start.elapsed().as_secs_f64() * 1000.0);
+        let mut server = lan.children.pop().unwrap();
+        let _ = server.kill();
+        let _ = server.wait();
+    }
+    println!(
+        "discovery (server start -> renderer listed): median {:.0} ms over 5, max {:.0} ms   goal < 5 s: {}",
+        median(discovery.clone()),
+        discovery.iter().cloned().fold(0.0, f64::max),
+        if median(discovery) < 5000.0 { "met" } else { "NOT met" }
+    );
+
+    lan.serve(BIN, &music, &data, PORT);
+    lan.wait_for_output(PORT, "the renderer", |o| o["id"] == RENDERER_ID);
+    let start = Instant::now();
+    while lan.queue(PORT)["version"].as_i64().is_none() || start.elapsed() < Duration::from_secs(1)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let song = |name: &str| -> String {
+        let rows = houseband::testkit::rows(
+            &data.join("houseband.db"),
+            "id",
+            &format!("FROM tracks WHERE path LIKE '%/{name}'"),
+        )
+        .unwrap();
+        format!("tr-{}", rows[0][0])
+    };
+    let (a, b, long) = (song("Tone A.wav"), song("Tone B.wav"), song("Long.wav"));
+    let q = lan.queue_op(PORT, json!({"op": "add", "songs": [long, a, b]}));
+    let entry = |i: usize| q["entries"][i]["id"].clone();
+    lan.queue_op(PORT, json!({"op": "set_output", "output": RENDERER_ID}));
+
+    // Cast start: play -> PLAYING.
+    let mut cast = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        lan.queue_op(PORT, json!({"op": "play", "entry": entry(0)}));
+        until_state(&lan, "PLAYING", Duration::from_secs(5));
+        cast.push(start.elapsed().as_secs_f64() * 1000.0);
+        lan.queue_op(PORT, json!({"op": "pause"}));
+        until_state(&lan, "PAUSED_PLAYBACK", Duration::from_secs(5));
+    }
+    println!(
+        "cast start (play op -> renderer PLAYING): median {:.0} ms over 10, max {:.0} ms   goal < 1 s: {}",
+        median(cast.clone()),
+        cast.iter().cloned().fold(0.0, f64::max),
+        if median(cast) < 1000.0 { "met" } else { "NOT met" }
+    );
+
+    // Hand-off both ways, from a playing renderer.
+    let mut browser = Lan::inside(&lan.house, move || {
+        use tungstenite::client::IntoClientRequest;
+        let mut req = format!("ws://127.0.0.1:{PORT}/api/queue/ws")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("Authorization", "Basic YW5uOnB3".parse().unwrap());
+        tungstenite::connect(req).unwrap().0
+    });
+    let next_of = |ws: &mut tungstenite::WebSocket<_>, kind: &str| loop {
+        if let Ok(tungstenite::Message::Text(t)) = ws.read() {
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    };
+    browser
+        .send(tungstenite::Message::text(
+            json!({"type": "register_player", "name": "Bench"}).to_string(),
+        ))
+        .unwrap();
+    let tablet = next_of(&mut browser, "registered")["output"].clone();
+    lan.queue_op(PORT, json!({"op": "play", "entry": entry(0)}));
+    until_state(&lan, "PLAYING", Duration::from_secs(5));
+    let (mut to_browser, mut to_renderer) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        lan.queue_op(PORT, json!({"op": "set_output", "output": tablet}));
+        while next_of(&mut browser, "order")["action"] != "play" {}
+        to_browser.push(start.elapsed().as_secs_f64() * 1000.0);
+        until_state(&lan, "STOPPED", Duration::from_secs(5));
+        let start = Instant::now();
+        lan.queue_op(PORT, json!({"op": "set_output", "output": RENDERER_ID}));
+        until_state(&lan, "PLAYING", Duration::from_secs(5));
+        to_renderer.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "hand-off renderer -> browser (order received): median {:.0} ms, browser -> renderer (PLAYING): median {:.0} ms, over 10   goal < 1 s: {}",
+        median(to_browser.clone()),
+        median(to_renderer.clone()),
+        if median(to_browser).max(median(to_renderer)) < 1000.0 { "met" } else { "NOT met" }
+    );
+
+    // The gap between two songs: A plays to its end, then B.
+    let mut gaps = Vec::new();
+    for _ in 0..3 {
+        lan.queue_op(PORT, json!({"op": "play", "entry": entry(1)}));
+        until_state(&lan, "PLAYING", Duration::from_secs(5));
+        // Wait for A to end: the renderer leaves PLAYING.
+        let start = Instant::now();
+        while state(&lan) == "PLAYING" {
+            assert!(start.elapsed() < Duration::from_secs(10));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let left = Instant::now();
+        until_state(&lan, "PLAYING", Duration::from_secs(10));
+        gaps.push(left.elapsed().as_secs_f64() * 1000.0);
+        lan.queue_op(PORT, json!({"op": "pause"}));
+    }
+    println!(
+        "gap between songs on the renderer (not PLAYING): median {:.0} ms over 3 (polling every 1 s, next song loaded at the end; no goal)",
+        median(gaps)
+    );
+}

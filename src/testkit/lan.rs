@@ -1,0 +1,327 @@
+//! A virtual LAN for tests and benchmarks of the home-network features: two network namespaces
+//! ("house" for the server, "room" for speakers and peers) joined by a veth pair, with a
+//! multicast route in each, so mDNS and SSDP flow between them and never reach the machine's
+//! real interfaces. Needs root and iproute2; [`Lan::build`] says so and gives nothing elsewhere.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const HOUSE_IP: &str = "10.77.0.1";
+pub const ROOM_IP: &str = "10.77.0.2";
+/// A second address in the room, for announcements that point away from their sender.
+pub const ELSEWHERE_IP: &str = "10.77.0.3";
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("ip runs");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The virtual LAN, torn down on drop.
+pub struct Lan {
+    pub house: String,
+    pub room: String,
+    pub room_if: String,
+    pub children: Vec<Child>,
+}
+
+impl Lan {
+    /// None (with a message) where namespaces cannot be made.
+    pub fn build() -> Option<Lan> {
+        if unsafe { libc::geteuid() } != 0 || Command::new("ip").arg("-V").output().is_err() {
+            eprintln!("skipped: building network namespaces needs root and iproute2 (CI has both)");
+            return None;
+        }
+        let n = std::process::id() % 100_000;
+        // Several tests build their LANs at once: a counter keeps the names apart.
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let k = NEXT.fetch_add(1, Ordering::SeqCst);
+        let lan = Lan {
+            house: format!("hb-house-{n}-{k}"),
+            room: format!("hb-room-{n}-{k}"),
+            room_if: format!("hbr{n}{k}"),
+            children: Vec::new(),
+        };
+        let house_if = format!("hbh{n}{k}");
+        ip(&["netns", "add", &lan.house]);
+        ip(&["netns", "add", &lan.room]);
+        ip(&[
+            "link",
+            "add",
+            &house_if,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &lan.room_if,
+        ]);
+        ip(&["link", "set", &house_if, "netns", &lan.house]);
+        ip(&["link", "set", &lan.room_if, "netns", &lan.room]);
+        for (ns, dev, addrs) in [
+            (&lan.house, &house_if, vec![HOUSE_IP]),
+            (&lan.room, &lan.room_if, vec![ROOM_IP, ELSEWHERE_IP]),
+        ] {
+            let exec = |args: &[&str]| {
+                let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
+                all.extend_from_slice(args);
+                ip(&all);
+            };
+            exec(&["link", "set", "lo", "up"]);
+            // An IPv4 LAN: IPv6 link-local answers would race the IPv4 ones in what a browser
+            // resolves first.
+            let sysctl = Command::new("ip")
+                .args(["netns", "exec", ns, "sh", "-c"])
+                .arg("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6")
+                .status()
+                .expect("sysctl runs");
+            assert!(sysctl.success());
+            for a in addrs {
+                exec(&["addr", "add", &format!("{a}/24"), "dev", dev]);
+            }
+            exec(&["link", "set", dev, "up", "multicast", "on"]);
+            // No default route in a namespace: multicast needs its own.
+            exec(&["route", "add", "224.0.0.0/4", "dev", dev]);
+        }
+        Some(lan)
+    }
+
+    /// Runs `work` on a thread inside namespace `ns`; threads it starts stay there too.
+    pub fn inside<T: Send + 'static>(ns: &str, work: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{ns}");
+        std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            let f = std::fs::File::open(&path).expect("the namespace exists");
+            assert_eq!(
+                unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) },
+                0,
+                "setns into {path}"
+            );
+            work()
+        })
+        .join()
+        .expect("the work inside the namespace")
+    }
+
+    /// Starts `houseband serve` in the house with the LAN features on.
+    /// Starts `bin serve` in the house with the LAN features on, and waits until it answers.
+    pub fn serve(&mut self, bin: &str, music: &Path, data: &Path, port: u16) {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.house])
+            .arg(bin)
+            .args(["serve", "--music"])
+            .arg(music)
+            .arg("--data")
+            .arg(data)
+            .args(["--bind", &format!("0.0.0.0:{port}"), "--lan", "on"])
+            .args(["--lan-name", "Test House", "--watch", "off"])
+            .args(["--scan-interval", "0", "--local-output", "false"])
+            .env(
+                "HOUSEBAND_LOG",
+                std::env::var("LAN_LOG").unwrap_or("warn".into()),
+            )
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        let house = self.house.clone();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !Lan::inside(&house, move || {
+            ureq::get(&format!("http://127.0.0.1:{port}/api/health"))
+                .call()
+                .is_ok()
+        }) {
+            assert!(Instant::now() < deadline, "the server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `GET /api/outputs` from inside the house.
+    pub fn outputs(&self, port: u16) -> Vec<Value> {
+        Lan::inside(&self.house, move || {
+            let r = ureq::get(&format!("http://127.0.0.1:{port}/api/outputs"))
+                .set("Authorization", "Basic YW5uOnB3") // ann:pw
+                .call()
+                .unwrap();
+            let v: Value = serde_json::from_reader(r.into_reader()).unwrap();
+            v.as_array().unwrap().clone()
+        })
+    }
+
+    pub fn wait_for_output(
+        &self,
+        port: u16,
+        what: &str,
+        test: impl Fn(&Value) -> bool,
+    ) -> (Value, Duration) {
+        let start = Instant::now();
+        loop {
+            if let Some(o) = self.outputs(port).into_iter().find(|o| test(o)) {
+                return (o, start.elapsed());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{what} not listed: {:?}",
+                self.outputs(port)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+pub const RENDERER_UUID: &str = "8d8f9a2e-1b4c-4f6e-9a1d-000000000001";
+pub const RENDERER_ID: &str = "upnp-8d8f9a2e-1b4c-4f6e-9a1d-000000000001";
+pub const RENDERER_PORT: u16 = 49494;
+
+impl Lan {
+    /// Starts Debian's gmediarender in the room, as "Living Room" (its index in `children`);
+    /// None when it is not installed.
+    pub fn renderer(&mut self) -> Option<usize> {
+        if Command::new("gmediarender")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return None;
+        }
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.room, "gmediarender"])
+            .args(["-f", "Living Room", "-u", RENDERER_UUID])
+            .args(["-I", &self.room_if, "-p", &RENDERER_PORT.to_string()])
+            // A sink that keeps time (a plain fakesink "plays" a song in milliseconds).
+            .arg("--gstout-audiopipe=fakesink sync=true")
+            .args(if std::env::var("LAN_LOG").is_ok() {
+                vec!["--logfile", "stderr"]
+            } else {
+                vec![]
+            })
+            .stdout(Stdio::null())
+            .stderr(if std::env::var("LAN_LOG").is_ok() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
+            .spawn()
+            .unwrap();
+        self.children.push(child);
+        Some(self.children.len() - 1)
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for ns in [&self.house, &self.room] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A WAV file of `seconds` of a 440 Hz tone (16-bit stereo, 44.1 kHz).
+pub fn long_tone(path: &std::path::Path, seconds: u32) {
+    let frames = 44_100 * seconds;
+    let mut wav = Vec::new();
+    let data = frames * 4;
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    for v in [1u16, 2] {
+        wav.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [44_100u32, 44_100 * 4] {
+        wav.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [4u16, 16] {
+        wav.extend_from_slice(&v.to_le_bytes());
+    }
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data.to_le_bytes());
+    for i in 0..frames {
+        let s = ((i as f64 * 440.0 * std::f64::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
+        wav.extend_from_slice(&s.to_le_bytes());
+        wav.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, wav).unwrap();
+}
+
+/// An action on the renderer, straight from the test (to check what the server told it).
+pub fn renderer_says(lan: &Lan, service: &str, action: &str, args: &str, field: &str) -> String {
+    let (service, action, args, field) = (
+        service.to_string(),
+        action.to_string(),
+        args.to_string(),
+        field.to_string(),
+    );
+    Lan::inside(&lan.house, move || {
+        let d = crate::app::lan::upnp::fetch_description(&format!(
+            "http://{ROOM_IP}:{RENDERER_PORT}/description.xml"
+        ))
+        .unwrap();
+        let s = match service.as_str() {
+            "AVTransport" => d.av_transport.unwrap(),
+            _ => d.rendering_control.unwrap(),
+        };
+        let mut pairs: Vec<(&str, &str)> = vec![("InstanceID", "0")];
+        for kv in args.split('&').filter(|a| !a.is_empty()) {
+            let (k, v) = kv.split_once('=').unwrap();
+            pairs.push((k, v));
+        }
+        let agent = crate::app::lan::upnp::agent();
+        crate::app::lan::upnp::action(&agent, &s, &action, &pairs).unwrap()[&field].clone()
+    })
+}
+
+impl Lan {
+    pub fn queue_op(&self, port: u16, op: Value) -> Value {
+        Lan::inside(&self.house, move || {
+            let r = ureq::post(&format!("http://127.0.0.1:{port}/api/queue"))
+                .set("Authorization", "Basic YW5uOnB3")
+                .set("Content-Type", "application/json")
+                .send_string(&op.to_string());
+            let r = match r {
+                Ok(r) => r,
+                Err(ureq::Error::Status(_, r)) => r,
+                Err(e) => panic!("{e}"),
+            };
+            serde_json::from_reader(r.into_reader()).unwrap()
+        })
+    }
+
+    pub fn queue(&self, port: u16) -> Value {
+        Lan::inside(&self.house, move || {
+            let r = ureq::get(&format!("http://127.0.0.1:{port}/api/queue"))
+                .set("Authorization", "Basic YW5uOnB3")
+                .call()
+                .unwrap();
+            serde_json::from_reader(r.into_reader()).unwrap()
+        })
+    }
+
+    pub fn wait_queue(
+        &self,
+        port: u16,
+        what: &str,
+        limit: Duration,
+        test: impl Fn(&Value) -> bool,
+    ) -> Duration {
+        let start = Instant::now();
+        loop {
+            let q = self.queue(port);
+            if test(&q) {
+                return start.elapsed();
+            }
+            assert!(start.elapsed() < limit, "{what} within {limit:?}: {q}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
