@@ -513,3 +513,110 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
         o["id"] == RENDERER_ID && o["available"] == false
     });
 }
+
+/// A renderer that lies: it takes every command and says it is PLAYING, but its position never
+/// moves (what some devices do with a URL they cannot fetch). A stand-in written for this test,
+/// since no real renderer can be told to misbehave.
+fn lying_renderer(room: &str) -> u16 {
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let room = room.to_string();
+    std::thread::spawn(move || {
+        Lan::inside(&room, move || {
+            let listener = TcpListener::bind((ROOM_IP, 0)).unwrap();
+            port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+            for stream in listener.incoming().flatten() {
+                use std::io::{BufRead, BufReader, Read, Write};
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut action, mut length, mut first) = (String::new(), 0usize, String::new());
+                let _ = reader.read_line(&mut first);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if lower.starts_with("soapaction:") {
+                        action = line
+                            .rsplit('#')
+                            .next()
+                            .unwrap_or("")
+                            .trim()
+                            .trim_matches('"')
+                            .to_string();
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let answer = if first.starts_with("GET") {
+                    r#"<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device><deviceType>urn:schemas-upnp-org:device:MediaRenderer:1</deviceType><friendlyName>Liar</friendlyName><UDN>uuid:liar-1</UDN><serviceList><service><serviceType>urn:schemas-upnp-org:service:AVTransport:1</serviceType><controlURL>/ctl</controlURL></service><service><serviceType>urn:schemas-upnp-org:service:ConnectionManager:1</serviceType><controlURL>/ctl</controlURL></service></serviceList></device></root>"#.to_string()
+                } else {
+                    let out = match action.as_str() {
+                        "GetTransportInfo" => {
+                            "<CurrentTransportState>PLAYING</CurrentTransportState>"
+                        }
+                        "GetPositionInfo" => "<RelTime>0:00:00</RelTime>",
+                        "GetProtocolInfo" => "<Sink>http-get:*:audio/mpeg:*</Sink>",
+                        _ => "",
+                    };
+                    format!(
+                        r#"<?xml version="1.0"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><u:{action}Response xmlns:u="urn:schemas-upnp-org:service:AVTransport:1">{out}</u:{action}Response></s:Body></s:Envelope>"#
+                    )
+                };
+                let mut s = stream;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        })
+    });
+    port_rx.recv().unwrap()
+}
+
+#[test]
+fn a_renderer_that_pretends_to_play_pauses_the_queue_with_a_reason() {
+    let Some(mut lan) = Lan::build() else { return };
+    let sb = house_with_users();
+    let port = 4545;
+    let liar = lying_renderer(&lan.room);
+    lan.serve(BIN, &sb.music(), &sb.data(), port);
+    announce(
+        &lan.room,
+        vec![notify(
+            "liar-1",
+            &format!("http://{ROOM_IP}:{liar}/desc.xml"),
+            "ssdp:alive",
+        )],
+        Duration::ZERO,
+    );
+    lan.wait_for_output(port, "the lying renderer", |o| {
+        o["id"] == "upnp-liar-1" && o["available"] == true
+    });
+    let sunny = format!("tr-{}", sb.track_id("01 - Sunny.mp3"));
+    let q = lan.queue_op(port, serde_json::json!({"op": "add", "songs": [sunny]}));
+    lan.queue_op(
+        port,
+        serde_json::json!({"op": "set_output", "output": "upnp-liar-1"}),
+    );
+    lan.queue_op(
+        port,
+        serde_json::json!({"op": "play", "entry": q["entries"][0]["id"]}),
+    );
+    lan.wait_queue(port, "the queue paused", Duration::from_secs(20), |q| {
+        q["playing"] == false
+    });
+    let (liar, _) = lan.wait_for_output(port, "the liar unavailable", |o| {
+        o["id"] == "upnp-liar-1" && o["available"] == false
+    });
+    assert!(
+        liar["problem"]
+            .as_str()
+            .unwrap()
+            .contains("position does not move"),
+        "{liar}"
+    );
+}
