@@ -51,6 +51,10 @@ struct Active {
     failures: u32,
     volume: Option<u8>,
     playing: bool,
+    /// The next song given ahead (SetNextAVTransportURI): its entry and URL.
+    next: Option<(String, String)>,
+    /// False once the renderer refused SetNextAVTransportURI: the end is found by polling.
+    gapless: bool,
 }
 
 pub struct Caster {
@@ -151,6 +155,8 @@ impl Caster {
                 failures: 0,
                 volume: None,
                 playing: false,
+                next: None,
+                gapless: true,
             });
         }
         if let Err(e) = self.apply(p) {
@@ -223,9 +229,11 @@ impl Caster {
                 a.last_position = None;
                 a.moved = Instant::now();
                 a.playing = p.playing;
+                // A new URI clears what the renderer had queued.
+                a.next = None;
             }
-            return Ok(());
         }
+        self.prepare_next(&device, p)?;
         let was_playing = self.active.as_ref().is_some_and(|a| a.playing);
         if p.entry.is_some() && p.playing != was_playing {
             if p.playing {
@@ -237,6 +245,41 @@ impl Caster {
                 a.playing = p.playing;
                 a.moved = Instant::now();
             }
+        }
+        Ok(())
+    }
+
+    /// Gives the renderer the song after this one ahead, where it takes it (gapless).
+    fn prepare_next(&mut self, device: &Device, p: &Playback) -> Result<()> {
+        let Some(a) = self.active.as_ref() else {
+            return Ok(());
+        };
+        let prepared = a.next.as_ref().map(|(e, _)| e.as_str());
+        let upcoming = p.upcoming.as_ref().map(|(e, _)| e.as_str());
+        if !a.gapless || p.entry.is_none() || prepared == upcoming {
+            return Ok(());
+        }
+        let (next, url, meta) = match &p.upcoming {
+            Some((entry, song)) => {
+                let (url, meta) = self.link(device, song, 0)?;
+                (Some(entry.clone()), url, meta)
+            }
+            None => (None, String::new(), String::new()),
+        };
+        let taken = self
+            .call(
+                device,
+                "SetNextAVTransportURI",
+                &[
+                    ("InstanceID", "0"),
+                    ("NextURI", &url),
+                    ("NextURIMetaData", &meta),
+                ],
+            )
+            .is_ok();
+        if let Some(a) = self.active.as_mut() {
+            a.gapless = taken || next.is_none();
+            a.next = next.filter(|_| taken).map(|e| (e, url));
         }
         Ok(())
     }
@@ -255,14 +298,35 @@ impl Caster {
             Ok(a) => a.get("CurrentTransportState").cloned().unwrap_or_default(),
             Err(e) => return self.failed(&format!("{e:#}")),
         };
-        let position = match self.call(&device, "GetPositionInfo", &[("InstanceID", "0")]) {
-            Ok(a) => a.get("RelTime").and_then(|t| parse_time(t)),
+        let (position, track) = match self.call(&device, "GetPositionInfo", &[("InstanceID", "0")])
+        {
+            Ok(a) => (
+                a.get("RelTime").and_then(|t| parse_time(t)),
+                a.get("TrackURI").cloned().unwrap_or_default(),
+            ),
             Err(e) => return self.failed(&format!("{e:#}")),
         };
         let Some(a) = self.active.as_mut() else {
             return;
         };
         a.failures = 0;
+        // The renderer went on to the song given ahead: the queue follows, nothing to load.
+        if a.next.as_ref().is_some_and(|(_, url)| *url == track) {
+            let (entry, _) = a.next.take().expect("checked above");
+            if let Ok(p) = self.queue.run(Command::Ended, None) {
+                if let Some(a) = self.active.as_mut() {
+                    if p.playback.entry.as_ref().map(|(e, _)| e) == Some(&entry) {
+                        a.loaded = Some((entry, p.playback.jumps));
+                        a.base_ms = 0;
+                        a.seen_playing = true;
+                        a.last_position = None;
+                        a.moved = Instant::now();
+                    }
+                }
+                self.follow(&p);
+            }
+            return;
+        }
         match state.as_str() {
             "PLAYING" | "TRANSITIONING" => {
                 if state == "PLAYING" {
