@@ -178,9 +178,23 @@ fn description_server(room: &str, ip: &'static str) -> (u16, Arc<AtomicUsize>) {
                     .trim_start_matches('/')
                     .trim_end_matches(".xml")
                     .to_string();
-                let body = format!(
+                let good = format!(
                     r#"<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device><deviceType>urn:schemas-upnp-org:device:MediaRenderer:1</deviceType><friendlyName>Fake {uuid}</friendlyName><UDN>uuid:{uuid}</UDN><serviceList><service><serviceType>urn:schemas-upnp-org:service:AVTransport:1</serviceType><controlURL>/ctl</controlURL></service></serviceList></device></root>"#
                 );
+                // Hostile descriptions, by name: over 256 KB, not XML, another device's UDN.
+                let body = if uuid.starts_with("huge-") {
+                    format!(
+                        "{}{}",
+                        &good[..good.len() - 7],
+                        " ".repeat(400_000) + "</root>"
+                    )
+                } else if uuid.starts_with("broken-") {
+                    good.replace("</device>", "")
+                } else if uuid.starts_with("other-") {
+                    good.replace(&format!("uuid:{uuid}"), "uuid:someone-else")
+                } else {
+                    good
+                };
                 let mut s = stream;
                 let _ = write!(
                     s,
@@ -246,6 +260,21 @@ fn renderers_are_found_by_ssdp_and_hostile_announcements_do_no_harm() {
                 "ssdp:alive",
             ),
             "NOTIFY * HTTP/1.1\r\n\u{1}\u{2}garbage".into(),
+            notify(
+                "huge-1",
+                &location(ROOM_IP, desc_port, "huge-1"),
+                "ssdp:alive",
+            ),
+            notify(
+                "broken-1",
+                &location(ROOM_IP, desc_port, "broken-1"),
+                "ssdp:alive",
+            ),
+            notify(
+                "other-1",
+                &location(ROOM_IP, desc_port, "other-1"),
+                "ssdp:alive",
+            ),
             String::from_utf8_lossy(&[0xffu8; 3000]).into_owned(),
             notify(
                 "good-1",
@@ -256,6 +285,25 @@ fn renderers_are_found_by_ssdp_and_hostile_announcements_do_no_harm() {
         Duration::ZERO,
     );
     lan.wait_for_output(port, "the announced renderer", |o| o["id"] == "upnp-good-1");
+    // Read and refused: none of them is listed.
+    let start = Instant::now();
+    while hits.load(Ordering::SeqCst) < 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the descriptions were not read"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let listed: Vec<Value> = lan.outputs(port);
+    for bad in [
+        "upnp-huge-1",
+        "upnp-broken-1",
+        "upnp-other-1",
+        "upnp-away-1",
+    ] {
+        assert!(listed.iter().all(|o| o["id"] != bad), "{bad} listed");
+    }
     assert_eq!(
         away_hits.load(Ordering::SeqCst),
         0,
