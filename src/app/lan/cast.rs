@@ -55,6 +55,10 @@ struct Active {
     next: Option<(String, String)>,
     /// False once the renderer refused SetNextAVTransportURI: the end is found by polling.
     gapless: bool,
+    /// The loaded song's URL, and whether the renderer was seen playing it: only a move from
+    /// it to the next song's URL counts (some renderers report the next URL early).
+    url: String,
+    seen_url: bool,
 }
 
 pub struct Caster {
@@ -157,6 +161,8 @@ impl Caster {
                 playing: false,
                 next: None,
                 gapless: true,
+                url: String::new(),
+                seen_url: false,
             });
         }
         if let Err(e) = self.apply(p) {
@@ -187,13 +193,15 @@ impl Caster {
         }
         let wanted = p.entry.as_ref().map(|(e, _)| (e.clone(), p.jumps));
         let loaded = self.active.as_ref().and_then(|a| a.loaded.clone());
+        let mut url = String::new();
         if wanted != loaded {
             match &p.entry {
                 None => {
                     self.call(&device, "Stop", &[("InstanceID", "0")])?;
                 }
-                Some((_, song)) => {
-                    let (url, meta) = self.link(&device, song, p.position_ms)?;
+                Some((entry, song)) => {
+                    let (link, meta) = self.link(&device, entry, song, p.position_ms)?;
+                    url = link;
                     if loaded.is_some() {
                         // A new URI while one plays makes some renderers fail the next Play
                         // (gmediarender answers 501): stop the old one first.
@@ -231,6 +239,8 @@ impl Caster {
                 a.playing = p.playing;
                 // A new URI clears what the renderer had queued.
                 a.next = None;
+                a.url = url;
+                a.seen_url = false;
             }
         }
         self.prepare_next(&device, p)?;
@@ -261,7 +271,7 @@ impl Caster {
         }
         let (next, url, meta) = match &p.upcoming {
             Some((entry, song)) => {
-                let (url, meta) = self.link(device, song, 0)?;
+                let (url, meta) = self.link(device, entry, song, 0)?;
                 (Some(entry.clone()), url, meta)
             }
             None => (None, String::new(), String::new()),
@@ -310,13 +320,18 @@ impl Caster {
             return;
         };
         a.failures = 0;
+        if track == a.url {
+            a.seen_url = true;
+        }
         // The renderer went on to the song given ahead: the queue follows, nothing to load.
-        if a.next.as_ref().is_some_and(|(_, url)| *url == track) {
+        if a.seen_url && a.next.as_ref().is_some_and(|(_, url)| *url == track) {
             let (entry, _) = a.next.take().expect("checked above");
+            tracing::debug!(renderer = %a.id, entry, "the renderer went on to the next song");
             if let Ok(p) = self.queue.run(Command::Ended, None) {
                 if let Some(a) = self.active.as_mut() {
                     if p.playback.entry.as_ref().map(|(e, _)| e) == Some(&entry) {
                         a.loaded = Some((entry, p.playback.jumps));
+                        a.url = track;
                         a.base_ms = 0;
                         a.seen_playing = true;
                         a.last_position = None;
@@ -405,8 +420,16 @@ impl Caster {
         upnp::action(&self.agent, s, action, args)
     }
 
-    /// A signed link to `song` (from `position_ms`) the renderer can play, and its DIDL-Lite.
-    fn link(&self, device: &Device, song: &str, position_ms: i64) -> Result<(String, String)> {
+    /// A signed link to `song` for queue entry `entry` (from `position_ms`) the renderer can
+    /// play, and its DIDL-Lite. The entry is in the link so that the same song queued twice
+    /// gives two links: the renderer's current track URI tells which entry it plays.
+    fn link(
+        &self,
+        device: &Device,
+        entry: &str,
+        song: &str,
+        position_ms: i64,
+    ) -> Result<(String, String)> {
         let n: i64 = song
             .strip_prefix("tr-")
             .and_then(|n| n.parse().ok())
@@ -434,6 +457,10 @@ impl Caster {
             "http://{host}/api/stream/{song}?{}",
             self.users.stream_link(song, &user.name, format, expires)
         );
+        url.push_str(&format!(
+            "&entry={}",
+            form_urlencoded::byte_serialize(entry.as_bytes()).collect::<String>()
+        ));
         if position_ms > 0 {
             url.push_str(&format!("&timeOffset={:.3}", position_ms as f64 / 1000.0));
         }
