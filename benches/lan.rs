@@ -10,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use houseband::testkit::lan::{long_tone, renderer_says, Lan, RENDERER_ID};
+use houseband::testkit::lan::{
+    long_tone, renderer_reaches, renderer_says, renderer_state as state, Lan, RENDERER_ID,
+};
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_houseband");
@@ -19,29 +21,6 @@ const PORT: u16 = 4545;
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
-}
-
-fn state(lan: &Lan) -> String {
-    renderer_says(
-        lan,
-        "AVTransport",
-        "GetTransportInfo",
-        "",
-        "CurrentTransportState",
-    )
-}
-
-/// Milliseconds until the renderer reports `wanted`, polling every 10 ms.
-fn until_state(lan: &Lan, wanted: &str, limit: Duration) -> f64 {
-    let start = Instant::now();
-    while state(lan) != wanted {
-        assert!(
-            start.elapsed() < limit,
-            "the renderer never reached {wanted}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    start.elapsed().as_secs_f64() * 1000.0
 }
 
 fn main() {
@@ -119,10 +98,10 @@ fn main() {
     for _ in 0..10 {
         let start = Instant::now();
         lan.queue_op(PORT, json!({"op": "play", "entry": entry(0)}));
-        until_state(&lan, "PLAYING", Duration::from_secs(5));
+        renderer_reaches(&lan, "PLAYING", Duration::from_secs(5));
         cast.push(start.elapsed().as_secs_f64() * 1000.0);
         lan.queue_op(PORT, json!({"op": "pause"}));
-        until_state(&lan, "PAUSED_PLAYBACK", Duration::from_secs(5));
+        renderer_reaches(&lan, "PAUSED_PLAYBACK", Duration::from_secs(5));
     }
     println!(
         "cast start (play op -> renderer PLAYING): median {:.0} ms over 10, max {:.0} ms   goal < 1 s: {}",
@@ -156,7 +135,7 @@ fn main() {
         .unwrap();
     let tablet = next_of(&mut browser, "registered")["output"].clone();
     lan.queue_op(PORT, json!({"op": "play", "entry": entry(0)}));
-    until_state(&lan, "PLAYING", Duration::from_secs(5));
+    renderer_reaches(&lan, "PLAYING", Duration::from_secs(5));
     let (mut to_browser, mut to_renderer) = (Vec::new(), Vec::new());
     for _ in 0..10 {
         std::thread::sleep(Duration::from_millis(300));
@@ -164,10 +143,10 @@ fn main() {
         lan.queue_op(PORT, json!({"op": "set_output", "output": tablet}));
         while next_of(&mut browser, "order")["action"] != "play" {}
         to_browser.push(start.elapsed().as_secs_f64() * 1000.0);
-        until_state(&lan, "STOPPED", Duration::from_secs(5));
+        renderer_reaches(&lan, "STOPPED", Duration::from_secs(5));
         let start = Instant::now();
         lan.queue_op(PORT, json!({"op": "set_output", "output": RENDERER_ID}));
-        until_state(&lan, "PLAYING", Duration::from_secs(5));
+        renderer_reaches(&lan, "PLAYING", Duration::from_secs(5));
         to_renderer.push(start.elapsed().as_secs_f64() * 1000.0);
     }
     println!(
@@ -181,7 +160,7 @@ fn main() {
     let mut gaps = Vec::new();
     for _ in 0..3 {
         lan.queue_op(PORT, json!({"op": "play", "entry": entry(1)}));
-        until_state(&lan, "PLAYING", Duration::from_secs(5));
+        renderer_reaches(&lan, "PLAYING", Duration::from_secs(5));
         let track = || renderer_says(&lan, "AVTransport", "GetPositionInfo", "", "TrackURI");
         let first = track();
         // Until the renderer is on another track and playing it, add up the time it was not

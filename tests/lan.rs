@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::Sandbox;
 use houseband::testkit::lan::{
-    long_tone, renderer_says, Lan, ELSEWHERE_IP, HOUSE_IP, RENDERER_ID, ROOM_IP,
+    long_tone, renderer_reaches, renderer_says, renderer_state, Lan, ELSEWHERE_IP, HOUSE_IP,
+    RENDERER_ID, ROOM_IP,
 };
 use serde_json::Value;
 
@@ -409,16 +410,7 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
         q["position_ms"].as_i64().unwrap_or(0) >= 1000
     });
     eprintln!("renderer: play -> position reported after {playing:?}");
-    assert_eq!(
-        renderer_says(
-            &lan,
-            "AVTransport",
-            "GetTransportInfo",
-            "",
-            "CurrentTransportState"
-        ),
-        "PLAYING"
-    );
+    assert_eq!(renderer_state(&lan), "PLAYING");
     let uri = renderer_says(&lan, "AVTransport", "GetMediaInfo", "", "CurrentURI");
     assert!(
         uri.starts_with(&format!("http://{HOUSE_IP}:{port}/api/stream/{long}?")),
@@ -428,18 +420,7 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
 
     // Pause, volume.
     lan.queue_op(port, serde_json::json!({"op": "pause"}));
-    let start = Instant::now();
-    while renderer_says(
-        &lan,
-        "AVTransport",
-        "GetTransportInfo",
-        "",
-        "CurrentTransportState",
-    ) != "PAUSED_PLAYBACK"
-    {
-        assert!(start.elapsed() < Duration::from_secs(2), "not paused");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    renderer_reaches(&lan, "PAUSED_PLAYBACK", Duration::from_secs(2));
     lan.queue_op(port, serde_json::json!({"op": "set_volume", "volume": 30}));
     let start = Instant::now();
     while renderer_says(
@@ -507,41 +488,14 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
     let to_browser = start.elapsed();
     assert_eq!(order["action"], "play");
     assert!(order["position_ms"].as_i64().unwrap() >= at, "{order}");
-    let start = Instant::now();
-    while renderer_says(
-        &lan,
-        "AVTransport",
-        "GetTransportInfo",
-        "",
-        "CurrentTransportState",
-    ) != "STOPPED"
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(1),
-            "the renderer still plays"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    renderer_reaches(&lan, "STOPPED", Duration::from_secs(1));
     let at = lan.queue(port)["position_ms"].as_i64().unwrap();
     let start = Instant::now();
     lan.queue_op(
         port,
         serde_json::json!({"op": "set_output", "output": RENDERER_ID}),
     );
-    while renderer_says(
-        &lan,
-        "AVTransport",
-        "GetTransportInfo",
-        "",
-        "CurrentTransportState",
-    ) != "PLAYING"
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "the renderer does not play again"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    renderer_reaches(&lan, "PLAYING", Duration::from_secs(2));
     let to_renderer = start.elapsed();
     assert_eq!(next_of(&mut browser, "order")["action"], "stop");
     let uri = renderer_says(&lan, "AVTransport", "GetMediaInfo", "", "CurrentURI");
@@ -574,21 +528,7 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
         o["id"] == RENDERER_ID && o["available"] == true
     });
     lan.queue_op(port, serde_json::json!({"op": "resume"}));
-    let start = Instant::now();
-    while renderer_says(
-        &lan,
-        "AVTransport",
-        "GetTransportInfo",
-        "",
-        "CurrentTransportState",
-    ) != "PLAYING"
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(3),
-            "it does not play again"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    renderer_reaches(&lan, "PLAYING", Duration::from_secs(3));
     let uri = renderer_says(&lan, "AVTransport", "GetMediaInfo", "", "CurrentURI");
     assert!(
         uri.contains(&format!("timeOffset={:.3}", paused_at as f64 / 1000.0)),

@@ -254,6 +254,31 @@ pub fn long_tone(path: &std::path::Path, seconds: u32) {
     std::fs::write(path, wav).unwrap();
 }
 
+/// The renderer's transport state (`PLAYING`, `STOPPED`, ...).
+pub fn renderer_state(lan: &Lan) -> String {
+    renderer_says(
+        lan,
+        "AVTransport",
+        "GetTransportInfo",
+        "",
+        "CurrentTransportState",
+    )
+}
+
+/// Waits until the renderer reports `state`, checking every 10 ms; how long it took. Panics
+/// after `limit`.
+pub fn renderer_reaches(lan: &Lan, state: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    while renderer_state(lan) != state {
+        assert!(
+            start.elapsed() < limit,
+            "the renderer never reached {state}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    start.elapsed()
+}
+
 /// An action on the renderer, straight from the test (to check what the server told it).
 pub fn renderer_says(lan: &Lan, service: &str, action: &str, args: &str, field: &str) -> String {
     let (service, action, args, field) = (
