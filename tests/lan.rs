@@ -95,6 +95,17 @@ fn the_server_announces_itself_and_finds_cast_speakers_by_mdns() {
                 .unwrap();
                 let fullname = info.get_fullname().to_string();
                 mdns.register(info).unwrap();
+                // And an AirPlay speaker, as RAOP announces it ("<MAC>@<name>").
+                let airplay = mdns_sd::ServiceInfo::new(
+                    "_raop._tcp.local.",
+                    "A1B2C3D4E5F6@Den Speaker",
+                    "den.local.",
+                    ROOM_IP,
+                    7000,
+                    &[("am", "AudioAccessory5,1")][..],
+                )
+                .unwrap();
+                mdns.register(airplay).unwrap();
                 let _ = rx.recv();
                 let done = mdns.unregister(&fullname).unwrap();
                 let _ = done.recv_timeout(Duration::from_secs(2));
@@ -102,6 +113,19 @@ fn the_server_announces_itself_and_finds_cast_speakers_by_mdns() {
             })
         }
     });
+    let (airplay, _) = lan.wait_for_output(port, "the AirPlay speaker", |o| o["kind"] == "airplay");
+    assert_eq!(
+        (&airplay["name"], &airplay["model"], &airplay["available"]),
+        (
+            &serde_json::json!("Den Speaker"),
+            &serde_json::json!("AudioAccessory5,1"),
+            &serde_json::json!(false)
+        )
+    );
+    assert!(
+        airplay["problem"].as_str().unwrap().contains("AirPlay"),
+        "{airplay}"
+    );
     let (cast, took) = lan.wait_for_output(port, "the Cast speaker", |o| o["kind"] == "googlecast");
     assert!(took < Duration::from_secs(5), "listed after {took:?}");
     assert_eq!(cast["name"], "Kitchen speaker");
