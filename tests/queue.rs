@@ -871,6 +871,8 @@ fn the_local_output_plays_the_queue_on_the_sound_card() {
     // Half volume (a square curve: a quarter of the amplitude), from half-way into a song.
     let full = heard[0].rms;
     h.op(json!({"op": "set_volume", "volume": 50}));
+    // The output the queue plays on shows the queue's volume.
+    assert_eq!(outputs_of(&h)[0]["volume"], 50);
     h.op(json!({"op": "play", "entry": first}));
     h.op(json!({"op": "pause"}));
     h.op(json!({"op": "seek", "position_ms": 500}));

@@ -243,7 +243,19 @@ async fn get_outputs(
     app: web::Data<App>,
     brake: web::Data<Brake>,
 ) -> HttpResponse {
-    match for_user(&req, app, brake, |app, _| Ok(app.outputs.list())).await {
+    let list = |app: &App, _| {
+        let mut list = app.outputs.list();
+        // The output the queue plays on plays at the queue's volume.
+        let playback = app.queues.home().published().playback;
+        if let Some(o) = list
+            .iter_mut()
+            .find(|o| Some(&o.id) == playback.output.as_ref())
+        {
+            o.volume = playback.volume;
+        }
+        Ok(list)
+    };
+    match for_user(&req, app, brake, list).await {
         Ok(list) => HttpResponse::Ok().json(list),
         Err(r) => r,
     }
