@@ -272,17 +272,27 @@ pub async fn for_user<T: Send + 'static>(
     brake: web::Data<Brake>,
     work: impl FnOnce(&App, User) -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, HttpResponse> {
-    let credentials = match credentials(req.headers()) {
-        Ok(c) => c,
-        Err(f) => return Err(f.response()),
-    };
-    let app = app.into_inner();
+    let peer = req.peer_addr().map(|p| p.ip());
+    as_user(req.headers(), peer, app.into_inner(), &brake, work)
+        .await
+        .map_err(|f| f.response())
+}
+
+/// Logs in from the headers and runs `work` for that user, both in one trip to the blocking
+/// pool; a failed login is held back by the brake, a good one clears it.
+async fn as_user<T: Send + 'static>(
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+    app: std::sync::Arc<App>,
+    brake: &Brake,
+    work: impl FnOnce(&App, User) -> Result<T, Failure> + Send + 'static,
+) -> Result<T, Failure> {
+    let credentials = credentials(headers)?;
     let result = web::block(move || {
         let user = authenticate(&app, credentials).map_err(|f| (true, f))?;
         work(&app, user).map_err(|f| (false, f))
     })
     .await;
-    let peer = req.peer_addr().map(|p| p.ip());
     match result {
         Ok(Ok(answer)) => {
             if let Some(ip) = peer {
@@ -292,11 +302,11 @@ pub async fn for_user<T: Send + 'static>(
         }
         Ok(Err((login_failed, f))) => {
             if login_failed && f.status == StatusCode::UNAUTHORIZED {
-                held_back(&brake, peer).await;
+                held_back(brake, peer).await;
             }
-            Err(f.response())
+            Err(f)
         }
-        Err(e) => Err(Failure::internal(e).response()),
+        Err(e) => Err(Failure::internal(e)),
     }
 }
 
@@ -308,22 +318,7 @@ pub async fn user_of(
     app: std::sync::Arc<App>,
     brake: &Brake,
 ) -> Result<User, Failure> {
-    let credentials = credentials(headers)?;
-    match web::block(move || authenticate(&app, credentials)).await {
-        Ok(Ok(user)) => {
-            if let Some(ip) = peer {
-                brake.succeeded(ip);
-            }
-            Ok(user)
-        }
-        Ok(Err(f)) => {
-            if f.status == StatusCode::UNAUTHORIZED {
-                held_back(brake, peer).await;
-            }
-            Err(f)
-        }
-        Err(e) => Err(Failure::internal(e)),
-    }
+    as_user(headers, peer, app, brake, |_, user| Ok(user)).await
 }
 
 /// Counts a failed login from `peer` and waits as long as the brake says.

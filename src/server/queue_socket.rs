@@ -112,19 +112,7 @@ pub async fn upgrade(
 
 /// Bytes straight to the client, within [`SEND_LIMIT`].
 async fn raw_write(stream: &TcpStream, bytes: &[u8]) -> bool {
-    let writing = async {
-        let mut sent = 0;
-        while sent < bytes.len() {
-            stream.writable().await?;
-            match stream.try_write(&bytes[sent..]) {
-                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok::<_, std::io::Error>(())
-    };
+    let writing = ws::write_all(stream, bytes, &[]);
     matches!(tokio::time::timeout(SEND_LIMIT, writing).await, Ok(Ok(())))
 }
 

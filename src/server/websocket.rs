@@ -247,14 +247,20 @@ fn header(opcode: u8, len: usize) -> ([u8; 10], usize) {
 /// a timeout.
 pub async fn write(stream: &TcpStream, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
     let (h, n) = header(opcode, payload.len());
-    let total = n + payload.len();
+    write_all(stream, &h[..n], payload).await
+}
+
+/// Writes `head` then `body` (in one system call when it can), waiting as [`write`] does.
+pub async fn write_all(stream: &TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+    let n = head.len();
+    let total = n + body.len();
     let mut sent = 0;
     while sent < total {
         stream.writable().await?;
         let result = if sent < n {
-            stream.try_write_vectored(&[IoSlice::new(&h[sent..n]), IoSlice::new(payload)])
+            stream.try_write_vectored(&[IoSlice::new(&head[sent..]), IoSlice::new(body)])
         } else {
-            stream.try_write(&payload[sent - n..])
+            stream.try_write(&body[sent - n..])
         };
         match result {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),

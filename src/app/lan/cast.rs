@@ -17,9 +17,8 @@ use crossbeam_channel::{select, Receiver};
 
 use super::upnp::{self, Device};
 use crate::app::db::Db;
-use crate::app::library::browse::{self, Scope};
 use crate::app::outputs::Outputs;
-use crate::app::queue::{Command, Playback, Published, Queue};
+use crate::app::queue::{queued_song, Command, Playback, Published, Queue};
 use crate::app::users::Users;
 
 /// The renderers found so far, by output id.
@@ -59,6 +58,9 @@ struct Active {
     /// it to the next song's URL counts (some renderers report the next URL early).
     url: String,
     seen_url: bool,
+    /// The MIME types it says it plays (`GetProtocolInfo`, asked once when it becomes the
+    /// queue's output).
+    accepts: Vec<String>,
 }
 
 pub struct Caster {
@@ -148,7 +150,9 @@ impl Caster {
                 self.run_command(Command::Pause);
                 return;
             };
+            let accepts = self.accepts(&device);
             self.active = Some(Active {
+                accepts,
                 id: id.to_string(),
                 device,
                 loaded: None,
@@ -420,8 +424,8 @@ impl Caster {
         upnp::action(&self.agent, s, action, args)
     }
 
-    /// A signed link to `song` for queue entry `entry` (from `position_ms`) the renderer can
-    /// play, and its DIDL-Lite. The entry is in the link so that the same song queued twice
+    /// A signed link to `song` for queue entry `entry` (from `position_ms`) the active renderer
+    /// can play, and its DIDL-Lite. The entry is in the link so that the same song queued twice
     /// gives two links: the renderer's current track URI tells which entry it plays.
     fn link(
         &self,
@@ -430,19 +434,14 @@ impl Caster {
         song: &str,
         position_ms: i64,
     ) -> Result<(String, String)> {
-        let n: i64 = song
-            .strip_prefix("tr-")
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(|| anyhow!("{song:?} is not a song"))?;
-        let row = browse::song(&mut *self.db.read()?, n, &Scope::all())?
-            .ok_or_else(|| anyhow!("song {song} is no longer in the library"))?;
+        let row = queued_song(&self.db, song)?;
         let user = self
             .users
             .list()?
             .into_iter()
             .max_by_key(|u| (u.is_admin, -u.id))
             .ok_or_else(|| anyhow!("no user to stream as: add one with `houseband user add`"))?;
-        let accepts = self.accepts(device);
+        let accepts = self.active.as_ref().map_or(&[][..], |a| &a.accepts[..]);
         // The file as it is when the renderer takes it and nothing starts mid-way; else MP3,
         // which every renderer plays.
         let raw = position_ms == 0 && accepts.iter().any(|m| m == &row.content_type || m == "*");

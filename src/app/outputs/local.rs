@@ -16,9 +16,8 @@ use anyhow::{anyhow, Context, Result};
 use crossbeam_channel::{select, Receiver, Sender};
 
 use crate::app::db::Db;
-use crate::app::library::browse::{self, Scope};
 use crate::app::media::{decode, transcode, Media};
-use crate::app::queue::{Command, Playback, Published, Queue};
+use crate::app::queue::{self, Command, Playback, Published, Queue};
 use crate::config::ReplayGain;
 
 /// The local output's id in the outputs list and in `set_output`.
@@ -444,12 +443,7 @@ impl Follower {
 
     /// Opens song `song` (an id such as `tr-12`) at `position_ms`.
     fn open(&self, entry: &str, song: &str, position_ms: i64) -> Result<Track> {
-        let id = song
-            .strip_prefix("tr-")
-            .and_then(|n| n.parse::<i64>().ok())
-            .ok_or_else(|| anyhow!("{song:?} is not a song id"))?;
-        let row = browse::song(&mut *self.db.read()?, id, &Scope::all())?
-            .ok_or_else(|| anyhow!("song {song} is no longer in the library"))?;
+        let row = queue::queued_song(&self.db, song)?;
         let path = self.media.file_of(&row.file())?;
         let mut source = decode::Source::open(&path)?;
         if position_ms > 0 {

@@ -204,6 +204,17 @@ impl Queue {
     }
 }
 
+/// The library's row for a song the queue names (`tr-12`), for the outputs that play it.
+pub fn queued_song(db: &Db, song: &str) -> Result<crate::app::library::browse::SongRow> {
+    use crate::app::library::browse::{self, Scope};
+    let n: i64 = song
+        .strip_prefix("tr-")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{song:?} is not a song id"))?;
+    browse::song(&mut *db.read()?, n, &Scope::all())?
+        .ok_or_else(|| anyhow::anyhow!("song {song} is no longer in the library"))
+}
+
 /// Why a command did not change the queue.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
