@@ -350,3 +350,134 @@ impl Lan {
         }
     }
 }
+
+pub const CAST_PORT: u16 = 8009;
+
+/// The stand-in Google Cast device (`tests/cast-receiver/receiver.js`), running in the room and
+/// announced there by mDNS the way a real one announces itself. What it does comes back as
+/// events, one JSON object each.
+pub struct CastReceiver {
+    /// Its index in the LAN's `children`.
+    pub child: usize,
+    pub events: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+    /// Events up to here were looked at by [`CastReceiver::next`].
+    seen: usize,
+    announced: Option<std::sync::mpsc::Sender<()>>,
+}
+
+impl Lan {
+    /// Starts the stand-in Cast device in the room as "Kitchen Cast". Panics with what to do
+    /// when its npm package is not installed (`.ci/run` installs it).
+    pub fn cast_receiver(&mut self) -> CastReceiver {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cast-receiver");
+        assert!(
+            dir.join("node_modules/castv2").is_dir(),
+            "the stand-in Cast device needs its npm package: run `npm ci --ignore-scripts --prefix tests/cast-receiver` (.ci/run does)"
+        );
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.room, "node"])
+            .arg(dir.join("receiver.js"))
+            .args(["--port", &CAST_PORT.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node runs");
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn({
+            let events = events.clone();
+            move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                        continue;
+                    };
+                    if std::env::var("LAN_LOG").is_ok() {
+                        eprintln!("cast receiver: {v}");
+                    }
+                    if v["event"] == "listening" {
+                        let _ = ready_tx.send(());
+                    }
+                    events.lock().unwrap().push(v);
+                }
+            }
+        });
+        self.children.push(child);
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the stand-in Cast device listens");
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let room = self.room.clone();
+        std::thread::spawn(move || {
+            Lan::inside(&room, move || {
+                let mdns = mdns_sd::ServiceDaemon::new().unwrap();
+                let info = mdns_sd::ServiceInfo::new(
+                    "_googlecast._tcp.local.",
+                    "Chromecast-Audio-7d1e",
+                    "kitchen-cast.local.",
+                    ROOM_IP,
+                    CAST_PORT,
+                    &[
+                        ("fn", "Kitchen Cast"),
+                        ("md", "Chromecast Audio"),
+                        ("id", "7d1e"),
+                    ][..],
+                )
+                .unwrap();
+                mdns.register(info).unwrap();
+                let _ = stop_rx.recv();
+                let _ = mdns.shutdown();
+            })
+        });
+        CastReceiver {
+            child: self.children.len() - 1,
+            events,
+            seen: 0,
+            announced: Some(stop_tx),
+        }
+    }
+}
+
+pub const CAST_ID: &str = "cast-chromecast-audio-7d1e";
+
+impl CastReceiver {
+    /// The next event (after those already looked at) that passes `test`, waiting up to
+    /// `limit`; the wait is returned too.
+    pub fn next(
+        &mut self,
+        what: &str,
+        limit: Duration,
+        test: impl Fn(&Value) -> bool,
+    ) -> (Value, Duration) {
+        let start = Instant::now();
+        loop {
+            {
+                let events = self.events.lock().unwrap();
+                if let Some(i) = events[self.seen..].iter().position(&test) {
+                    self.seen += i + 1;
+                    return (events[self.seen - 1].clone(), start.elapsed());
+                }
+            }
+            assert!(
+                start.elapsed() < limit,
+                "the Cast device: {what} within {limit:?}; it said {:?}",
+                &self.events.lock().unwrap()[self.seen..]
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Whether any event after those looked at passes `test` (without moving on).
+    pub fn said(&self, test: impl Fn(&Value) -> bool) -> bool {
+        self.events.lock().unwrap()[self.seen..].iter().any(test)
+    }
+}
+
+impl Drop for CastReceiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.announced.take() {
+            let _ = stop.send(());
+        }
+    }
+}

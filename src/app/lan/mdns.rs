@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Result};
 use mdns_sd::{ResolvedService, ServiceDaemon, ServiceEvent, ServiceInfo};
 
+use super::caster::{Devices, Target};
 use crate::app::outputs::{Output, Outputs};
 
 const HOUSEBAND: &str = "_houseband._tcp.local.";
@@ -31,7 +32,7 @@ pub struct Mdns {
 }
 
 impl Mdns {
-    pub fn start(me: &Announcement, outputs: Arc<Outputs>) -> Result<Mdns> {
+    pub fn start(me: &Announcement, outputs: Arc<Outputs>, devices: Devices) -> Result<Mdns> {
         let daemon = ServiceDaemon::new().map_err(|e| anyhow!("mDNS cannot start: {e}"))?;
         let host = format!("{}.local.", hostname_label());
         let properties = [
@@ -54,15 +55,21 @@ impl Mdns {
             let events = daemon
                 .browse(ty)
                 .map_err(|e| anyhow!("mDNS cannot browse {ty}: {e}"))?;
-            let outputs = outputs.clone();
+            let (outputs, devices) = (outputs.clone(), devices.clone());
             std::thread::Builder::new()
                 .name("lan-mdns-browse".into())
                 .spawn(move || {
                     while let Ok(event) = events.recv() {
                         match event {
-                            ServiceEvent::ServiceResolved(s) => found(&outputs, &s),
-                            ServiceEvent::ServiceRemoved(ty, fullname) => outputs
-                                .speaker_lost(&speaker_id(&ty, &fullname), "it left the network"),
+                            ServiceEvent::ServiceResolved(s) => found(&outputs, &devices, &s),
+                            ServiceEvent::ServiceRemoved(ty, fullname) => {
+                                let id = speaker_id(&ty, &fullname);
+                                outputs.speaker_lost(&id, "it left the network");
+                                devices
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .remove(&id);
+                            }
                             _ => {}
                         }
                     }
@@ -131,7 +138,7 @@ fn speaker_id(ty: &str, fullname: &str) -> String {
     format!("{kind}-{tidy}")
 }
 
-fn found(outputs: &Outputs, s: &ResolvedService) {
+fn found(outputs: &Outputs, devices: &Devices, s: &ResolvedService) {
     let Some(ip) = s.get_addresses_v4().into_iter().next() else {
         return;
     };
@@ -148,17 +155,16 @@ fn found(outputs: &Outputs, s: &ResolvedService) {
         .trim_end_matches('.');
     let address = format!("{ip}:{}", s.port);
     let id = speaker_id(&s.ty_domain, &s.fullname);
-    let mut speaker = if s.ty_domain == GOOGLECAST {
+    let cast = s.ty_domain == GOOGLECAST;
+    let mut speaker = if cast {
         let name = txt("fn").unwrap_or_else(|| instance.to_string());
-        let mut o = Output::speaker(id, &name, "googlecast", address);
+        let mut o = Output::speaker(id.clone(), &name, "googlecast", address);
         o.model = txt("md");
-        o.available = false;
-        o.problem = Some("playing on Google Cast speakers is not built yet".into());
         o
     } else {
         // RAOP instances are "<MAC>@<name>".
         let name = instance.split_once('@').map_or(instance, |(_, n)| n);
-        let mut o = Output::speaker(id, name, "airplay", address);
+        let mut o = Output::speaker(id.clone(), name, "airplay", address);
         o.model = txt("am").or_else(|| txt("model"));
         o.available = false;
         o.problem = Some("playing on AirPlay speakers is not built yet".into());
@@ -171,5 +177,13 @@ fn found(outputs: &Outputs, s: &ResolvedService) {
     };
     if !outputs.speaker_seen(speaker) {
         super::too_many(&s.fullname);
+        return;
+    }
+    if cast {
+        let target = Target::GoogleCast(std::net::SocketAddr::from((ip, s.port)));
+        devices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, target);
     }
 }

@@ -1,9 +1,13 @@
 //! The home network: the server announces itself by mDNS and finds speakers by itself, SSDP for
-//! UPnP/DLNA renderers and mDNS for Google Cast and AirPlay, each becoming an output. Everything
-//! here sends multicast: the `lan` setting turns it all off.
+//! UPnP/DLNA renderers and mDNS for Google Cast and AirPlay, each becoming an output, and plays
+//! the household queue on them ([`caster`]). Everything here sends multicast: the `lan` setting
+//! turns it all off.
 
-pub mod cast;
+pub mod caster;
+pub mod castv2;
+pub mod googlecast;
 pub mod mdns;
+pub mod renderer;
 pub mod ssdp;
 pub mod upnp;
 
@@ -30,8 +34,8 @@ impl Lan {
         db: Arc<crate::app::db::Db>,
         users: Arc<crate::app::users::Users>,
     ) -> Result<Lan> {
-        let devices: cast::Devices = Arc::default();
-        let mdns = match mdns::Mdns::start(me, outputs.clone()) {
+        let devices: caster::Devices = Arc::default();
+        let mdns = match mdns::Mdns::start(me, outputs.clone(), devices.clone()) {
             Ok(m) => {
                 tracing::info!(name = %me.name, "announced on the LAN by mDNS");
                 Some(m)
@@ -42,7 +46,7 @@ impl Lan {
             }
         };
         if let Err(e) =
-            cast::Caster::start(queue, db, users, outputs.clone(), devices.clone(), me.port)
+            caster::Caster::start(queue, db, users, outputs.clone(), devices.clone(), me.port)
         {
             tracing::warn!("playing on renderers is off: {e:#}");
         }

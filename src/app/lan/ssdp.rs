@@ -131,7 +131,7 @@ pub struct Ssdp {
 }
 
 impl Ssdp {
-    pub fn start(outputs: Arc<Outputs>, devices: super::cast::Devices) -> Result<Ssdp> {
+    pub fn start(outputs: Arc<Outputs>, devices: super::caster::Devices) -> Result<Ssdp> {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let listener = listen_socket().context("SSDP cannot listen on port 1900")?;
         let searcher = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))?;
@@ -279,7 +279,7 @@ fn describe(
     notice: &Notice,
     outputs: &Outputs,
     known: &Mutex<HashMap<String, Known>>,
-    devices: &super::cast::Devices,
+    devices: &super::caster::Devices,
 ) {
     let Some(location) = &notice.location else {
         return;
@@ -310,10 +310,10 @@ fn describe(
         super::too_many(&notice.uuid);
         return;
     }
-    devices
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(output_id(&notice.uuid), device);
+    devices.lock().unwrap_or_else(|p| p.into_inner()).insert(
+        output_id(&notice.uuid),
+        super::caster::Target::Upnp(Box::new(device)),
+    );
     known.lock().unwrap_or_else(|p| p.into_inner()).insert(
         notice.uuid.clone(),
         Known {

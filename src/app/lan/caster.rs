@@ -1,0 +1,523 @@
+//! Plays the household queue on network speakers. When the queue's output is a speaker (a
+//! UPnP/DLNA renderer or a Google Cast device), this follower tells it what to play, where to
+//! be, how loud; asks where it is every second, reports the position to the queue, moves the
+//! queue on when a song ends, and gives up cleanly on a speaker that stops answering or
+//! pretends. How each kind of speaker is spoken to is behind [`Speaker`].
+//!
+//! Speakers cannot log in: each gets a signed link to one song, valid for a day, on the
+//! server's address that reaches it. A song starts mid-way with the stream's `timeOffset`, which
+//! every speaker can follow, rather than a seek, which many do badly on a live transcode.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Result};
+use crossbeam_channel::{select, Receiver};
+
+use super::upnp;
+use crate::app::db::Db;
+use crate::app::outputs::Outputs;
+use crate::app::queue::{queued_song, Command, Playback, Published, Queue};
+use crate::app::users::Users;
+
+/// A speaker found on the network, as discovery describes it.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Upnp(Box<upnp::Device>),
+    GoogleCast(SocketAddr),
+}
+
+/// The speakers found so far, by output id.
+pub type Devices = Arc<Mutex<HashMap<String, Target>>>;
+
+/// Whether an output id names a speaker this follower plays on.
+pub fn is_speaker(output: &str) -> bool {
+    output.starts_with("upnp-") || output.starts_with("cast-")
+}
+
+/// What a speaker is told to play: a stream link and what to show about it.
+#[derive(Debug, Clone)]
+pub struct Media {
+    /// The song's id.
+    pub id: String,
+    pub url: String,
+    pub mime: String,
+    pub title: String,
+    pub artist: String,
+    pub album: String,
+    /// A picture of the album, if the library has one.
+    pub art: Option<String>,
+    /// The length of the stream (the song from where it starts).
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    Playing,
+    Paused,
+    /// Loading or buffering.
+    Loading,
+    /// Nothing playing: at the end of a song, or never started.
+    Stopped,
+    /// Someone else took the speaker over (another app, its own remote).
+    Interrupted(String),
+    /// It could not play the song.
+    Failed(String),
+}
+
+/// Where a speaker is.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub state: State,
+    /// From the start of the stream.
+    pub position_ms: Option<i64>,
+    /// The stream it plays.
+    pub track: String,
+}
+
+/// One kind of network speaker, as the follower drives it. Calls block, with timeouts.
+pub trait Speaker: Send {
+    /// Where it is on the network.
+    fn address(&self) -> SocketAddr;
+    /// Gets ready to play: connects, learns what it plays.
+    fn open(&mut self) -> Result<()>;
+    /// Whether it plays this MIME type as it is.
+    fn plays(&self, mime: &str) -> bool;
+    /// Loads `media`, replacing what it had (`replacing`), and plays it if `play`.
+    fn load(&mut self, media: &Media, replacing: bool, play: bool) -> Result<()>;
+    /// Gives it the song to play after this one, for no gap; false if it cannot.
+    fn load_next(&mut self, _next: Option<&Media>) -> Result<bool> {
+        Ok(false)
+    }
+    fn play(&mut self) -> Result<()>;
+    fn pause(&mut self) -> Result<()>;
+    fn stop(&mut self) -> Result<()>;
+    /// 0 to 100.
+    fn set_volume(&mut self, volume: u8) -> Result<()>;
+    fn status(&mut self) -> Result<Status>;
+    /// Every second, playing or not: keep-alives and news from the speaker.
+    fn tick(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// After a failed call: connects afresh if the connection broke. True if what it played
+    /// was lost, so the song must be loaded again.
+    fn reconnect(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Failed calls in a row before a speaker counts as gone.
+const MAX_FAILURES: u32 = 3;
+/// How long a speaker may claim to play without its position moving.
+const STUCK_AFTER: Duration = Duration::from_secs(10);
+/// Songs in a row a speaker could not play before the queue pauses.
+const MAX_SONG_FAILURES: u32 = 5;
+/// How long a stream link is valid.
+const LINK_LIFE: i64 = 24 * 3600;
+
+/// The speaker the queue plays on, and what it was told.
+struct Active {
+    id: String,
+    speaker: Box<dyn Speaker>,
+    /// The entry loaded, with the queue's jump count it was loaded for.
+    loaded: Option<(String, i64)>,
+    /// Where the loaded stream starts in the song (ms), as speakers count from the stream's
+    /// start.
+    base_ms: i64,
+    /// The speaker was seen playing the loaded entry (so a stop after it is the song's end).
+    seen_playing: bool,
+    last_position: Option<i64>,
+    moved: Instant,
+    failures: u32,
+    song_failures: u32,
+    volume: Option<u8>,
+    playing: bool,
+    /// The next song given ahead: its entry and URL.
+    next: Option<(String, String)>,
+    /// False once the speaker refused a next song: the end is found by asking.
+    gapless: bool,
+    /// The loaded song's URL, and whether the speaker was seen playing it: only a move from
+    /// it to the next song's URL counts (some renderers report the next URL early).
+    url: String,
+    seen_url: bool,
+}
+
+pub struct Caster {
+    queue: Arc<Queue>,
+    db: Arc<Db>,
+    users: Arc<Users>,
+    outputs: Arc<Outputs>,
+    devices: Devices,
+    port: u16,
+    active: Option<Active>,
+    version: i64,
+}
+
+impl Caster {
+    pub fn start(
+        queue: Arc<Queue>,
+        db: Arc<Db>,
+        users: Arc<Users>,
+        outputs: Arc<Outputs>,
+        devices: Devices,
+        port: u16,
+    ) -> Result<()> {
+        let (tx, rx) = crossbeam_channel::unbounded::<Published>();
+        let first = queue.follow_on_thread("lan-cast-watch", move |p| tx.send(p).is_ok())?;
+        let mut caster = Caster {
+            queue,
+            db,
+            users,
+            outputs,
+            devices,
+            port,
+            active: None,
+            version: -1,
+        };
+        std::thread::Builder::new()
+            .name("lan-cast".into())
+            .spawn(move || {
+                caster.follow(&first);
+                caster.run(rx);
+            })?;
+        Ok(())
+    }
+
+    fn run(&mut self, changes: Receiver<Published>) {
+        let tick = crossbeam_channel::tick(POLL_EVERY);
+        loop {
+            select! {
+                recv(changes) -> p => match p {
+                    Ok(p) => self.follow(&p),
+                    Err(_) => return,
+                },
+                recv(tick) -> _ => self.poll(),
+            }
+        }
+    }
+
+    fn run_command(&mut self, command: Command) {
+        if let Ok(p) = self.queue.run(command, None) {
+            self.follow(&p);
+        }
+    }
+
+    /// Makes the speaker match the queue.
+    fn follow(&mut self, published: &Published) {
+        if published.version <= self.version {
+            return;
+        }
+        self.version = published.version;
+        let p = &published.playback;
+        let wanted = p.output.as_deref().filter(|o| is_speaker(o));
+        if self.active.as_ref().map(|a| a.id.as_str()) != wanted {
+            if let Some(mut old) = self.active.take() {
+                // Handed to another output: this one stops.
+                let _ = old.speaker.stop();
+            }
+            let Some(id) = wanted else { return };
+            let target = self
+                .devices
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(id)
+                .cloned();
+            let Some(target) = target else {
+                tracing::warn!(id, "the queue's speaker is not known (yet): paused");
+                self.run_command(Command::Pause);
+                return;
+            };
+            let mut speaker: Box<dyn Speaker> = match target {
+                Target::Upnp(device) => Box::new(super::renderer::Renderer::new(*device)),
+                Target::GoogleCast(address) => {
+                    Box::new(super::googlecast::CastDevice::new(address))
+                }
+            };
+            if let Err(e) = speaker.open() {
+                let why = format!("{e:#}");
+                tracing::warn!(id, "the speaker cannot be reached: {why}");
+                self.outputs
+                    .speaker_lost(id, &format!("it cannot be reached ({why})"));
+                self.forget(id);
+                self.run_command(Command::Pause);
+                return;
+            }
+            self.active = Some(Active {
+                id: id.to_string(),
+                speaker,
+                loaded: None,
+                base_ms: 0,
+                seen_playing: false,
+                last_position: None,
+                moved: Instant::now(),
+                failures: 0,
+                song_failures: 0,
+                volume: None,
+                playing: false,
+                next: None,
+                gapless: true,
+                url: String::new(),
+                seen_url: false,
+            });
+        }
+        if let Err(e) = self.apply(p) {
+            self.failed(&format!("{e:#}"));
+        }
+    }
+
+    fn apply(&mut self, p: &Playback) -> Result<()> {
+        let Some(a) = self.active.as_mut() else {
+            return Ok(());
+        };
+        if a.volume != Some(p.volume) {
+            a.speaker.set_volume(p.volume)?;
+            a.volume = Some(p.volume);
+        }
+        let wanted = p.entry.as_ref().map(|(e, _)| (e.clone(), p.jumps));
+        if wanted != a.loaded {
+            let mut url = String::new();
+            match &p.entry {
+                None => a.speaker.stop()?,
+                Some((entry, song)) => {
+                    let media = self.media(entry, song, p.position_ms)?;
+                    let a = self.active.as_mut().expect("checked above");
+                    a.speaker.load(&media, a.loaded.is_some(), p.playing)?;
+                    url = media.url;
+                }
+            }
+            let a = self.active.as_mut().expect("checked above");
+            a.loaded = wanted;
+            a.base_ms = p.position_ms;
+            a.seen_playing = false;
+            a.last_position = None;
+            a.moved = Instant::now();
+            a.playing = p.playing;
+            // A new song clears what the speaker had queued.
+            a.next = None;
+            a.url = url;
+            a.seen_url = false;
+        }
+        self.prepare_next(p)?;
+        let a = self.active.as_mut().expect("checked above");
+        if p.entry.is_some() && p.playing != a.playing {
+            if p.playing {
+                a.speaker.play()?;
+            } else {
+                a.speaker.pause()?;
+            }
+            a.playing = p.playing;
+            a.moved = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Gives the speaker the song after this one ahead, where it takes it (gapless).
+    fn prepare_next(&mut self, p: &Playback) -> Result<()> {
+        let Some(a) = self.active.as_ref() else {
+            return Ok(());
+        };
+        let prepared = a.next.as_ref().map(|(e, _)| e.as_str());
+        let upcoming = p.upcoming.as_ref().map(|(e, _)| e.as_str());
+        if !a.gapless || p.entry.is_none() || prepared == upcoming {
+            return Ok(());
+        }
+        let next = match &p.upcoming {
+            Some((entry, song)) => Some((entry.clone(), self.media(entry, song, 0)?)),
+            None => None,
+        };
+        let a = self.active.as_mut().expect("checked above");
+        let taken = a
+            .speaker
+            .load_next(next.as_ref().map(|(_, m)| m))
+            .unwrap_or(false);
+        a.gapless = taken || next.is_none();
+        a.next = next.filter(|_| taken).map(|(e, m)| (e, m.url));
+        Ok(())
+    }
+
+    /// Asks the speaker where it is: reports the position, notices the end of a song, a
+    /// speaker that no longer answers, or one that claims to play without moving.
+    fn poll(&mut self) {
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        if let Err(e) = a.speaker.tick() {
+            return self.failed(&format!("{e:#}"));
+        }
+        if a.loaded.is_none() || !a.playing {
+            return;
+        }
+        let status = match a.speaker.status() {
+            Ok(s) => s,
+            Err(e) => return self.failed(&format!("{e:#}")),
+        };
+        a.failures = 0;
+        if status.track == a.url {
+            a.seen_url = true;
+        }
+        // The speaker went on to the song given ahead: the queue follows, nothing to load.
+        if a.seen_url && a.next.as_ref().is_some_and(|(_, url)| *url == status.track) {
+            let (entry, _) = a.next.take().expect("checked above");
+            tracing::debug!(speaker = %a.id, entry, "the speaker went on to the next song");
+            if let Ok(p) = self.queue.run(Command::Ended, None) {
+                if let Some(a) = self.active.as_mut() {
+                    if p.playback.entry.as_ref().map(|(e, _)| e) == Some(&entry) {
+                        a.loaded = Some((entry, p.playback.jumps));
+                        a.url = status.track;
+                        a.base_ms = 0;
+                        a.seen_playing = true;
+                        a.last_position = None;
+                        a.moved = Instant::now();
+                    }
+                }
+                self.follow(&p);
+            }
+            return;
+        }
+        match status.state {
+            State::Playing | State::Loading => {
+                if status.state == State::Playing {
+                    a.seen_playing = true;
+                    a.song_failures = 0;
+                }
+                if status.position_ms != a.last_position {
+                    a.last_position = status.position_ms;
+                    a.moved = Instant::now();
+                    if let Some(ms) = status.position_ms {
+                        let at = a.base_ms + ms;
+                        self.run_command(Command::Position { position_ms: at });
+                    }
+                } else if a.moved.elapsed() >= STUCK_AFTER {
+                    let why = "it says it is playing but its position does not move: it may not be able to fetch or play the stream";
+                    tracing::warn!(speaker = %a.id, "{why}");
+                    let id = a.id.clone();
+                    self.outputs.speaker_lost(&id, why);
+                    self.run_command(Command::Pause);
+                }
+            }
+            State::Stopped if a.seen_playing => {
+                // It played the song to its end.
+                a.seen_playing = false;
+                self.run_command(Command::Ended);
+            }
+            State::Interrupted(why) => {
+                tracing::info!(speaker = %a.id, "the speaker was taken over: {why}");
+                a.playing = false;
+                self.run_command(Command::Pause);
+            }
+            State::Failed(why) => {
+                a.song_failures += 1;
+                tracing::warn!(speaker = %a.id, "the speaker could not play a song: {why}");
+                if a.song_failures >= MAX_SONG_FAILURES {
+                    a.playing = false;
+                    self.run_command(Command::Pause);
+                } else {
+                    a.seen_playing = false;
+                    self.run_command(Command::Ended);
+                }
+            }
+            State::Paused | State::Stopped => {}
+        }
+    }
+
+    /// A speaker call failed: it may reconnect (and play on from the queue's position); after
+    /// a few failures in a row it counts as gone, and the queue pauses where it was (nothing
+    /// lost; it can go on elsewhere or when the speaker is back).
+    fn failed(&mut self, why: &str) {
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        a.failures += 1;
+        tracing::info!(speaker = %a.id, "a speaker call failed: {why}");
+        if a.failures < MAX_FAILURES {
+            match a.speaker.reconnect() {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::info!(speaker = %a.id, "reconnected: playing on where the queue is");
+                    a.loaded = None;
+                    a.volume = None;
+                    let p = self.queue.published();
+                    if let Err(e) = self.apply(&p.playback) {
+                        self.failed(&format!("{e:#}"));
+                    }
+                }
+                Err(e) => tracing::info!(speaker = %a.id, "cannot reconnect yet: {e:#}"),
+            }
+            return;
+        }
+        let id = a.id.clone();
+        self.active = None;
+        self.outputs
+            .speaker_lost(&id, &format!("it stopped answering ({why})"));
+        self.forget(&id);
+        if let Ok(p) = self.queue.run(Command::Pause, None) {
+            self.version = p.version;
+        }
+    }
+
+    /// Forgotten, so its next announcement is read afresh.
+    fn forget(&self, id: &str) {
+        self.devices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+
+    /// A signed link to `song` for queue entry `entry` (from `position_ms`) that the active
+    /// speaker plays, and what to show about it. The entry is in the link so that the same
+    /// song queued twice gives two links: the speaker's current track tells which entry it
+    /// plays.
+    fn media(&self, entry: &str, song: &str, position_ms: i64) -> Result<Media> {
+        let a = self.active.as_ref().ok_or_else(|| anyhow!("no speaker"))?;
+        let row = queued_song(&self.db, song)?;
+        let user = self
+            .users
+            .list()?
+            .into_iter()
+            .max_by_key(|u| (u.is_admin, -u.id))
+            .ok_or_else(|| anyhow!("no user to stream as: add one with `houseband user add`"))?;
+        // The file as it is when the speaker takes it and nothing starts mid-way; else MP3,
+        // which every speaker plays.
+        let raw = position_ms == 0 && a.speaker.plays(&row.content_type);
+        let (format, mime) = if raw {
+            ("", row.content_type.clone())
+        } else {
+            ("mp3", "audio/mpeg".to_string())
+        };
+        let expires = crate::app::db::now() + LINK_LIFE;
+        let host = self.address_for(a.speaker.address())?;
+        let mut url = format!(
+            "http://{host}/api/stream/{song}?{}",
+            self.users.stream_link(song, &user.name, format, expires)
+        );
+        url.push_str(&format!(
+            "&entry={}",
+            form_urlencoded::byte_serialize(entry.as_bytes()).collect::<String>()
+        ));
+        if position_ms > 0 {
+            url.push_str(&format!("&timeOffset={:.3}", position_ms as f64 / 1000.0));
+        }
+        Ok(Media {
+            id: song.to_string(),
+            url,
+            mime,
+            title: row.title.clone(),
+            artist: row.artist_display.clone(),
+            album: row.album_name.clone(),
+            art: None,
+            duration_ms: (row.duration_ms - position_ms).max(0),
+        })
+    }
+
+    /// This server's address (and port) on the interface that reaches `speaker`.
+    fn address_for(&self, speaker: SocketAddr) -> Result<String> {
+        let probe = UdpSocket::bind(("0.0.0.0", 0))?;
+        // No packet is sent: connecting a UDP socket only picks the route.
+        probe.connect(speaker)?;
+        let ip: IpAddr = probe.local_addr()?.ip();
+        Ok(format!("{ip}:{}", self.port))
+    }
+}
