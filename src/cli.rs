@@ -335,6 +335,7 @@ fn serve(settings: Settings) -> Result<()> {
                 app.queues.home().clone(),
                 app.db.clone(),
                 app.users.clone(),
+                app.upnp_events.clone(),
             )?)
         } else {
             None

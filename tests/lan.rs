@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use common::Sandbox;
 use houseband::testkit::lan::{
-    long_tone, renderer_reaches, renderer_says, renderer_state, Lan, CAST_ID, ELSEWHERE_IP,
-    HOUSE_IP, RENDERER_ID, ROOM_IP,
+    long_tone, renderer_does, renderer_reaches, renderer_says, renderer_state, Lan, CAST_ID,
+    ELSEWHERE_IP, HOUSE_IP, RENDERER_ID, ROOM_IP,
 };
 use serde_json::Value;
 
@@ -522,6 +522,21 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
         |q| q["position_ms"].as_i64().unwrap_or(0) >= 1000,
     );
 
+    // Paused on the renderer itself (its own remote or app): the queue pauses too, told at once
+    // by the renderer's events (GENA), and plays on when resumed.
+    let log = std::fs::read_to_string(sb.data().join("server.log")).unwrap();
+    assert!(log.contains("subscribed to the renderer's events"), "{log}");
+    assert!(log.contains("the renderer's events arrive"), "{log}");
+    let start = Instant::now();
+    renderer_does(&lan, "AVTransport", "Pause", "");
+    let took = lan.wait_queue(port, "the queue paused", Duration::from_secs(3), |q| {
+        q["playing"] == false && q["current"] == second
+    });
+    eprintln!("renderer paused by its own remote -> queue paused after {took:?}");
+    lan.queue_op(port, serde_json::json!({"op": "resume"}));
+    renderer_reaches(&lan, "PLAYING", Duration::from_secs(2));
+    assert!(start.elapsed() < Duration::from_secs(5));
+
     // Hand-off to a browser player and back, each at the queue's place, in under a second.
     let (mut browser, tablet) = browser_player(&lan, port);
     let to_browser = hand_to_browser(&lan, port, &mut browser, &tablet);
@@ -914,4 +929,29 @@ fn the_queue_plays_on_a_google_cast_device() {
             .contains("stopped answering"),
         "{gone}"
     );
+}
+
+/// The route renderers send their events to takes none it did not subscribe to: an unknown
+/// token or SID is refused with 412 (as UPnP says), an oversized body with 413, and the server
+/// goes on. Needs no LAN: it runs everywhere, with the LAN features off.
+#[test]
+fn renderer_events_are_taken_only_for_the_servers_own_subscriptions() {
+    let sb = house_with_users();
+    let server = common::Server::start(&sb, &[]);
+    let url = |token: &str| format!("http://127.0.0.1:{}/upnp/events/{token}", server.port);
+    let notify = |url: &str, sid: &str, body: &str| match ureq::request("NOTIFY", url)
+        .set("NT", "upnp:event")
+        .set("NTS", "upnp:propchange")
+        .set("SID", sid)
+        .send_string(body)
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    };
+    let event = r#"<e:propertyset xmlns:e="urn:schemas-upnp-org:event-1-0"><e:property><LastChange>&lt;Event/&gt;</LastChange></e:property></e:propertyset>"#;
+    assert_eq!(notify(&url("0123456789abcdef"), "uuid:1", event), 412);
+    assert_eq!(notify(&url("../../api/health"), "uuid:1", event), 404);
+    assert_eq!(notify(&url("x"), "", &"<a>".repeat(30_000)), 413);
+    assert!(server.health().is_some(), "the server goes on");
 }

@@ -49,6 +49,8 @@ pub struct App {
     pub players: Players,
     pub queues: Queues,
     pub outputs: Arc<outputs::Outputs>,
+    /// UPnP event subscriptions to renderers (`lan`), reached by the server's event route.
+    pub upnp_events: Arc<lan::gena::Events>,
 }
 
 impl App {
@@ -86,6 +88,7 @@ impl App {
             players,
             queues,
             outputs: Arc::default(),
+            upnp_events: Arc::default(),
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod queue;
 pub mod queue_socket;
 pub mod share;
 pub mod subsonic;
+pub mod upnp_events;
 pub mod websocket;
 
 use std::sync::Arc;
@@ -40,7 +41,8 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
                 .configure(api::routes)
                 .configure(queue::routes)
                 .configure(share::routes)
-                .configure(subsonic::routes);
+                .configure(subsonic::routes)
+                .configure(upnp_events::routes);
             let (state, brake) = (data.clone().into_inner(), brake.clone());
             let upgrade =
                 actix_service::fn_service(move |(req, framed): (actix_http::Request, _)| {

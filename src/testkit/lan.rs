@@ -109,8 +109,9 @@ impl Lan {
         .expect("the work inside the namespace")
     }
 
-    /// Starts `houseband serve` in the house with the LAN features on.
     /// Starts `bin serve` in the house with the LAN features on, and waits until it answers.
+    /// Its log goes to `server.log` in `data` (warnings, and the LAN's news; `LAN_LOG` sets
+    /// the level).
     pub fn serve(&mut self, bin: &str, music: &Path, data: &Path, port: u16) {
         let child = Command::new("ip")
             .args(["netns", "exec", &self.house])
@@ -124,9 +125,10 @@ impl Lan {
             .args(["--scan-interval", "0", "--local-output", "false"])
             .env(
                 "HOUSEBAND_LOG",
-                std::env::var("LAN_LOG").unwrap_or("warn".into()),
+                std::env::var("LAN_LOG").unwrap_or("warn,houseband::app::lan=info".into()),
             )
             .stdout(Stdio::null())
+            .stderr(std::fs::File::create(data.join("server.log")).unwrap())
             .spawn()
             .unwrap();
         self.children.push(child);
@@ -279,14 +281,20 @@ pub fn renderer_reaches(lan: &Lan, state: &str, limit: Duration) -> Duration {
     start.elapsed()
 }
 
-/// An action on the renderer, straight from the test (to check what the server told it).
+/// An action on the renderer, straight from the test (to check what the server told it): the
+/// answer's `field`.
 pub fn renderer_says(lan: &Lan, service: &str, action: &str, args: &str, field: &str) -> String {
-    let (service, action, args, field) = (
-        service.to_string(),
-        action.to_string(),
-        args.to_string(),
-        field.to_string(),
-    );
+    renderer_does(lan, service, action, args)[field].clone()
+}
+
+/// An action on the renderer, straight from the test (as its own remote would): its answer.
+pub fn renderer_does(
+    lan: &Lan,
+    service: &str,
+    action: &str,
+    args: &str,
+) -> std::collections::HashMap<String, String> {
+    let (service, action, args) = (service.to_string(), action.to_string(), args.to_string());
     Lan::inside(&lan.house, move || {
         let d = crate::app::lan::upnp::fetch_description(&format!(
             "http://{ROOM_IP}:{RENDERER_PORT}/description.xml"
@@ -302,7 +310,7 @@ pub fn renderer_says(lan: &Lan, service: &str, action: &str, args: &str, field: 
             pairs.push((k, v));
         }
         let agent = crate::app::lan::upnp::agent();
-        crate::app::lan::upnp::action(&agent, &s, &action, &pairs).unwrap()[&field].clone()
+        crate::app::lan::upnp::action(&agent, &s, &action, &pairs).unwrap()
     })
 }
 

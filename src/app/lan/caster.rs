@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Result};
 use crossbeam_channel::{select, Receiver};
 
+use super::gena::Events;
 use super::upnp;
 use crate::app::db::Db;
 use crate::app::outputs::Outputs;
@@ -109,6 +110,8 @@ pub trait Speaker: Send {
 }
 
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// The shortest time between two looks at a speaker woken by its events.
+const EVENT_POLL_GAP: Duration = Duration::from_millis(200);
 /// Failed calls in a row before a speaker counts as gone.
 const MAX_FAILURES: u32 = 3;
 /// How long a speaker may claim to play without its position moving.
@@ -131,6 +134,9 @@ struct Active {
     seen_playing: bool,
     last_position: Option<i64>,
     moved: Instant,
+    /// It was seen playing since it was last told to load, play or pause: a pause now is
+    /// someone else's.
+    confirmed: bool,
     failures: u32,
     song_failures: u32,
     volume: Option<u8>,
@@ -145,37 +151,48 @@ struct Active {
     seen_url: bool,
 }
 
+/// What the follower works with.
+pub struct Context {
+    pub queue: Arc<Queue>,
+    pub db: Arc<Db>,
+    pub users: Arc<Users>,
+    pub outputs: Arc<Outputs>,
+    pub devices: Devices,
+    pub events: Arc<Events>,
+    /// The port this server listens on.
+    pub port: u16,
+}
+
 pub struct Caster {
     queue: Arc<Queue>,
     db: Arc<Db>,
     users: Arc<Users>,
     outputs: Arc<Outputs>,
     devices: Devices,
+    events: Arc<Events>,
     port: u16,
     active: Option<Active>,
     version: i64,
+    polled: Instant,
 }
 
 impl Caster {
-    pub fn start(
-        queue: Arc<Queue>,
-        db: Arc<Db>,
-        users: Arc<Users>,
-        outputs: Arc<Outputs>,
-        devices: Devices,
-        port: u16,
-    ) -> Result<()> {
+    pub fn start(c: Context) -> Result<()> {
         let (tx, rx) = crossbeam_channel::unbounded::<Published>();
-        let first = queue.follow_on_thread("lan-cast-watch", move |p| tx.send(p).is_ok())?;
+        let first = c
+            .queue
+            .follow_on_thread("lan-cast-watch", move |p| tx.send(p).is_ok())?;
         let mut caster = Caster {
-            queue,
-            db,
-            users,
-            outputs,
-            devices,
-            port,
+            queue: c.queue,
+            db: c.db,
+            users: c.users,
+            outputs: c.outputs,
+            devices: c.devices,
+            events: c.events,
+            port: c.port,
             active: None,
             version: -1,
+            polled: Instant::now(),
         };
         std::thread::Builder::new()
             .name("lan-cast".into())
@@ -188,6 +205,7 @@ impl Caster {
 
     fn run(&mut self, changes: Receiver<Published>) {
         let tick = crossbeam_channel::tick(POLL_EVERY);
+        let events = self.events.clone();
         loop {
             select! {
                 recv(changes) -> p => match p {
@@ -195,6 +213,12 @@ impl Caster {
                     Err(_) => return,
                 },
                 recv(tick) -> _ => self.poll(),
+                // A renderer's event: look now rather than at the next tick (but not more
+                // often than a few times a second, whatever a renderer sends).
+                recv(events.woken()) -> _ => {
+                    std::thread::sleep(EVENT_POLL_GAP.saturating_sub(self.polled.elapsed()));
+                    self.poll();
+                }
             }
         }
     }
@@ -231,7 +255,11 @@ impl Caster {
                 return;
             };
             let mut speaker: Box<dyn Speaker> = match target {
-                Target::Upnp(device) => Box::new(super::renderer::Renderer::new(*device)),
+                Target::Upnp(device) => Box::new(super::renderer::Renderer::new(
+                    *device,
+                    self.events.clone(),
+                    self.port,
+                )),
                 Target::GoogleCast(address) => {
                     Box::new(super::googlecast::CastDevice::new(address))
                 }
@@ -253,6 +281,7 @@ impl Caster {
                 seen_playing: false,
                 last_position: None,
                 moved: Instant::now(),
+                confirmed: false,
                 failures: 0,
                 song_failures: 0,
                 volume: None,
@@ -295,6 +324,7 @@ impl Caster {
             a.last_position = None;
             a.moved = Instant::now();
             a.playing = p.playing;
+            a.confirmed = false;
             // A new song clears what the speaker had queued.
             a.next = None;
             a.url = url;
@@ -310,6 +340,7 @@ impl Caster {
             }
             a.playing = p.playing;
             a.moved = Instant::now();
+            a.confirmed = false;
         }
         Ok(())
     }
@@ -341,6 +372,7 @@ impl Caster {
     /// Asks the speaker where it is: reports the position, notices the end of a song, a
     /// speaker that no longer answers, or one that claims to play without moving.
     fn poll(&mut self) {
+        self.polled = Instant::now();
         let Some(a) = self.active.as_mut() else {
             return;
         };
@@ -381,6 +413,7 @@ impl Caster {
             State::Playing | State::Loading => {
                 if status.state == State::Playing {
                     a.seen_playing = true;
+                    a.confirmed = true;
                     a.song_failures = 0;
                 }
                 if status.position_ms != a.last_position {
@@ -418,6 +451,15 @@ impl Caster {
                     a.seen_playing = false;
                     self.run_command(Command::Ended);
                 }
+            }
+            State::Paused if a.confirmed => {
+                tracing::info!(speaker = %a.id, "paused on the speaker itself: the queue pauses");
+                a.playing = false;
+                let at = a.last_position.map(|ms| a.base_ms + ms);
+                if let Some(position_ms) = at {
+                    self.run_command(Command::Position { position_ms });
+                }
+                self.run_command(Command::Pause);
             }
             State::Paused | State::Stopped => {}
         }
@@ -488,7 +530,7 @@ impl Caster {
             ("mp3", "audio/mpeg".to_string())
         };
         let expires = crate::app::db::now() + LINK_LIFE;
-        let host = self.address_for(a.speaker.address())?;
+        let host = address_for(a.speaker.address(), self.port)?;
         let mut url = format!(
             "http://{host}/api/stream/{song}?{}",
             self.users.stream_link(song, &user.name, format, expires)
@@ -511,13 +553,13 @@ impl Caster {
             duration_ms: (row.duration_ms - position_ms).max(0),
         })
     }
+}
 
-    /// This server's address (and port) on the interface that reaches `speaker`.
-    fn address_for(&self, speaker: SocketAddr) -> Result<String> {
-        let probe = UdpSocket::bind(("0.0.0.0", 0))?;
-        // No packet is sent: connecting a UDP socket only picks the route.
-        probe.connect(speaker)?;
-        let ip: IpAddr = probe.local_addr()?.ip();
-        Ok(format!("{ip}:{}", self.port))
-    }
+/// This server's address and `port` on the interface that reaches `speaker`.
+pub fn address_for(speaker: SocketAddr, port: u16) -> Result<String> {
+    let probe = UdpSocket::bind(("0.0.0.0", 0))?;
+    // No packet is sent: connecting a UDP socket only picks the route.
+    probe.connect(speaker)?;
+    let ip: IpAddr = probe.local_addr()?.ip();
+    Ok(format!("{ip}:{port}"))
 }

@@ -5,6 +5,7 @@
 
 pub mod caster;
 pub mod castv2;
+pub mod gena;
 pub mod googlecast;
 pub mod mdns;
 pub mod renderer;
@@ -33,6 +34,7 @@ impl Lan {
         queue: Arc<crate::app::queue::Queue>,
         db: Arc<crate::app::db::Db>,
         users: Arc<crate::app::users::Users>,
+        events: Arc<gena::Events>,
     ) -> Result<Lan> {
         let devices: caster::Devices = Arc::default();
         let mdns = match mdns::Mdns::start(me, outputs.clone(), devices.clone()) {
@@ -45,9 +47,16 @@ impl Lan {
                 None
             }
         };
-        if let Err(e) =
-            caster::Caster::start(queue, db, users, outputs.clone(), devices.clone(), me.port)
-        {
+        let context = caster::Context {
+            queue,
+            db,
+            users,
+            outputs: outputs.clone(),
+            devices: devices.clone(),
+            events,
+            port: me.port,
+        };
+        if let Err(e) = caster::Caster::start(context) {
             tracing::warn!("playing on renderers is off: {e:#}");
         }
         let ssdp = match ssdp::Ssdp::start(outputs, devices) {

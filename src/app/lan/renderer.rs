@@ -1,14 +1,17 @@
 //! A UPnP/DLNA media renderer as a [`Speaker`]: AVTransport to load, play, pause and stop, with
 //! SetNextAVTransportURI for no gap between songs; RenderingControl for the volume;
-//! ConnectionManager's `GetProtocolInfo` for the formats it plays; DIDL-Lite for what it shows.
+//! ConnectionManager's `GetProtocolInfo` for the formats it plays; DIDL-Lite for what it shows;
+//! a GENA subscription to its AVTransport events (see [`super::gena`]) while it plays the queue.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 
-use super::caster::{Media, Speaker, State, Status};
+use super::caster::{address_for, Media, Speaker, State, Status};
+use super::gena::{Events, Subscription};
 use super::upnp::{self, Device};
 
 /// The pause between giving a renderer a new song and telling it to play.
@@ -19,6 +22,10 @@ pub struct Renderer {
     agent: ureq::Agent,
     /// The MIME types it says it plays, asked once when it becomes the queue's output.
     accepts: Vec<String>,
+    events: Arc<Events>,
+    /// This server's port, for the events' callback.
+    port: u16,
+    subscription: Option<Subscription>,
 }
 
 #[derive(Clone, Copy)]
@@ -29,11 +36,39 @@ enum Service {
 }
 
 impl Renderer {
-    pub fn new(device: Device) -> Renderer {
+    pub fn new(device: Device, events: Arc<Events>, port: u16) -> Renderer {
         Renderer {
             device,
             agent: upnp::agent(),
             accepts: Vec::new(),
+            events,
+            port,
+            subscription: None,
+        }
+    }
+
+    /// Subscribes to its AVTransport events, if it has them; without, it is polled only.
+    fn subscribe(&mut self) {
+        let Some(url) = self
+            .device
+            .av_transport
+            .as_ref()
+            .and_then(|s| s.event_url.clone())
+        else {
+            return;
+        };
+        let subscribed = address_for(self.address(), self.port).and_then(|me| {
+            Subscription::start(&self.events, &self.agent, &url, &format!("http://{me}"))
+        });
+        match subscribed {
+            Ok(s) => {
+                tracing::info!(renderer = %self.device.friendly_name, "subscribed to the renderer's events");
+                self.subscription = Some(s);
+            }
+            Err(e) => tracing::info!(
+                renderer = %self.device.friendly_name,
+                "no events from the renderer (it is polled instead): {e:#}"
+            ),
         }
     }
 
@@ -86,6 +121,7 @@ impl Speaker for Renderer {
             .split(',')
             .filter_map(|p| p.split(':').nth(2).map(|m| m.trim().to_string()))
             .collect();
+        self.subscribe();
         Ok(())
     }
 
@@ -165,6 +201,15 @@ impl Speaker for Renderer {
         .map(drop)
     }
 
+    fn tick(&mut self) -> Result<()> {
+        if let Some(s) = self.subscription.as_mut() {
+            if let Err(e) = s.keep(&self.agent) {
+                tracing::info!(renderer = %self.device.friendly_name, "{e:#}");
+            }
+        }
+        Ok(())
+    }
+
     fn status(&mut self) -> Result<Status> {
         let state = self
             .call("GetTransportInfo", &[("InstanceID", "0")])?
@@ -183,6 +228,19 @@ impl Speaker for Renderer {
             position_ms: at.get("RelTime").and_then(|t| parse_time(t)),
             track: at.remove("TrackURI").unwrap_or_default(),
         })
+    }
+}
+
+impl Drop for Renderer {
+    /// Ends the event subscription, off the caller's thread: the renderer may be gone, and
+    /// waiting for it would hold up the queue's next speaker.
+    fn drop(&mut self) {
+        if let Some(s) = self.subscription.take() {
+            let (events, agent) = (self.events.clone(), self.agent.clone());
+            let _ = std::thread::Builder::new()
+                .name("lan-unsubscribe".into())
+                .spawn(move || s.cancel(&events, &agent));
+        }
     }
 }
 
