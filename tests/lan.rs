@@ -912,12 +912,45 @@ fn the_queue_plays_on_a_google_cast_device() {
         eprintln!("Cast <-> renderer hand-off skipped: gmediarender is not installed");
     }
 
+    // A song with a cover: the device is given its picture, by a signed link it can fetch.
+    let polar = format!("tr-{}", sb.track_id("01 - Polar Night.flac"));
+    let q = lan.queue_op(port, serde_json::json!({"op": "add", "songs": [polar]}));
+    let entry = q["entries"][2]["id"].clone();
+    lan.queue_op(port, serde_json::json!({"op": "play", "entry": entry}));
+    let (load, _) = cast.next("loads the song with a cover", Duration::from_secs(3), |e| {
+        e["event"] == "load" && e["title"] == "Polar Night"
+    });
+    assert_eq!(load["contentType"], "audio/flac", "{load}");
+    assert_eq!(load["album"], "Northern Lights", "{load}");
+    let image = load["image"].as_str().expect("a picture").to_string();
+    assert!(
+        image.starts_with(&format!(
+            "http://{HOUSE_IP}:{port}/api/art/{polar}?size=600&"
+        )),
+        "{image}"
+    );
+    let forged = image.replace("sig=", "sig=0");
+    let (picture, refused) = Lan::inside(&lan.room, move || {
+        let r = ureq::get(&image).call().unwrap();
+        let kind = r.content_type().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_reader(), &mut bytes).unwrap();
+        let refused = match ureq::get(&forged).call() {
+            Err(ureq::Error::Status(code, _)) => code,
+            other => panic!("a forged link: {other:?}"),
+        };
+        ((kind, bytes), refused)
+    });
+    assert_eq!(picture.0, "image/jpeg");
+    assert_eq!(&picture.1[..2], &[0xff, 0xd8], "a JPEG");
+    assert_eq!(refused, 403);
+
     // The device dies mid-song: the queue pauses where it was, the output is unavailable.
     let child = &mut lan.children[cast.child];
     child.kill().unwrap();
     child.wait().unwrap();
     lan.wait_queue(port, "the queue paused", Duration::from_secs(10), |q| {
-        q["playing"] == false && q["current"] == second
+        q["playing"] == false && q["current"] == entry
     });
     let (gone, _) = lan.wait_for_output(port, "the Cast device unavailable", |o| {
         o["id"] == CAST_ID && o["available"] == false

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::library::browse::{self, Scope};
 use crate::app::library::ProgressView;
-use crate::app::media::MediaError;
-use crate::app::users::User;
+use crate::app::media::{art, MediaError};
+use crate::app::users::{User, LINK_ART, LINK_STREAM};
 use crate::app::App;
 use crate::server::subsonic::auth::Brake;
 use crate::server::subsonic::media;
@@ -39,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(set_avatar))
                 .route(web::delete().to(delete_avatar)),
         )
+        .route("/api/art/{id}", web::get().to(art))
         .route(
             "/api/stream/{id}",
             web::route()
@@ -400,12 +401,7 @@ async fn stream(
                 media::StreamFailure::Request(e) => {
                     Failure::new(StatusCode::BAD_REQUEST, e.message)
                 }
-                media::StreamFailure::Media(e) => match e {
-                    MediaError::NotFound(m) => Failure::new(StatusCode::NOT_FOUND, m),
-                    MediaError::Refused(m) => Failure::new(StatusCode::FORBIDDEN, m),
-                    MediaError::Busy(m) => Failure::new(StatusCode::SERVICE_UNAVAILABLE, m),
-                    MediaError::Failed(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-                },
+                media::StreamFailure::Media(e) => media_failure(e),
                 media::StreamFailure::Internal(e) => Failure::internal(format!("{e:#}")),
             })?;
         Ok((delivery, format!("{}.{suffix}", song.title)))
@@ -414,18 +410,7 @@ async fn stream(
         Some((u, exp, sig)) => {
             let app = app.into_inner();
             let outcome = web::block(move || {
-                if !app
-                    .users
-                    .stream_link_valid(&song_id, &u, &format, exp, &sig)
-                {
-                    return Err(Failure::new(
-                        StatusCode::FORBIDDEN,
-                        "the stream link is not valid or has expired",
-                    ));
-                }
-                let user = app.users.find(&u)?.ok_or_else(|| {
-                    Failure::new(StatusCode::FORBIDDEN, "the link's user is gone")
-                })?;
+                let user = link_user(&app, LINK_STREAM, &song_id, &format, (&u, exp, &sig))?;
                 work(&app, user)
             })
             .await;
@@ -439,6 +424,87 @@ async fn stream(
     match answer {
         Ok((delivery, name)) => crate::server::media::respond(&req, delivery, name, false, false),
         Err(response) => response,
+    }
+}
+
+fn media_failure(e: MediaError) -> Failure {
+    match e {
+        MediaError::NotFound(m) => Failure::new(StatusCode::NOT_FOUND, m),
+        MediaError::Refused(m) => Failure::new(StatusCode::FORBIDDEN, m),
+        MediaError::Busy(m) => Failure::new(StatusCode::SERVICE_UNAVAILABLE, m),
+        MediaError::Failed(m) => Failure::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+    }
+}
+
+/// The user a speaker's signed link (`u`, `exp`, `sig`) to `kind` of `song` stands for.
+fn link_user(
+    app: &App,
+    kind: &str,
+    song: &str,
+    format: &str,
+    (user, expires, sig): (&str, i64, &str),
+) -> Result<User, Failure> {
+    if !app
+        .users
+        .stream_link_valid(kind, song, user, format, expires, sig)
+    {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "the link is not valid or has expired",
+        ));
+    }
+    app.users
+        .find(user)?
+        .ok_or_else(|| Failure::new(StatusCode::FORBIDDEN, "the link's user is gone"))
+}
+
+#[derive(Deserialize)]
+struct ArtQuery {
+    size: Option<u32>,
+    u: String,
+    exp: i64,
+    sig: String,
+}
+
+/// `GET /api/art/{id}`: a song's picture for speakers (which cannot log in), by a signed link;
+/// `size` in pixels, else the original.
+async fn art(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<ArtQuery>,
+    app: web::Data<App>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let name = format!("{id}.jpg");
+    let app = app.into_inner();
+    let outcome = web::block(move || {
+        let q = query.into_inner();
+        let user = link_user(&app, LINK_ART, &id, "", (&q.u, q.exp, &q.sig))?;
+        let not_found = || Failure::new(StatusCode::NOT_FOUND, format!("no picture for {id:?}"));
+        let n: i64 = id
+            .strip_prefix("tr-")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(not_found)?;
+        let scope = Scope::new(user.allowed_folders(), None);
+        let mut c = app.db.read()?;
+        let row = browse::track_art(&mut c, n, &scope)
+            .map_err(Failure::internal)?
+            .ok_or_else(not_found)?;
+        let folders: Vec<std::path::PathBuf> = browse::folder_paths(&mut c)
+            .map_err(Failure::internal)?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let size = q.size.map(|s| s.clamp(16, art::MAX_SIZE));
+        app.media
+            .art(&row.into(), size, art::Output::Jpeg, &folders)
+            .map_err(media_failure)
+    })
+    .await;
+    match outcome {
+        Ok(Ok(delivery)) => crate::server::media::respond(&req, delivery, name, false, false),
+        Ok(Err(f)) => f.response(),
+        Err(e) => Failure::internal(e).response(),
     }
 }
 

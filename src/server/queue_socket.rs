@@ -470,10 +470,13 @@ fn player_message(text: &str) -> Option<PlayerMessage> {
                 .to_string(),
         ),
         "position" => match v.get("position_ms").and_then(|p| p.as_i64()) {
-            Some(ms) => PlayerMessage::Report(Command::Position { position_ms: ms }),
+            Some(ms) => PlayerMessage::Report(Command::Position {
+                position_ms: ms,
+                jumps: None,
+            }),
             None => PlayerMessage::Bad("\"position\" needs \"position_ms\"".into()),
         },
-        "ended" => PlayerMessage::Report(Command::Ended),
+        "ended" => PlayerMessage::Report(Command::Ended { jumps: None }),
         other => PlayerMessage::Bad(format!(
             "unknown message type {:?}: players send register_player, position, ended",
             other.chars().take(40).collect::<String>()

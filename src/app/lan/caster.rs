@@ -19,9 +19,10 @@ use crossbeam_channel::{select, Receiver};
 use super::gena::Events;
 use super::upnp;
 use crate::app::db::Db;
+use crate::app::library::browse;
 use crate::app::outputs::Outputs;
 use crate::app::queue::{queued_song, Command, Playback, Published, Queue};
-use crate::app::users::Users;
+use crate::app::users::{Users, LINK_ART, LINK_STREAM};
 
 /// A speaker found on the network, as discovery describes it.
 #[derive(Debug, Clone)]
@@ -387,6 +388,8 @@ impl Caster {
             Err(e) => return self.failed(&format!("{e:#}")),
         };
         a.failures = 0;
+        // What the reports below are about: the queue drops them if it jumped since.
+        let jumps = a.loaded.as_ref().map(|(_, j)| *j);
         if status.track == a.url {
             a.seen_url = true;
         }
@@ -394,7 +397,7 @@ impl Caster {
         if a.seen_url && a.next.as_ref().is_some_and(|(_, url)| *url == status.track) {
             let (entry, _) = a.next.take().expect("checked above");
             tracing::debug!(speaker = %a.id, entry, "the speaker went on to the next song");
-            if let Ok(p) = self.queue.run(Command::Ended, None) {
+            if let Ok(p) = self.queue.run(Command::Ended { jumps }, None) {
                 if let Some(a) = self.active.as_mut() {
                     if p.playback.entry.as_ref().map(|(e, _)| e) == Some(&entry) {
                         a.loaded = Some((entry, p.playback.jumps));
@@ -421,7 +424,10 @@ impl Caster {
                     a.moved = Instant::now();
                     if let Some(ms) = status.position_ms {
                         let at = a.base_ms + ms;
-                        self.run_command(Command::Position { position_ms: at });
+                        self.run_command(Command::Position {
+                            position_ms: at,
+                            jumps,
+                        });
                     }
                 } else if a.moved.elapsed() >= STUCK_AFTER {
                     let why = "it says it is playing but its position does not move: it may not be able to fetch or play the stream";
@@ -434,7 +440,7 @@ impl Caster {
             State::Stopped if a.seen_playing => {
                 // It played the song to its end.
                 a.seen_playing = false;
-                self.run_command(Command::Ended);
+                self.run_command(Command::Ended { jumps });
             }
             State::Interrupted(why) => {
                 tracing::info!(speaker = %a.id, "the speaker was taken over: {why}");
@@ -449,7 +455,7 @@ impl Caster {
                     self.run_command(Command::Pause);
                 } else {
                     a.seen_playing = false;
-                    self.run_command(Command::Ended);
+                    self.run_command(Command::Ended { jumps });
                 }
             }
             State::Paused if a.confirmed => {
@@ -457,7 +463,7 @@ impl Caster {
                 a.playing = false;
                 let at = a.last_position.map(|ms| a.base_ms + ms);
                 if let Some(position_ms) = at {
-                    self.run_command(Command::Position { position_ms });
+                    self.run_command(Command::Position { position_ms, jumps });
                 }
                 self.run_command(Command::Pause);
             }
@@ -533,7 +539,8 @@ impl Caster {
         let host = address_for(a.speaker.address(), self.port)?;
         let mut url = format!(
             "http://{host}/api/stream/{song}?{}",
-            self.users.stream_link(song, &user.name, format, expires)
+            self.users
+                .stream_link(LINK_STREAM, song, &user.name, format, expires)
         );
         url.push_str(&format!(
             "&entry={}",
@@ -542,6 +549,15 @@ impl Caster {
         if position_ms > 0 {
             url.push_str(&format!("&timeOffset={:.3}", position_ms as f64 / 1000.0));
         }
+        let has_art =
+            browse::track_art(&mut *self.db.read()?, row.id, &browse::Scope::all())?.is_some();
+        let art = has_art.then(|| {
+            format!(
+                "http://{host}/api/art/{song}?size=600&{}",
+                self.users
+                    .stream_link(LINK_ART, song, &user.name, "", expires)
+            )
+        });
         Ok(Media {
             id: song.to_string(),
             url,
@@ -549,7 +565,7 @@ impl Caster {
             title: row.title.clone(),
             artist: row.artist_display.clone(),
             album: row.album_name.clone(),
-            art: None,
+            art,
             duration_ms: (row.duration_ms - position_ms).max(0),
         })
     }

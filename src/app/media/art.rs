@@ -22,6 +22,16 @@ pub enum Source {
     Mosaic(Vec<Source>),
 }
 
+impl From<crate::app::library::browse::ArtRow> for Source {
+    fn from(row: crate::app::library::browse::ArtRow) -> Source {
+        match (row.file, row.embedded) {
+            (Some(file), _) => Source::File(file.into()),
+            (None, Some(song)) => Source::Embedded(song.into()),
+            (None, None) => unreachable!("art rows have a file or a song"),
+        }
+    }
+}
+
 /// The image format of resized output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output {

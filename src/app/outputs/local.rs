@@ -376,7 +376,8 @@ impl Follower {
         tracing::debug!(entry, "local output finished a song");
         self.failures = 0;
         let now_playing = self.shared.deck().current.as_ref().map(|t| t.entry.clone());
-        match self.queue.run(Command::Ended, None) {
+        let jumps = self.playing.as_ref().map(|(_, j)| *j);
+        match self.queue.run(Command::Ended { jumps }, None) {
             Ok(p) => {
                 // The deck is already on the queue's new entry: nothing to reopen.
                 if let (Some((queued, _)), Some(deck)) = (&p.playback.entry, &now_playing) {
@@ -398,7 +399,9 @@ impl Follower {
             self.failures = 0;
             Command::Pause
         } else {
-            Command::Ended
+            Command::Ended {
+                jumps: self.playing.as_ref().map(|(_, j)| *j),
+            }
         };
         if let Ok(p) = self.queue.run(command, None) {
             self.follow(&p);
@@ -434,6 +437,7 @@ impl Follower {
         if let Ok(p) = self.queue.run(
             Command::Position {
                 position_ms: position,
+                jumps: self.playing.as_ref().map(|(_, j)| *j),
             },
             None,
         ) {

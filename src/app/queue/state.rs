@@ -134,12 +134,17 @@ pub enum Command {
     SetShuffle(bool),
     SetVolume(u8),
     SetOutput(Option<String>),
-    /// An output reports where it is (not a user command: no version bump of its own).
+    /// An output reports where it is (not a user command: no version bump of its own). With
+    /// `jumps`, the report is about the playback as of that jump count, and is dropped if the
+    /// queue jumped since (a report racing the user's pick of another song).
     Position {
         position_ms: i64,
+        jumps: Option<i64>,
     },
-    /// The output finished the current song.
-    Ended,
+    /// The output finished the current song (as of `jumps`, as for `Position`).
+    Ended {
+        jumps: Option<i64>,
+    },
 }
 
 /// Why a command was not applied.
@@ -336,11 +341,16 @@ impl State {
                 self.output = o;
                 Change::Settings
             }
-            Command::Position { position_ms } => {
+            Command::Position { jumps, .. } | Command::Ended { jumps }
+                if jumps.is_some_and(|j| j != self.jumps) =>
+            {
+                return Ok(Change::None);
+            }
+            Command::Position { position_ms, .. } => {
                 self.position_ms = position_ms.max(0);
                 return Ok(Change::Position);
             }
-            Command::Ended => {
+            Command::Ended { .. } => {
                 // Repeat one plays the same entry again; otherwise the next, or stop at the end.
                 let next = self.following(false);
                 let keep_playing = next.is_some();
@@ -477,18 +487,54 @@ mod tests {
     }
 
     #[test]
+    fn an_outputs_report_about_a_song_the_queue_left_is_dropped() {
+        let mut s = queue(3);
+        s.apply(Command::Resume, None).unwrap();
+        let then = s.jumps;
+        // The user picks the third song while the output reports on the first.
+        let third = s.entries[2].id.clone();
+        s.apply(
+            Command::Play {
+                entry: third.clone(),
+            },
+            None,
+        )
+        .unwrap();
+        let late = Command::Position {
+            position_ms: 4000,
+            jumps: Some(then),
+        };
+        assert_eq!(s.apply(late, None), Ok(Change::None));
+        assert_eq!(
+            s.apply(Command::Ended { jumps: Some(then) }, None),
+            Ok(Change::None)
+        );
+        assert_eq!(
+            (s.current.as_deref(), s.position_ms),
+            (Some(third.as_str()), 0)
+        );
+        // Reports about what plays now are taken.
+        let now = Command::Position {
+            position_ms: 1500,
+            jumps: Some(s.jumps),
+        };
+        assert_eq!(s.apply(now, None), Ok(Change::Position));
+        assert_eq!(s.position_ms, 1500);
+    }
+
+    #[test]
     fn next_previous_repeat_and_the_end_of_the_queue() {
         let mut s = queue(3);
         s.apply(Command::Resume, None).unwrap();
-        s.apply(Command::Ended, None).unwrap();
+        s.apply(Command::Ended { jumps: None }, None).unwrap();
         assert_eq!(s.current_entry().unwrap().song.id, "tr-2");
         s.apply(Command::SetRepeat(Repeat::One), None).unwrap();
-        s.apply(Command::Ended, None).unwrap();
+        s.apply(Command::Ended { jumps: None }, None).unwrap();
         assert_eq!(s.current_entry().unwrap().song.id, "tr-2");
         s.apply(Command::Next, None).unwrap();
         assert_eq!(s.current_entry().unwrap().song.id, "tr-3");
         s.apply(Command::SetRepeat(Repeat::Off), None).unwrap();
-        s.apply(Command::Ended, None).unwrap();
+        s.apply(Command::Ended { jumps: None }, None).unwrap();
         assert!(s.current.is_none() && !s.playing);
         let mut s = queue(2);
         s.apply(Command::SetRepeat(Repeat::All), None).unwrap();

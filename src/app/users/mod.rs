@@ -125,6 +125,11 @@ const USER_COLUMNS: UserColumns = (
     users::transcode_format,
 );
 
+/// What a speaker's link opens: a song's stream.
+pub const LINK_STREAM: &str = "stream";
+/// What a speaker's link opens: a song's picture.
+pub const LINK_ART: &str = "art";
+
 pub struct Users {
     db: Arc<Db>,
     cipher: ChaCha20Poly1305,
@@ -229,10 +234,18 @@ impl Users {
                 == 0
     }
 
-    /// The query of a stream link for devices that cannot log in (network speakers): song
-    /// `song` as `user`, in `format` (empty: the file as it is), until `expires` (Unix seconds).
-    pub fn stream_link(&self, song: &str, user: &str, format: &str, expires: i64) -> String {
-        let sig = self.sign(&format!("stream\n{song}\n{user}\n{format}\n{expires}"));
+    /// The query of a link for devices that cannot log in (network speakers): to `kind`
+    /// ([`LINK_STREAM`] or [`LINK_ART`]) of song `song` as `user`, in `format` (empty: the file
+    /// as it is), until `expires` (Unix seconds).
+    pub fn stream_link(
+        &self,
+        kind: &str,
+        song: &str,
+        user: &str,
+        format: &str,
+        expires: i64,
+    ) -> String {
+        let sig = self.sign(&format!("{kind}\n{song}\n{user}\n{format}\n{expires}"));
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         format!(
             "u={}&format={}&exp={expires}&sig={sig}",
@@ -241,9 +254,10 @@ impl Users {
         )
     }
 
-    /// Whether a stream link's signature and time hold.
+    /// Whether a link's signature and time hold.
     pub fn stream_link_valid(
         &self,
+        kind: &str,
         song: &str,
         user: &str,
         format: &str,
@@ -252,7 +266,7 @@ impl Users {
     ) -> bool {
         let format = if format == "raw" { "" } else { format };
         expires >= crate::app::db::now()
-            && self.signed(&format!("stream\n{song}\n{user}\n{format}\n{expires}"), sig)
+            && self.signed(&format!("{kind}\n{song}\n{user}\n{format}\n{expires}"), sig)
     }
 
     pub fn key_path(data_dir: &Path) -> PathBuf {

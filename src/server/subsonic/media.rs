@@ -284,7 +284,7 @@ pub fn get_cover_art(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError>
                 Vec::new()
             };
             (!parts.is_empty())
-                .then(|| art::Source::Mosaic(parts.into_iter().map(source_of).collect()))
+                .then(|| art::Source::Mosaic(parts.into_iter().map(art::Source::from).collect()))
         }
         _ => art_of(&mut c, kind, id, &scope)?,
     }
@@ -300,10 +300,10 @@ fn art_of(
     scope: &browse::Scope,
 ) -> Result<Option<art::Source>, ApiError> {
     Ok(match kind {
-        ids::ALBUM => db(browse::album_art(c, id, scope))?.map(source_of),
-        ids::TRACK => db(browse::track_art(c, id, scope))?.map(source_of),
-        ids::ARTIST => db(browse::artist_art(c, id, scope))?.map(source_of),
-        ids::DIRECTORY => db(browse::directory_art(c, id, scope))?.map(source_of),
+        ids::ALBUM => db(browse::album_art(c, id, scope))?.map(art::Source::from),
+        ids::TRACK => db(browse::track_art(c, id, scope))?.map(art::Source::from),
+        ids::ARTIST => db(browse::artist_art(c, id, scope))?.map(art::Source::from),
+        ids::DIRECTORY => db(browse::directory_art(c, id, scope))?.map(art::Source::from),
         _ => None,
     })
 }
@@ -361,14 +361,6 @@ pub fn public_art(
         art_of(&mut c, kind, id, &everything)?.ok_or_else(|| ApiError::not_found("picture"))?;
     let size = size.map(|s| s.clamp(1, art::MAX_SIZE));
     picture(app, &mut c, item, &source, size, art::Output::Jpeg)
-}
-
-fn source_of(row: browse::ArtRow) -> art::Source {
-    match (row.file, row.embedded) {
-        (Some(file), _) => art::Source::File(file.into()),
-        (None, Some(song)) => art::Source::Embedded(song.into()),
-        (None, None) => unreachable!("art rows have a file or a song"),
-    }
 }
 
 /// The song a transcoding-extension call names (`mediaId`, `mediaType`).
