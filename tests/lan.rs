@@ -496,6 +496,24 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
         assert!(start.elapsed() < Duration::from_secs(2), "volume not set");
         std::thread::sleep(Duration::from_millis(50));
     }
+    for (muted, says) in [(true, "1"), (false, "0")] {
+        lan.queue_op(port, serde_json::json!({"op": "set_muted", "muted": muted}));
+        let start = Instant::now();
+        while renderer_says(
+            &lan,
+            "RenderingControl",
+            "GetMute",
+            "Channel=Master",
+            "CurrentMute",
+        ) != says
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "mute not set to {muted}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 
     // Seek, then resume: it plays from there, and at the end the queue moves on by itself.
     lan.queue_op(port, serde_json::json!({"op": "seek", "position_ms": 6000}));
@@ -788,6 +806,14 @@ fn the_queue_plays_on_a_google_cast_device() {
     lan.queue_op(port, serde_json::json!({"op": "set_volume", "volume": 30}));
     cast.next("takes the volume", Duration::from_secs(2), |e| {
         e["event"] == "volume" && e["level"] == 0.3
+    });
+    lan.queue_op(port, serde_json::json!({"op": "set_muted", "muted": true}));
+    cast.next("is muted", Duration::from_secs(2), |e| {
+        e["event"] == "volume" && e["muted"] == true && e["level"] == 0.3
+    });
+    lan.queue_op(port, serde_json::json!({"op": "set_muted", "muted": false}));
+    cast.next("is unmuted", Duration::from_secs(2), |e| {
+        e["event"] == "volume" && e["muted"] == false
     });
     lan.queue_op(port, serde_json::json!({"op": "seek", "position_ms": 6000}));
     lan.queue_op(port, serde_json::json!({"op": "resume"}));

@@ -189,6 +189,10 @@ fn ops_change_the_shared_queue_and_versions_tell_stale_views() {
     assert_eq!(entry_songs(&s), before);
     let s = h.op(json!({"op": "set_volume", "volume": 40}));
     assert_eq!(s["volume"], 40);
+    let s = h.op(json!({"op": "set_muted", "muted": true}));
+    assert_eq!((&s["muted"], &s["volume"]), (&json!(true), &json!(40)));
+    let s = h.op(json!({"op": "set_muted", "muted": false}));
+    assert_eq!(s["muted"], false);
     let s = h.op(json!({"op": "clear"}));
     assert_eq!(
         (s["entries"].clone(), s["current"].clone()),
@@ -226,6 +230,8 @@ fn bad_ops_get_clear_errors_and_change_nothing() {
             409,
         ),
         (json!({"op": "set_volume", "volume": 101}).to_string(), 400),
+        (json!({"op": "set_muted", "muted": "yes"}).to_string(), 400),
+        (json!({"op": "set_muted"}).to_string(), 400),
         (
             json!({"op": "set_repeat", "repeat": "twice"}).to_string(),
             400,

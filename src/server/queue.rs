@@ -31,6 +31,7 @@ pub struct Op {
     pub repeat: Option<String>,
     pub shuffle: Option<bool>,
     pub volume: Option<i64>,
+    pub muted: Option<bool>,
     pub output: Option<Option<String>>,
 }
 
@@ -174,6 +175,7 @@ pub fn command(app: &App, user: &User, op: &Op) -> Result<Command, Failure> {
             }
             Command::SetVolume(v as u8)
         }
+        "set_muted" => Command::SetMuted(op.muted.ok_or_else(|| need("muted"))?),
         "set_output" => {
             let output = op.output.clone().ok_or_else(|| need("output"))?;
             if let Some(id) = &output {

@@ -408,6 +408,7 @@ diesel::table! {
         output -> Nullable<Text>,
         next_entry -> BigInt,
         updated_at -> BigInt,
+        muted -> Bool,
     }
 }
 

@@ -98,6 +98,7 @@ pub trait Speaker: Send {
     fn stop(&mut self) -> Result<()>;
     /// 0 to 100.
     fn set_volume(&mut self, volume: u8) -> Result<()>;
+    fn set_muted(&mut self, muted: bool) -> Result<()>;
     fn status(&mut self) -> Result<Status>;
     /// Every second, playing or not: keep-alives and news from the speaker.
     fn tick(&mut self) -> Result<()> {
@@ -141,6 +142,7 @@ struct Active {
     failures: u32,
     song_failures: u32,
     volume: Option<u8>,
+    muted: Option<bool>,
     playing: bool,
     /// The next song given ahead: its entry and URL.
     next: Option<(String, String)>,
@@ -286,6 +288,7 @@ impl Caster {
                 failures: 0,
                 song_failures: 0,
                 volume: None,
+                muted: None,
                 playing: false,
                 next: None,
                 gapless: true,
@@ -305,6 +308,10 @@ impl Caster {
         if a.volume != Some(p.volume) {
             a.speaker.set_volume(p.volume)?;
             a.volume = Some(p.volume);
+        }
+        if a.muted != Some(p.muted) {
+            a.speaker.set_muted(p.muted)?;
+            a.muted = Some(p.muted);
         }
         let wanted = p.entry.as_ref().map(|(e, _)| (e.clone(), p.jumps));
         if wanted != a.loaded {
@@ -487,6 +494,7 @@ impl Caster {
                     tracing::info!(speaker = %a.id, "reconnected: playing on where the queue is");
                     a.loaded = None;
                     a.volume = None;
+                    a.muted = None;
                     let p = self.queue.published();
                     if let Err(e) = self.apply(&p.playback) {
                         self.failed(&format!("{e:#}"));

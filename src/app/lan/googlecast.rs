@@ -371,6 +371,12 @@ impl Speaker for CastDevice {
         refused(&answer, "the volume")
     }
 
+    fn set_muted(&mut self, muted: bool) -> Result<()> {
+        let ask = json!({"type": "SET_VOLUME", "volume": {"muted": muted}});
+        let answer = self.ask(RECEIVER, PLATFORM, ask, ANSWER_WITHIN)?;
+        refused(&answer, "muting")
+    }
+
     fn status(&mut self) -> Result<Status> {
         if self.media_session.is_some() && self.app.is_some() {
             self.media_status()?;

@@ -210,6 +210,22 @@ impl Speaker for Renderer {
         Ok(())
     }
 
+    fn set_muted(&mut self, muted: bool) -> Result<()> {
+        if self.device.rendering_control.is_none() {
+            return Ok(());
+        }
+        self.call_service(
+            Service::Rendering,
+            "SetMute",
+            &[
+                ("InstanceID", "0"),
+                ("Channel", "Master"),
+                ("DesiredMute", if muted { "1" } else { "0" }),
+            ],
+        )
+        .map(drop)
+    }
+
     fn status(&mut self) -> Result<Status> {
         let state = self
             .call("GetTransportInfo", &[("InstanceID", "0")])?

@@ -306,7 +306,11 @@ impl Follower {
             }
             return;
         }
-        let volume = f32::from(p.volume) / 100.0;
+        let volume = if p.muted {
+            0.0
+        } else {
+            f32::from(p.volume) / 100.0
+        };
         // A square curve: closer to how loudness is heard than a straight line.
         self.shared
             .volume

@@ -36,6 +36,7 @@ pub struct Playback {
     pub jumps: i64,
     /// 0 to 100.
     pub volume: u8,
+    pub muted: bool,
 }
 
 /// The state as JSON, made once per change and shared by every watcher.
@@ -76,6 +77,7 @@ impl Published {
                 position_ms: state.position_ms,
                 jumps: state.jumps,
                 volume: state.volume,
+                muted: state.muted,
             },
             message: format!(r#"{{"type":"state","state":{json}}}"#).into(),
             state: json.into(),
@@ -261,6 +263,7 @@ fn load(db: &Db, name: &str) -> Result<Option<State>> {
         i32,
         Option<String>,
         i64,
+        bool,
     );
     let row: Option<Row> = hq::table
         .find(name)
@@ -274,11 +277,22 @@ fn load(db: &Db, name: &str) -> Result<Option<State>> {
             hq::volume,
             hq::output,
             hq::next_entry,
+            hq::muted,
         ))
         .first(&mut conn)
         .optional()?;
-    let Some((version, current, position_ms, _playing, repeat, shuffle, volume, output, next)) =
-        row
+    let Some((
+        version,
+        current,
+        position_ms,
+        _playing,
+        repeat,
+        shuffle,
+        volume,
+        output,
+        next,
+        muted,
+    )) = row
     else {
         return Ok(None);
     };
@@ -307,6 +321,7 @@ fn load(db: &Db, name: &str) -> Result<Option<State>> {
         repeat: Repeat::parse(&repeat).unwrap_or(Repeat::Off),
         shuffle,
         volume: volume.clamp(0, 100) as u8,
+        muted,
         output,
         unshuffled: shuffle.then(|| unshuffled.into_iter().map(|(_, id)| id).collect()),
         next_entry: next,
@@ -327,6 +342,7 @@ fn save(db: &Db, name: &str, s: &State, entries: bool) -> Result<()> {
             hq::repeat.eq(s.repeat.as_str()),
             hq::shuffle.eq(s.shuffle),
             hq::volume.eq(s.volume as i32),
+            hq::muted.eq(s.muted),
             hq::output.eq(&s.output),
             hq::next_entry.eq(s.next_entry),
             hq::updated_at.eq(now()),

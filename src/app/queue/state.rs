@@ -65,6 +65,9 @@ pub struct State {
     pub repeat: Repeat,
     pub shuffle: bool,
     pub volume: u8,
+    /// Muted: the outputs play silently, and the volume is kept for when it is not.
+    #[serde(default)]
+    pub muted: bool,
     pub output: Option<String>,
     /// Entry ids in the order they had before shuffling, to return to.
     #[serde(skip)]
@@ -89,6 +92,7 @@ impl Default for State {
             repeat: Repeat::Off,
             shuffle: false,
             volume: 100,
+            muted: false,
             output: None,
             unshuffled: None,
             next_entry: 1,
@@ -133,6 +137,7 @@ pub enum Command {
     SetRepeat(Repeat),
     SetShuffle(bool),
     SetVolume(u8),
+    SetMuted(bool),
     SetOutput(Option<String>),
     /// An output reports where it is (not a user command: no version bump of its own). With
     /// `jumps`, the report is about the playback as of that jump count, and is dropped if the
@@ -332,6 +337,13 @@ impl State {
                 }
                 self.set_shuffle(on);
                 Change::Entries
+            }
+            Command::SetMuted(m) => {
+                if self.muted == m {
+                    return Ok(Change::None);
+                }
+                self.muted = m;
+                Change::Settings
             }
             Command::SetVolume(v) => {
                 self.volume = v.min(100);

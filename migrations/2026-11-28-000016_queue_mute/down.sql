@@ -1,0 +1,1 @@
+ALTER TABLE household_queues DROP COLUMN muted;
