@@ -112,6 +112,8 @@ pub trait Speaker: Send {
 }
 
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How long a speaker given the next song ahead may report STOPPED before that is the end.
+const STOPPED_BETWEEN_SONGS: Duration = Duration::from_millis(1500);
 /// The shortest time between two looks at a speaker woken by its events.
 const EVENT_POLL_GAP: Duration = Duration::from_millis(200);
 /// Failed calls in a row before a speaker counts as gone.
@@ -132,6 +134,10 @@ struct Active {
     /// Where the loaded stream starts in the song (ms), as speakers count from the stream's
     /// start.
     base_ms: i64,
+    /// The loaded stream's length (ms).
+    length_ms: i64,
+    /// Since when it has reported being stopped while a next song was given ahead.
+    stopped_since: Option<Instant>,
     /// The speaker was seen playing the loaded entry (so a stop after it is the song's end).
     seen_playing: bool,
     last_position: Option<i64>,
@@ -145,7 +151,7 @@ struct Active {
     muted: Option<bool>,
     playing: bool,
     /// The next song given ahead: its entry and URL.
-    next: Option<(String, String)>,
+    next: Option<(String, String, i64)>,
     /// False once the speaker refused a next song: the end is found by asking.
     gapless: bool,
     /// The loaded song's URL, and whether the speaker was seen playing it: only a move from
@@ -177,6 +183,9 @@ pub struct Caster {
     active: Option<Active>,
     version: i64,
     polled: Instant,
+    /// A look asked for before the next tick: by an event (put off to keep looks apart), or
+    /// at the time a song should end.
+    soon: Option<Instant>,
 }
 
 impl Caster {
@@ -196,6 +205,7 @@ impl Caster {
             active: None,
             version: -1,
             polled: Instant::now(),
+            soon: None,
         };
         std::thread::Builder::new()
             .name("lan-cast".into())
@@ -210,6 +220,10 @@ impl Caster {
         let tick = crossbeam_channel::tick(POLL_EVERY);
         let events = self.events.clone();
         loop {
+            let due = match self.soon {
+                Some(at) => crossbeam_channel::at(at),
+                None => crossbeam_channel::never(),
+            };
             select! {
                 recv(changes) -> p => match p {
                     Ok(p) => self.follow(&p),
@@ -219,8 +233,17 @@ impl Caster {
                 // A renderer's event: look now rather than at the next tick (but not more
                 // often than a few times a second, whatever a renderer sends).
                 recv(events.woken()) -> _ => {
-                    std::thread::sleep(EVENT_POLL_GAP.saturating_sub(self.polled.elapsed()));
-                    self.poll();
+                    if self.polled.elapsed() >= EVENT_POLL_GAP {
+                        self.poll();
+                    } else {
+                        self.soon = Some(self.polled + EVENT_POLL_GAP);
+                    }
+                }
+                recv(due) -> _ => {
+                    self.soon = None;
+                    if self.polled.elapsed() >= EVENT_POLL_GAP {
+                        self.poll();
+                    }
                 }
             }
         }
@@ -281,6 +304,8 @@ impl Caster {
                 speaker,
                 loaded: None,
                 base_ms: 0,
+                length_ms: 0,
+                stopped_since: None,
                 seen_playing: false,
                 last_position: None,
                 moved: Instant::now(),
@@ -322,12 +347,14 @@ impl Caster {
                     let media = self.media(entry, song, p.position_ms)?;
                     let a = self.active.as_mut().expect("checked above");
                     a.speaker.load(&media, a.loaded.is_some(), p.playing)?;
+                    a.length_ms = media.duration_ms;
                     url = media.url;
                 }
             }
             let a = self.active.as_mut().expect("checked above");
             a.loaded = wanted;
             a.base_ms = p.position_ms;
+            a.stopped_since = None;
             a.seen_playing = false;
             a.last_position = None;
             a.moved = Instant::now();
@@ -358,7 +385,7 @@ impl Caster {
         let Some(a) = self.active.as_ref() else {
             return Ok(());
         };
-        let prepared = a.next.as_ref().map(|(e, _)| e.as_str());
+        let prepared = a.next.as_ref().map(|(e, _, _)| e.as_str());
         let upcoming = p.upcoming.as_ref().map(|(e, _)| e.as_str());
         if !a.gapless || p.entry.is_none() || prepared == upcoming {
             return Ok(());
@@ -373,7 +400,9 @@ impl Caster {
             .load_next(next.as_ref().map(|(_, m)| m))
             .unwrap_or(false);
         a.gapless = taken || next.is_none();
-        a.next = next.filter(|_| taken).map(|(e, m)| (e, m.url));
+        a.next = next
+            .filter(|_| taken)
+            .map(|(e, m)| (e, m.url, m.duration_ms));
         Ok(())
     }
 
@@ -401,8 +430,12 @@ impl Caster {
             a.seen_url = true;
         }
         // The speaker went on to the song given ahead: the queue follows, nothing to load.
-        if a.seen_url && a.next.as_ref().is_some_and(|(_, url)| *url == status.track) {
-            let (entry, _) = a.next.take().expect("checked above");
+        if a.seen_url
+            && a.next
+                .as_ref()
+                .is_some_and(|(_, url, _)| *url == status.track)
+        {
+            let (entry, _, length_ms) = a.next.take().expect("checked above");
             tracing::debug!(speaker = %a.id, entry, "the speaker went on to the next song");
             if let Ok(p) = self.queue.run(Command::Ended { jumps }, None) {
                 if let Some(a) = self.active.as_mut() {
@@ -410,6 +443,8 @@ impl Caster {
                         a.loaded = Some((entry, p.playback.jumps));
                         a.url = status.track;
                         a.base_ms = 0;
+                        a.length_ms = length_ms;
+                        a.stopped_since = None;
                         a.seen_playing = true;
                         a.last_position = None;
                         a.moved = Instant::now();
@@ -418,6 +453,9 @@ impl Caster {
                 self.follow(&p);
             }
             return;
+        }
+        if status.state != State::Stopped {
+            a.stopped_since = None;
         }
         match status.state {
             State::Playing | State::Loading => {
@@ -431,6 +469,13 @@ impl Caster {
                     a.moved = Instant::now();
                     if let Some(ms) = status.position_ms {
                         let at = a.base_ms + ms;
+                        // A speaker that cannot go on by itself is looked at when the song
+                        // should end, not up to a tick later.
+                        let left = a.length_ms - ms;
+                        if a.next.is_none() && (0..POLL_EVERY.as_millis() as i64).contains(&left) {
+                            self.soon =
+                                Some(Instant::now() + Duration::from_millis(left as u64 + 50));
+                        }
                         self.run_command(Command::Position {
                             position_ms: at,
                             jumps,
@@ -444,9 +489,20 @@ impl Caster {
                     self.run_command(Command::Pause);
                 }
             }
+            // Between two songs given ahead some renderers report a moment of STOPPED: it
+            // counts as the end only if it lasts (they go on by themselves otherwise).
+            State::Stopped
+                if a.seen_playing
+                    && a.next.is_some()
+                    && a.stopped_since.get_or_insert_with(Instant::now).elapsed()
+                        < STOPPED_BETWEEN_SONGS =>
+            {
+                self.soon = Some(Instant::now() + STOPPED_BETWEEN_SONGS);
+            }
             State::Stopped if a.seen_playing => {
                 // It played the song to its end.
                 a.seen_playing = false;
+                a.stopped_since = None;
                 self.run_command(Command::Ended { jumps });
             }
             State::Interrupted(why) => {
