@@ -1014,3 +1014,136 @@ fn renderer_events_are_taken_only_for_the_servers_own_subscriptions() {
     assert_eq!(notify(&url("x"), "", &"<a>".repeat(30_000)), 413);
     assert!(server.health().is_some(), "the server goes on");
 }
+
+/// Hostile Cast devices and an mDNS flood: a "device" that takes the connection and never
+/// answers, one that answers garbage instead of TLS, hundreds of fake speakers announced at
+/// once, and junk sent to the mDNS port. Each is refused or bounded with a reason; the queue
+/// pauses cleanly and the server goes on answering. (The devices are stand-ins written for
+/// this test: no real device can be made to misbehave on purpose.)
+#[test]
+fn hostile_cast_devices_and_mdns_floods_do_no_harm() {
+    let Some(mut lan) = Lan::build() else { return };
+    let sb = house_with_users();
+    let port = 4545;
+    // Two listeners in the room: one silent, one that answers the TLS hello with junk.
+    let (ports_tx, ports_rx) = std::sync::mpsc::channel();
+    std::thread::spawn({
+        let room = lan.room.clone();
+        move || {
+            Lan::inside(&room, move || {
+                let silent = TcpListener::bind((ROOM_IP, 0)).unwrap();
+                let junk = TcpListener::bind((ROOM_IP, 0)).unwrap();
+                ports_tx
+                    .send((
+                        silent.local_addr().unwrap().port(),
+                        junk.local_addr().unwrap().port(),
+                    ))
+                    .unwrap();
+                std::thread::spawn(move || {
+                    let mut held = Vec::new();
+                    for s in silent.incoming().flatten() {
+                        held.push(s); // kept open, never answered
+                    }
+                });
+                for s in junk.incoming().flatten() {
+                    use std::io::Write;
+                    let mut s = s;
+                    let _ = s.write_all(&[0x16, 0x03, 0x03, 0xff, 0xff, 0, 1, 2, 3, 4, 5]);
+                    let _ = s.write_all(&vec![0x42; 4096]);
+                }
+            })
+        }
+    });
+    let (silent_port, junk_port) = ports_rx.recv().unwrap();
+    lan.serve(BIN, &sb.music(), &sb.data(), port);
+
+    // The two devices and a flood of 300 fake ones, announced by mDNS in the room, plus junk
+    // packets on the mDNS port.
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let (flood_tx, flood_rx) = std::sync::mpsc::channel::<()>();
+    let announcer = std::thread::spawn({
+        let room = lan.room.clone();
+        move || {
+            Lan::inside(&room, move || {
+                let mdns = mdns_sd::ServiceDaemon::new().unwrap();
+                let cast = |name: &str, port: u16| {
+                    mdns_sd::ServiceInfo::new(
+                        "_googlecast._tcp.local.",
+                        name,
+                        &format!("{name}.local."),
+                        ROOM_IP,
+                        port,
+                        &[("fn", name), ("md", "Stand-in")][..],
+                    )
+                    .unwrap()
+                };
+                mdns.register(cast("Silent", silent_port)).unwrap();
+                mdns.register(cast("Junk", junk_port)).unwrap();
+                let _ = flood_rx.recv();
+                for i in 0..300 {
+                    let info = cast(&format!("Fake-{i}"), 8009);
+                    // The responder takes registrations through a bounded channel.
+                    while let Err(mdns_sd::Error::Again) = mdns.register(info.clone()) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                }
+                let junk = UdpSocket::bind((ROOM_IP, 0)).unwrap();
+                for i in 0..500u32 {
+                    let mut packet = vec![0u8; 12 + (i as usize % 300)];
+                    for (k, b) in packet.iter_mut().enumerate() {
+                        *b = (i as usize * 31 + k * 7) as u8;
+                    }
+                    let _ = junk.send_to(&packet, ("224.0.0.251", 5353));
+                }
+                let _ = stop_rx.recv();
+                let _ = mdns.shutdown();
+            })
+        }
+    });
+    for name in ["Silent", "Junk"] {
+        lan.wait_for_output(port, name, |o| o["name"] == name && o["available"] == true);
+    }
+    flood_tx.send(()).unwrap();
+    let sunny = format!("tr-{}", sb.track_id("01 - Sunny.mp3"));
+    let q = lan.queue_op(port, serde_json::json!({"op": "add", "songs": [sunny]}));
+    let entry = q["entries"][0]["id"].clone();
+    for name in ["Silent", "Junk"] {
+        let id = lan
+            .outputs(port)
+            .into_iter()
+            .find(|o| o["name"] == name)
+            .unwrap()["id"]
+            .clone();
+        lan.queue_op(port, serde_json::json!({"op": "set_output", "output": id}));
+        let start = Instant::now();
+        lan.queue_op(port, serde_json::json!({"op": "play", "entry": entry}));
+        // The server answers meanwhile: the device is handled off the request path.
+        assert!(lan.queue(port)["version"].as_i64().is_some());
+        lan.wait_queue(port, "the queue paused", Duration::from_secs(10), |q| {
+            q["playing"] == false
+        });
+        let (gone, _) =
+            lan.wait_for_output(port, name, |o| o["id"] == id && o["available"] == false);
+        eprintln!(
+            "{name}: paused after {:?}: {}",
+            start.elapsed(),
+            gone["problem"]
+        );
+        assert!(
+            gone["problem"]
+                .as_str()
+                .unwrap()
+                .contains("cannot be reached"),
+            "{gone}"
+        );
+    }
+    // The flood is bounded, and the server still answers.
+    std::thread::sleep(Duration::from_secs(3));
+    let outputs = lan.outputs(port);
+    let casts = outputs.iter().filter(|o| o["kind"] == "googlecast").count();
+    eprintln!("{casts} Cast speakers listed of 302 announced");
+    assert!(casts <= 256, "{casts} listed");
+    assert!(casts >= 100, "the flood was not announced: {casts}");
+    stop_tx.send(()).unwrap();
+    announcer.join().unwrap();
+}

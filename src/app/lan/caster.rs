@@ -277,7 +277,7 @@ impl Caster {
                 .cloned();
             let Some(target) = target else {
                 tracing::warn!(id, "the queue's speaker is not known (yet): paused");
-                self.run_command(Command::Pause);
+                self.pause_here();
                 return;
             };
             let mut speaker: Box<dyn Speaker> = match target {
@@ -296,7 +296,7 @@ impl Caster {
                 self.outputs
                     .speaker_lost(id, &format!("it cannot be reached ({why})"));
                 self.forget(id);
-                self.run_command(Command::Pause);
+                self.pause_here();
                 return;
             }
             self.active = Some(Active {
@@ -565,8 +565,14 @@ impl Caster {
         self.outputs
             .speaker_lost(&id, &format!("it stopped answering ({why})"));
         self.forget(&id);
+        self.pause_here();
+    }
+
+    /// Pauses the queue without following the change: the speaker is gone, and following it
+    /// would only look for the speaker again.
+    fn pause_here(&mut self) {
         if let Ok(p) = self.queue.run(Command::Pause, None) {
-            self.version = p.version;
+            self.version = self.version.max(p.version);
         }
     }
 

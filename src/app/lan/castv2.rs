@@ -164,10 +164,15 @@ impl Connection {
         tcp.set_read_timeout(Some(CONNECT_TIMEOUT))?;
         let mut stream = StreamOwned::new(tls, tcp);
         while stream.conn.is_handshaking() {
-            stream
-                .conn
-                .complete_io(&mut stream.sock)
-                .with_context(|| format!("the TLS handshake with {address} failed"))?;
+            if let Err(e) = stream.conn.complete_io(&mut stream.sock) {
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+                    bail!(
+                        "{address} took the connection but did not answer the TLS handshake within {}s: is it a Cast device?",
+                        CONNECT_TIMEOUT.as_secs()
+                    );
+                }
+                return Err(e).with_context(|| format!("the TLS handshake with {address} failed"));
+            }
         }
         Ok(Connection {
             stream,

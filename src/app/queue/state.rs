@@ -285,6 +285,7 @@ impl State {
                 self.playing = true;
                 Change::Settings
             }
+            Command::Pause if !self.playing => return Ok(Change::None),
             Command::Pause => {
                 self.playing = false;
                 Change::Settings
@@ -496,6 +497,17 @@ mod tests {
             s.apply(Command::Move { entry: b, to: 0 }, Some(v)),
             Err(Rejected::Stale(_))
         ));
+    }
+
+    #[test]
+    fn pausing_a_paused_queue_changes_nothing() {
+        let mut s = queue(1);
+        assert_eq!(s.apply(Command::Pause, None), Ok(Change::None));
+        s.apply(Command::Resume, None).unwrap();
+        assert_eq!(s.apply(Command::Pause, None), Ok(Change::Settings));
+        let v = s.version;
+        assert_eq!(s.apply(Command::Pause, None), Ok(Change::None));
+        assert_eq!(s.version, v);
     }
 
     #[test]
