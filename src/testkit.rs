@@ -1,8 +1,10 @@
-//! Tools for tests and benchmarks, not used by the server: a generator of realistic synthetic
-//! libraries. It encodes nothing: it copies a few small real files (the committed fixtures) and
-//! retags each copy with lofty, so a 50k-track library takes seconds to make.
+//! Tools for tests and benchmarks, not used by the server: a virtual LAN (`lan`), a sound card
+//! (`sound_card`), and a generator of realistic synthetic libraries. The generator encodes
+//! nothing: it copies a few small real files (the committed fixtures) and retags each copy with
+//! lofty, so a 50k-track library takes seconds to make.
 
 pub mod lan;
+pub mod sound_card;
 
 use std::path::{Path, PathBuf};
 

@@ -16,6 +16,7 @@ use houseband::testkit::lan::{
     long_tone, renderer_does, renderer_reaches, renderer_says, renderer_state, Lan, CAST_ID,
     ELSEWHERE_IP, HOUSE_IP, RENDERER_ID, ROOM_IP,
 };
+use houseband::testkit::sound_card::SoundCard;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_houseband");
@@ -724,7 +725,10 @@ fn the_queue_plays_on_a_google_cast_device() {
     long_tone(&sb.music().join("Longer Tone.wav"), 30);
     let port = 4545;
     let mut cast = lan.cast_receiver();
-    lan.serve(BIN, &sb.music(), &sb.data(), port);
+    // The server's own sound card, for hand-offs between it and the Cast device.
+    let card_dir = tempfile::tempdir().unwrap();
+    let card = SoundCard::new(card_dir.path());
+    lan.serve_with(BIN, &sb.music(), &sb.data(), port, &card.env());
     let (device, took) = lan.wait_for_output(port, "the Cast device", |o| {
         o["id"] == CAST_ID && o["available"] == true
     });
@@ -937,6 +941,62 @@ fn the_queue_plays_on_a_google_cast_device() {
     } else {
         eprintln!("Cast <-> renderer hand-off skipped: gmediarender is not installed");
     }
+
+    // Speaker to the server's own sound card and back, each at the queue's place, in under a
+    // second; the card falls silent when the Cast device takes over.
+    card.take();
+    let start = Instant::now();
+    lan.queue_op(
+        port,
+        serde_json::json!({"op": "set_output", "output": "local"}),
+    );
+    while !card.peek().iter().any(|s| s.abs() > 100) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "the sound card heard nothing"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let to_local = start.elapsed();
+    cast.next("stops", Duration::from_secs(1), |e| {
+        e["event"] == "state" && e["idleReason"] == "CANCELLED"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let at = lan.queue(port)["position_ms"].as_i64().unwrap();
+    let start = Instant::now();
+    lan.queue_op(
+        port,
+        serde_json::json!({"op": "set_output", "output": CAST_ID}),
+    );
+    let (load, _) = cast.next(
+        "loads where the sound card was",
+        Duration::from_secs(2),
+        |e| e["event"] == "load",
+    );
+    cast.next("plays", Duration::from_secs(2), |e| {
+        e["event"] == "state" && e["playerState"] == "PLAYING"
+    });
+    let to_cast = start.elapsed();
+    let from = load["url"]
+        .as_str()
+        .unwrap()
+        .split("timeOffset=")
+        .nth(1)
+        .unwrap();
+    assert!(
+        from.parse::<f64>().unwrap() * 1000.0 >= at as f64,
+        "{load} from {at}"
+    );
+    // What the card had buffered plays out first (as in tests/queue.rs).
+    std::thread::sleep(Duration::from_millis(500));
+    card.take();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        card.take().iter().all(|s| s.abs() <= 100),
+        "the sound card still plays"
+    );
+    eprintln!("hand-off: Cast -> sound card {to_local:?}, sound card -> Cast PLAYING {to_cast:?}");
+    assert!(to_local < Duration::from_secs(1) && to_cast < Duration::from_secs(1));
 
     // A song with a cover: the device is given its picture, by a signed link it can fetch.
     let polar = format!("tr-{}", sb.track_id("01 - Polar Night.flac"));

@@ -113,6 +113,20 @@ impl Lan {
     /// Its log goes to `server.log` in `data` (warnings, and the LAN's news; `LAN_LOG` sets
     /// the level).
     pub fn serve(&mut self, bin: &str, music: &Path, data: &Path, port: u16) {
+        self.serve_with(bin, music, data, port, &[]);
+    }
+
+    /// As [`Lan::serve`], with more environment (e.g. a sound card's, which turns the local
+    /// output on).
+    pub fn serve_with(
+        &mut self,
+        bin: &str,
+        music: &Path,
+        data: &Path,
+        port: u16,
+        env: &[(&str, &str)],
+    ) {
+        let local = env.iter().any(|(k, _)| *k == "HOUSEBAND_LOCAL_OUTPUT");
         let child = Command::new("ip")
             .args(["netns", "exec", &self.house])
             .arg(bin)
@@ -122,7 +136,13 @@ impl Lan {
             .arg(data)
             .args(["--bind", &format!("0.0.0.0:{port}"), "--lan", "on"])
             .args(["--lan-name", "Test House", "--watch", "off"])
-            .args(["--scan-interval", "0", "--local-output", "false"])
+            .args(["--scan-interval", "0"])
+            .args(if local {
+                &[][..]
+            } else {
+                &["--local-output", "false"][..]
+            })
+            .envs(env.iter().copied())
             .env(
                 "HOUSEBAND_LOG",
                 std::env::var("LAN_LOG").unwrap_or("warn,houseband::app::lan=info".into()),
