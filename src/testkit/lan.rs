@@ -30,6 +30,8 @@ pub struct Lan {
     pub room: String,
     pub room_if: String,
     pub children: Vec<Child>,
+    /// The servers' logs, printed on drop when `LAN_LOG` is set.
+    logs: Vec<std::path::PathBuf>,
 }
 
 impl Lan {
@@ -48,6 +50,7 @@ impl Lan {
             room: format!("hb-room-{n}-{k}"),
             room_if: format!("hbr{n}{k}"),
             children: Vec::new(),
+            logs: Vec::new(),
         };
         let house_if = format!("hbh{n}{k}");
         ip(&["netns", "add", &lan.house]);
@@ -110,8 +113,8 @@ impl Lan {
     }
 
     /// Starts `bin serve` in the house with the LAN features on, and waits until it answers.
-    /// Its log goes to `server.log` in `data` (warnings, and the LAN's news; `LAN_LOG` sets
-    /// the level).
+    /// Its log (warnings, and the LAN's news; `LAN_LOG` sets the level, and prints it at the end)
+    /// is [`Lan::server_log`].
     pub fn serve(&mut self, bin: &str, music: &Path, data: &Path, port: u16) {
         self.serve_with(bin, music, data, port, &[]);
     }
@@ -127,6 +130,9 @@ impl Lan {
         env: &[(&str, &str)],
     ) {
         let local = env.iter().any(|(k, _)| *k == "HOUSEBAND_LOCAL_OUTPUT");
+        // Beside the LAN, not in `data`: a test's data folder may be gone before the LAN is.
+        let log =
+            std::env::temp_dir().join(format!("{}-server-{}.log", self.house, self.logs.len()));
         let child = Command::new("ip")
             .args(["netns", "exec", &self.house])
             .arg(bin)
@@ -148,9 +154,10 @@ impl Lan {
                 std::env::var("LAN_LOG").unwrap_or("warn,houseband::app::lan=info".into()),
             )
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(data.join("server.log")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
+        self.logs.push(log);
         self.children.push(child);
         let house = self.house.clone();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -162,6 +169,14 @@ impl Lan {
             assert!(Instant::now() < deadline, "the server did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// What the last server started has logged so far.
+    pub fn server_log(&self) -> String {
+        self.logs
+            .last()
+            .and_then(|l| std::fs::read_to_string(l).ok())
+            .unwrap_or_default()
     }
 
     /// `GET /api/outputs` from inside the house.
@@ -238,6 +253,14 @@ impl Lan {
 
 impl Drop for Lan {
     fn drop(&mut self) {
+        if std::env::var("LAN_LOG").is_ok() {
+            for log in &self.logs {
+                eprintln!("{}", std::fs::read_to_string(log).unwrap_or_default());
+            }
+        }
+        for log in &self.logs {
+            let _ = std::fs::remove_file(log);
+        }
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
@@ -491,6 +514,22 @@ impl CastReceiver {
                 start.elapsed() < limit,
                 "the Cast device: {what} within {limit:?}; it said {:?}",
                 &self.events.lock().unwrap()[self.seen..]
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The first event of all (looked at or not) that passes `test`, waiting up to `limit`:
+    /// for what may come before or after the events around it.
+    pub fn any(&self, what: &str, limit: Duration, test: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(e) = self.events.lock().unwrap().iter().find(|e| test(e)) {
+                return e.clone();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "the Cast device: {what} within {limit:?}"
             );
             std::thread::sleep(Duration::from_millis(10));
         }

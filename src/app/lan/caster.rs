@@ -53,6 +53,8 @@ pub struct Media {
     pub art: Option<String>,
     /// The length of the stream (the song from where it starts).
     pub duration_ms: i64,
+    /// The file as it is, from its start: the speaker can seek in it (byte ranges).
+    pub seekable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -79,6 +81,19 @@ pub struct Status {
     pub track: String,
 }
 
+/// A song the speaker cannot be given or refused (gone from the library, a format it cannot
+/// play): the song is skipped, where a failed call counts against the speaker.
+#[derive(Debug)]
+pub struct SongProblem(pub String);
+
+impl std::fmt::Display for SongProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SongProblem {}
+
 /// One kind of network speaker, as the follower drives it. Calls block, with timeouts.
 pub trait Speaker: Send {
     /// Where it is on the network.
@@ -91,6 +106,11 @@ pub trait Speaker: Send {
     fn load(&mut self, media: &Media, replacing: bool, play: bool) -> Result<()>;
     /// Gives it the song to play after this one, for no gap; false if it cannot.
     fn load_next(&mut self, _next: Option<&Media>) -> Result<bool> {
+        Ok(false)
+    }
+    /// Moves to `position_ms` in what it plays; false if it cannot (the song is then loaded
+    /// again from there).
+    fn seek(&mut self, _position_ms: i64) -> Result<bool> {
         Ok(false)
     }
     fn play(&mut self) -> Result<()>;
@@ -120,6 +140,8 @@ const EVENT_POLL_GAP: Duration = Duration::from_millis(200);
 const MAX_FAILURES: u32 = 3;
 /// How long a speaker may claim to play without its position moving.
 const STUCK_AFTER: Duration = Duration::from_secs(10);
+/// A speaker that stops further than this from the song's end was stopped, not finished.
+const STOPPED_EARLY_MS: i64 = 10_000;
 /// Songs in a row a speaker could not play before the queue pauses.
 const MAX_SONG_FAILURES: u32 = 5;
 /// How long a stream link is valid.
@@ -136,6 +158,8 @@ struct Active {
     base_ms: i64,
     /// The loaded stream's length (ms).
     length_ms: i64,
+    /// The loaded stream is the file as it is, from its start (a seek can stay in it).
+    seekable: bool,
     /// Since when it has reported being stopped while a next song was given ahead.
     stopped_since: Option<Instant>,
     /// The speaker was seen playing the loaded entry (so a stop after it is the song's end).
@@ -151,7 +175,7 @@ struct Active {
     muted: Option<bool>,
     playing: bool,
     /// The next song given ahead: its entry and URL.
-    next: Option<(String, String, i64)>,
+    next: Option<(String, String, i64, bool)>,
     /// False once the speaker refused a next song: the end is found by asking.
     gapless: bool,
     /// The loaded song's URL, and whether the speaker was seen playing it: only a move from
@@ -277,7 +301,7 @@ impl Caster {
                 .cloned();
             let Some(target) = target else {
                 tracing::warn!(id, "the queue's speaker is not known (yet): paused");
-                self.pause_here();
+                self.pause_here_if(Some(id));
                 return;
             };
             let mut speaker: Box<dyn Speaker> = match target {
@@ -296,7 +320,7 @@ impl Caster {
                 self.outputs
                     .speaker_lost(id, &format!("it cannot be reached ({why})"));
                 self.forget(id);
-                self.pause_here();
+                self.pause_here_if(Some(id));
                 return;
             }
             self.active = Some(Active {
@@ -305,6 +329,7 @@ impl Caster {
                 loaded: None,
                 base_ms: 0,
                 length_ms: 0,
+                seekable: false,
                 stopped_since: None,
                 seen_playing: false,
                 last_position: None,
@@ -322,7 +347,36 @@ impl Caster {
             });
         }
         if let Err(e) = self.apply(p) {
-            self.failed(&format!("{e:#}"));
+            self.apply_failed(e);
+        }
+    }
+
+    /// A song problem skips the song (many in a row pause the queue); anything else counts
+    /// against the speaker.
+    fn apply_failed(&mut self, e: anyhow::Error) {
+        let Some(problem) = e.downcast_ref::<SongProblem>() else {
+            return self.failed(&format!("{e:#}"));
+        };
+        let why = problem.0.clone();
+        let jumps = self.queue.published().playback.jumps;
+        self.song_failed(&why, Some(jumps));
+    }
+
+    /// The current song cannot be played on the speaker: skipped, as a player would; after
+    /// [`MAX_SONG_FAILURES`] in a row the queue pauses.
+    fn song_failed(&mut self, why: &str, jumps: Option<i64>) {
+        let Some(a) = self.active.as_mut() else {
+            return;
+        };
+        a.song_failures += 1;
+        tracing::warn!(speaker = %a.id, "the speaker cannot play a song: {why}");
+        a.seen_playing = false;
+        if a.song_failures >= MAX_SONG_FAILURES {
+            a.song_failures = 0;
+            a.playing = false;
+            self.run_command(Command::Pause);
+        } else {
+            self.run_command(Command::Ended { jumps });
         }
     }
 
@@ -339,15 +393,30 @@ impl Caster {
             a.muted = Some(p.muted);
         }
         let wanted = p.entry.as_ref().map(|(e, _)| (e.clone(), p.jumps));
-        if wanted != a.loaded {
+        let same_song = matches!((&wanted, &a.loaded), (Some((e, _)), Some((l, _))) if e == l);
+        if wanted != a.loaded
+            && same_song
+            && a.seekable
+            && a.speaker.seek(p.position_ms).unwrap_or(false)
+        {
+            // A seek in the file it has: it goes there itself (by a byte range, for most).
+            a.loaded = wanted;
+            a.stopped_since = None;
+            a.last_position = None;
+            a.moved = Instant::now();
+            a.confirmed = false;
+        } else if wanted != a.loaded {
             let mut url = String::new();
             match &p.entry {
                 None => a.speaker.stop()?,
                 Some((entry, song)) => {
-                    let media = self.media(entry, song, p.position_ms)?;
+                    let media = self
+                        .media(entry, song, p.position_ms)
+                        .map_err(|e| anyhow::Error::new(SongProblem(format!("{e:#}"))))?;
                     let a = self.active.as_mut().expect("checked above");
                     a.speaker.load(&media, a.loaded.is_some(), p.playing)?;
                     a.length_ms = media.duration_ms;
+                    a.seekable = media.seekable;
                     url = media.url;
                 }
             }
@@ -385,13 +454,17 @@ impl Caster {
         let Some(a) = self.active.as_ref() else {
             return Ok(());
         };
-        let prepared = a.next.as_ref().map(|(e, _, _)| e.as_str());
+        let prepared = a.next.as_ref().map(|(e, ..)| e.as_str());
         let upcoming = p.upcoming.as_ref().map(|(e, _)| e.as_str());
         if !a.gapless || p.entry.is_none() || prepared == upcoming {
             return Ok(());
         }
         let next = match &p.upcoming {
-            Some((entry, song)) => Some((entry.clone(), self.media(entry, song, 0)?)),
+            Some((entry, song)) => match self.media(entry, song, 0) {
+                Ok(m) => Some((entry.clone(), m)),
+                // Found again when it is the current song (and skipped then).
+                Err(_) => return Ok(()),
+            },
             None => None,
         };
         let a = self.active.as_mut().expect("checked above");
@@ -402,7 +475,7 @@ impl Caster {
         a.gapless = taken || next.is_none();
         a.next = next
             .filter(|_| taken)
-            .map(|(e, m)| (e, m.url, m.duration_ms));
+            .map(|(e, m)| (e, m.url, m.duration_ms, m.seekable));
         Ok(())
     }
 
@@ -424,6 +497,7 @@ impl Caster {
             Err(e) => return self.failed(&format!("{e:#}")),
         };
         a.failures = 0;
+        tracing::trace!(speaker = %a.id, ?status, loaded = ?a.loaded, playing = a.playing, "status");
         // What the reports below are about: the queue drops them if it jumped since.
         let jumps = a.loaded.as_ref().map(|(_, j)| *j);
         if status.track == a.url {
@@ -433,9 +507,9 @@ impl Caster {
         if a.seen_url
             && a.next
                 .as_ref()
-                .is_some_and(|(_, url, _)| *url == status.track)
+                .is_some_and(|(_, url, ..)| *url == status.track)
         {
-            let (entry, _, length_ms) = a.next.take().expect("checked above");
+            let (entry, _, length_ms, seekable) = a.next.take().expect("checked above");
             tracing::debug!(speaker = %a.id, entry, "the speaker went on to the next song");
             if let Ok(p) = self.queue.run(Command::Ended { jumps }, None) {
                 if let Some(a) = self.active.as_mut() {
@@ -444,6 +518,7 @@ impl Caster {
                         a.url = status.track;
                         a.base_ms = 0;
                         a.length_ms = length_ms;
+                        a.seekable = seekable;
                         a.stopped_since = None;
                         a.seen_playing = true;
                         a.last_position = None;
@@ -464,10 +539,12 @@ impl Caster {
                     a.confirmed = true;
                     a.song_failures = 0;
                 }
-                if status.position_ms != a.last_position {
-                    a.last_position = status.position_ms;
+                // A hostile speaker's figures stay within a day.
+                let position = status.position_ms.map(|ms| ms.clamp(0, 86_400_000));
+                if position != a.last_position {
+                    a.last_position = position;
                     a.moved = Instant::now();
-                    if let Some(ms) = status.position_ms {
+                    if let Some(ms) = position {
                         let at = a.base_ms + ms;
                         // A speaker that cannot go on by itself is looked at when the song
                         // should end, not up to a tick later.
@@ -481,7 +558,8 @@ impl Caster {
                             jumps,
                         });
                     }
-                } else if a.moved.elapsed() >= STUCK_AFTER {
+                } else if position.is_some() && a.moved.elapsed() >= STUCK_AFTER {
+                    // (A speaker that gives no position at all tells nothing either way.)
                     let why = "it says it is playing but its position does not move: it may not be able to fetch or play the stream";
                     tracing::warn!(speaker = %a.id, "{why}");
                     let id = a.id.clone();
@@ -499,28 +577,38 @@ impl Caster {
             {
                 self.soon = Some(Instant::now() + STOPPED_BETWEEN_SONGS);
             }
+            State::Stopped
+                if a.seen_playing
+                    && a.last_position
+                        .is_some_and(|ms| a.length_ms - ms > STOPPED_EARLY_MS) =>
+            {
+                // Far from the song's end: stopped on the speaker itself, not finished.
+                tracing::info!(speaker = %a.id, "stopped on the speaker itself: the queue pauses");
+                a.seen_playing = false;
+                a.playing = false;
+                a.loaded = None;
+                self.pause_here_if(None);
+            }
             State::Stopped if a.seen_playing => {
                 // It played the song to its end.
                 a.seen_playing = false;
                 a.stopped_since = None;
                 self.run_command(Command::Ended { jumps });
             }
+            // A song it never started.
+            State::Stopped if a.playing && a.moved.elapsed() >= STUCK_AFTER => {
+                let why =
+                    "it did not start the song: it may not be able to fetch or play the stream";
+                self.song_failed(why, jumps);
+            }
             State::Interrupted(why) => {
                 tracing::info!(speaker = %a.id, "the speaker was taken over: {why}");
                 a.playing = false;
-                self.run_command(Command::Pause);
+                // What it played is gone: a resume loads the song again, where the queue is.
+                a.loaded = None;
+                self.pause_here_if(None);
             }
-            State::Failed(why) => {
-                a.song_failures += 1;
-                tracing::warn!(speaker = %a.id, "the speaker could not play a song: {why}");
-                if a.song_failures >= MAX_SONG_FAILURES {
-                    a.playing = false;
-                    self.run_command(Command::Pause);
-                } else {
-                    a.seen_playing = false;
-                    self.run_command(Command::Ended { jumps });
-                }
-            }
+            State::Failed(why) => self.song_failed(&why, jumps),
             State::Paused if a.confirmed => {
                 tracing::info!(speaker = %a.id, "paused on the speaker itself: the queue pauses");
                 a.playing = false;
@@ -565,19 +653,35 @@ impl Caster {
         self.outputs
             .speaker_lost(&id, &format!("it stopped answering ({why})"));
         self.forget(&id);
-        self.pause_here();
+        self.pause_here_if(Some(&id));
     }
 
-    /// Pauses the queue without following the change: the speaker is gone, and following it
-    /// would only look for the speaker again.
-    fn pause_here(&mut self) {
+    /// Pauses the queue if it still plays on speaker `id` (the active one when None), without
+    /// following the change: following it would only look for the lost speaker again. If the
+    /// queue moved to another output meanwhile, that change is followed as it comes.
+    fn pause_here_if(&mut self, id: Option<&str>) {
+        let id = match id {
+            Some(id) => id.to_string(),
+            None => match &self.active {
+                Some(a) => a.id.clone(),
+                None => return,
+            },
+        };
+        if self.queue.published().playback.output.as_deref() != Some(id.as_str()) {
+            return;
+        }
         if let Ok(p) = self.queue.run(Command::Pause, None) {
             self.version = self.version.max(p.version);
         }
     }
 
-    /// Forgotten, so its next announcement is read afresh.
+    /// A renderer is forgotten, so its next announcement is read afresh. A Cast device is kept:
+    /// mDNS may not announce it again while its records hold, so it is looked for instead
+    /// ([`super::revive_cast_devices`]).
     fn forget(&self, id: &str) {
+        if id.starts_with("cast-") {
+            return;
+        }
         self.devices
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -637,6 +741,7 @@ impl Caster {
             album: row.album_name.clone(),
             art,
             duration_ms: (row.duration_ms - position_ms).max(0),
+            seekable: raw,
         })
     }
 }

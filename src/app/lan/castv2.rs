@@ -9,12 +9,12 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
 
 /// Cast devices refuse messages over 64 KiB; nothing larger is read from them either.
 pub const MAX_FRAME: usize = 64 * 1024;
@@ -140,9 +140,12 @@ fn varint(buf: &[u8], at: &mut usize) -> Result<u64> {
     bail!("a Cast message with an overlong number")
 }
 
-/// A TLS connection to a Cast device.
+/// A TLS connection to a Cast device. Each call reads the socket at most once, so a device
+/// that trickles bytes cannot hold a caller past its own deadline.
 pub struct Connection {
-    stream: StreamOwned<ClientConnection, TcpStream>,
+    tls: ClientConnection,
+    sock: TcpStream,
+    /// Plain text received and not yet read as messages.
     buf: Vec<u8>,
 }
 
@@ -157,64 +160,115 @@ impl Connection {
         // Devices are reached by address; the name only has to be well-formed.
         let name = ServerName::IpAddress(address.ip().into());
         let tls = ClientConnection::new(Arc::new(config), name)?;
-        let tcp = TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)
+        let sock = TcpStream::connect_timeout(&address, CONNECT_TIMEOUT)
             .with_context(|| format!("cannot reach the Cast device at {address}"))?;
-        tcp.set_nodelay(true)?;
-        tcp.set_write_timeout(Some(WRITE_TIMEOUT))?;
-        tcp.set_read_timeout(Some(CONNECT_TIMEOUT))?;
-        let mut stream = StreamOwned::new(tls, tcp);
-        while stream.conn.is_handshaking() {
-            if let Err(e) = stream.conn.complete_io(&mut stream.sock) {
-                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
-                    bail!(
-                        "{address} took the connection but did not answer the TLS handshake within {}s: is it a Cast device?",
-                        CONNECT_TIMEOUT.as_secs()
-                    );
+        sock.set_nodelay(true)?;
+        sock.set_write_timeout(Some(WRITE_TIMEOUT))?;
+        let mut c = Connection {
+            tls,
+            sock,
+            buf: Vec::new(),
+        };
+        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        while c.tls.is_handshaking() {
+            let step = c.flush().and_then(|_| {
+                if c.tls.wants_read() {
+                    c.read_once(deadline.saturating_duration_since(Instant::now()))
+                } else {
+                    Ok(true)
                 }
-                return Err(e).with_context(|| format!("the TLS handshake with {address} failed"));
+            });
+            match step {
+                Ok(true) => {}
+                Ok(false) => bail!(
+                    "{address} took the connection but did not finish the TLS handshake within {}s: is it a Cast device?",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+                Err(e) => return Err(e.context(format!("the TLS handshake with {address} failed"))),
             }
         }
-        Ok(Connection {
-            stream,
-            buf: Vec::new(),
-        })
+        c.flush()?;
+        Ok(c)
+    }
+
+    /// Writes out what TLS has to send.
+    fn flush(&mut self) -> Result<()> {
+        while self.tls.wants_write() {
+            self.tls
+                .write_tls(&mut self.sock)
+                .context("the Cast device stopped listening")?;
+        }
+        Ok(())
+    }
+
+    /// One read from the socket, waiting at most `wait`, and TLS's processing of it: false if
+    /// nothing came in time.
+    fn read_once(&mut self, wait: Duration) -> Result<bool> {
+        if wait.is_zero() {
+            return Ok(false);
+        }
+        self.sock.set_read_timeout(Some(wait))?;
+        match self.tls.read_tls(&mut self.sock) {
+            Ok(0) => bail!("the Cast device closed the connection"),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Ok(false)
+            }
+            Err(e) => return Err(e).context("the Cast connection broke"),
+        }
+        self.tls
+            .process_new_packets()
+            .context("the Cast device sent something that is not TLS")?;
+        Ok(true)
     }
 
     pub fn send(&mut self, message: &Message) -> Result<()> {
-        self.stream
+        self.tls
+            .writer()
             .write_all(&encode(message))
-            .and_then(|_| self.stream.flush())
-            .context("the Cast device stopped listening")
+            .context("the Cast connection is closed")?;
+        self.flush()
     }
 
     /// The next message, waiting at most `wait`; None if none came.
     pub fn receive(&mut self, wait: Duration) -> Result<Option<Message>> {
-        if let Some((m, used)) = decode(&self.buf)? {
-            self.buf.drain(..used);
+        // Messages already read come first: one read may bring several.
+        self.take_plain()?;
+        if let Some(m) = self.message()? {
             return Ok(Some(m));
         }
-        self.stream
-            .sock
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        if !self.read_once(wait.max(Duration::from_millis(1)))? {
+            return Ok(None);
+        }
+        self.take_plain()?;
+        self.message()
+    }
+
+    /// Moves what TLS has decrypted into `buf`; whether there was any.
+    fn take_plain(&mut self) -> Result<bool> {
         let mut chunk = [0u8; 8192];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => bail!("the Cast device closed the connection"),
-            Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                if self.buf.len() > 4 + MAX_FRAME {
-                    bail!("the Cast device sent more than one message can hold");
+        let mut any = false;
+        loop {
+            match self.tls.reader().read(&mut chunk) {
+                Ok(0) => bail!("the Cast device closed the connection"),
+                Ok(n) => {
+                    any = true;
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    if self.buf.len() > 4 + MAX_FRAME {
+                        bail!("the Cast device sent more than one message can hold");
+                    }
                 }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(any),
+                Err(e) => return Err(e).context("the Cast connection broke"),
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => return Err(e).context("the Cast connection broke"),
         }
-        match decode(&self.buf)? {
-            Some((m, used)) => {
-                self.buf.drain(..used);
-                Ok(Some(m))
-            }
-            None => Ok(None),
-        }
+    }
+
+    fn message(&mut self) -> Result<Option<Message>> {
+        Ok(decode(&self.buf)?.map(|(m, used)| {
+            self.buf.drain(..used);
+            m
+        }))
     }
 }
 

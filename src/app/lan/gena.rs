@@ -64,7 +64,12 @@ impl Events {
     /// Takes an event sent to `/upnp/events/<token>` with header `SID: sid`.
     pub fn deliver(&self, token: &str, sid: &str, body: &[u8]) -> Delivery {
         let mut subs = self.subscribed.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(sub) = subs.get_mut(token).filter(|s| s.sid == sid) else {
+        // Before the renderer's answer gives the SID, the (secret) token alone is enough: the
+        // first event may come before that answer.
+        let Some(sub) = subs
+            .get_mut(token)
+            .filter(|s| s.sid == sid || s.sid.is_empty())
+        else {
             return Delivery::Unknown;
         };
         if body.len() > MAX_EVENT {
@@ -116,33 +121,41 @@ impl Subscription {
         rand::rng().fill_bytes(&mut raw);
         let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
         let callback = format!("<{callback_base}/upnp/events/{token}>");
-        let response = agent
+        let subs = || events.subscribed.lock().unwrap_or_else(|e| e.into_inner());
+        // Registered before asking: the renderer sends its first event right as it answers.
+        subs().insert(
+            token.clone(),
+            Sub {
+                sid: String::new(),
+                state: None,
+                events: 0,
+            },
+        );
+        let answer = agent
             .request("SUBSCRIBE", event_url)
             .set("CALLBACK", &callback)
             .set("NT", "upnp:event")
             .set("TIMEOUT", &format!("Second-{}", ASK_FOR.as_secs()))
             .call()
-            .map_err(|e| anyhow!("SUBSCRIBE: {e}"))?;
-        let sid = response
-            .header("SID")
-            .filter(|s| !s.is_empty() && s.len() <= 256)
-            .ok_or_else(|| anyhow!("SUBSCRIBE: the renderer gave no SID"))?
-            .to_string();
-        let granted = granted(response.header("TIMEOUT"));
-        // Registered now: the renderer sends its first event right after answering, which may
-        // arrive before this line in a race this accepts (the next poll sees the state).
-        events
-            .subscribed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                token.clone(),
-                Sub {
-                    sid: sid.clone(),
-                    state: None,
-                    events: 0,
-                },
-            );
+            .map_err(|e| anyhow!("SUBSCRIBE: {e}"))
+            .and_then(|r| {
+                let sid = r
+                    .header("SID")
+                    .filter(|s| !s.is_empty() && s.len() <= 256)
+                    .ok_or_else(|| anyhow!("SUBSCRIBE: the renderer gave no SID"))?
+                    .to_string();
+                Ok((sid, granted(r.header("TIMEOUT"))))
+            });
+        let (sid, granted) = match answer {
+            Ok(a) => a,
+            Err(e) => {
+                subs().remove(&token);
+                return Err(e);
+            }
+        };
+        if let Some(s) = subs().get_mut(&token) {
+            s.sid = sid.clone();
+        }
         Ok(Subscription {
             event_url: event_url.to_string(),
             token,
@@ -170,11 +183,9 @@ impl Subscription {
                 self.renew_at = Instant::now() + renew_after(granted(r.header("TIMEOUT")));
                 Ok(())
             }
-            Err(e) => {
-                // Asked again in a while; polling goes on meanwhile.
-                self.renew_at = Instant::now() + SHORTEST * 10;
-                bail!("renewing the event subscription: {e}")
-            }
+            // The renderer forgot it (restarted: 412) or is gone: the caller subscribes
+            // afresh later; polling goes on meanwhile.
+            Err(e) => bail!("renewing the event subscription: {e}"),
         }
     }
 

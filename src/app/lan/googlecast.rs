@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use serde_json::{json, Value};
 
-use super::caster::{Media, Speaker, State, Status};
+use super::caster::{Media, SongProblem, Speaker, State, Status};
 use super::castv2::{Connection, Message};
 
 const CONNECTION: &str = "urn:x-cast:com.google.cast.tp.connection";
@@ -193,6 +193,11 @@ impl CastDevice {
             if let Some(t) = s["currentTime"].as_f64() {
                 self.position_ms = Some((t * 1000.0) as i64);
             }
+            if state == "IDLE" {
+                // The session is over (finished, failed, replaced): commands to it would be
+                // refused, and a play loads the song again.
+                self.media_session = None;
+            }
             self.last = Some((state, reason));
         }
     }
@@ -332,8 +337,13 @@ impl Speaker for CastDevice {
             "autoplay": play,
             "currentTime": 0,
         });
+        // Whatever the old session says from now on (INTERRUPTED by this LOAD) is not news.
+        self.media_session = None;
+        self.last = None;
         let answer = self.ask(MEDIA, &transport, load, LOAD_WITHIN)?;
-        refused(&answer, "the song")?;
+        if let Err(e) = refused(&answer, "the song") {
+            return Err(SongProblem(format!("{e:#}")).into());
+        }
         let session = answer["status"]
             .as_array()
             .and_then(|s| s.first())
@@ -345,6 +355,20 @@ impl Speaker for CastDevice {
         self.position_ms = None;
         self.note_media(&answer);
         Ok(())
+    }
+
+    fn seek(&mut self, position_ms: i64) -> Result<bool> {
+        let Some(session) = self.media_session else {
+            return Ok(false);
+        };
+        let transport = self.transport()?;
+        let ask = json!({
+            "type": "SEEK",
+            "mediaSessionId": session,
+            "currentTime": position_ms.max(0) as f64 / 1000.0,
+        });
+        let answer = self.ask(MEDIA, &transport, ask, ANSWER_WITHIN)?;
+        Ok(refused(&answer, "the seek").is_ok())
     }
 
     fn play(&mut self) -> Result<()> {

@@ -2,11 +2,14 @@
 //! SetNextAVTransportURI for no gap between songs; RenderingControl for the volume;
 //! ConnectionManager's `GetProtocolInfo` for the formats it plays; DIDL-Lite for what it shows;
 //! a GENA subscription to its AVTransport events (see [`super::gena`]) while it plays the queue.
+//! It does not seek with UPnP Seek: gmediarender answers a Seek in our streams by stopping and
+//! playing from the start, so a seek loads the song again from there (the default of
+//! [`Speaker::seek`]), which every renderer follows.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
@@ -14,6 +17,8 @@ use super::caster::{address_for, Media, Speaker, State, Status};
 use super::gena::{Events, Subscription};
 use super::upnp::{self, Device};
 
+/// How long after a failed or lapsed event subscription to subscribe again.
+const SUBSCRIBE_AGAIN: Duration = Duration::from_secs(30);
 /// The pause between giving a renderer a new song and telling it to play.
 const SETTLE: Duration = Duration::from_millis(200);
 
@@ -26,6 +31,8 @@ pub struct Renderer {
     /// This server's port, for the events' callback.
     port: u16,
     subscription: Option<Subscription>,
+    /// When to try subscribing again after a subscription failed or lapsed.
+    subscribe_again: Option<Instant>,
 }
 
 #[derive(Clone, Copy)]
@@ -44,6 +51,7 @@ impl Renderer {
             events,
             port,
             subscription: None,
+            subscribe_again: None,
         }
     }
 
@@ -65,10 +73,23 @@ impl Renderer {
                 tracing::info!(renderer = %self.device.friendly_name, "subscribed to the renderer's events");
                 self.subscription = Some(s);
             }
-            Err(e) => tracing::info!(
-                renderer = %self.device.friendly_name,
-                "no events from the renderer (it is polled instead): {e:#}"
-            ),
+            Err(e) => {
+                tracing::info!(
+                    renderer = %self.device.friendly_name,
+                    "no events from the renderer (it is polled instead): {e:#}"
+                );
+                self.subscribe_again = Some(Instant::now() + SUBSCRIBE_AGAIN);
+            }
+        }
+    }
+
+    /// Ends the subscription off this thread (the renderer may be gone).
+    fn unsubscribe(&mut self) {
+        if let Some(s) = self.subscription.take() {
+            let (events, agent) = (self.events.clone(), self.agent.clone());
+            let _ = std::thread::Builder::new()
+                .name("lan-unsubscribe".into())
+                .spawn(move || s.cancel(&events, &agent));
         }
     }
 
@@ -205,7 +226,12 @@ impl Speaker for Renderer {
         if let Some(s) = self.subscription.as_mut() {
             if let Err(e) = s.keep(&self.agent) {
                 tracing::info!(renderer = %self.device.friendly_name, "{e:#}");
+                self.unsubscribe();
+                self.subscribe_again = Some(Instant::now() + SUBSCRIBE_AGAIN);
             }
+        } else if self.subscribe_again.is_some_and(|at| Instant::now() >= at) {
+            self.subscribe_again = None;
+            self.subscribe();
         }
         Ok(())
     }
@@ -251,12 +277,7 @@ impl Drop for Renderer {
     /// Ends the event subscription, off the caller's thread: the renderer may be gone, and
     /// waiting for it would hold up the queue's next speaker.
     fn drop(&mut self) {
-        if let Some(s) = self.subscription.take() {
-            let (events, agent) = (self.events.clone(), self.agent.clone());
-            let _ = std::thread::Builder::new()
-                .name("lan-unsubscribe".into())
-                .spawn(move || s.cancel(&events, &agent));
-        }
+        self.unsubscribe();
     }
 }
 
@@ -287,10 +308,11 @@ fn didl(m: &Media) -> String {
 /// `H:MM:SS(.fff)` in ms.
 fn parse_time(t: &str) -> Option<i64> {
     let mut parts = t.trim().split(':');
-    let h: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
+    let h: f64 = parts.next()?.parse::<u32>().ok()?.into();
+    let m: f64 = parts.next()?.parse::<u32>().ok()?.into();
     let s: f64 = parts.next()?.parse().ok()?;
-    Some(((h * 3600 + m * 60) as f64 * 1000.0 + s * 1000.0) as i64)
+    // In f64 (saturating when cast back): a hostile renderer's hours cannot overflow.
+    Some(((h * 3600.0 + m * 60.0 + s) * 1000.0) as i64)
 }
 
 #[cfg(test)]
@@ -300,5 +322,7 @@ mod tests {
         assert_eq!(super::parse_time("0:01:02"), Some(62_000));
         assert_eq!(super::parse_time("1:00:00.500"), Some(3_600_500));
         assert_eq!(super::parse_time("NOT_IMPLEMENTED"), None);
+        assert_eq!(super::parse_time("4294967295:00:1e300"), Some(i64::MAX));
+        assert_eq!(super::parse_time("-1:00:00"), None);
     }
 }

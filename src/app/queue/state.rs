@@ -351,6 +351,10 @@ impl State {
                 Change::Settings
             }
             Command::SetOutput(o) => {
+                if o != self.output {
+                    // What the old output still reports is about playback it no longer has.
+                    self.jumps += 1;
+                }
                 self.output = o;
                 Change::Settings
             }
