@@ -318,7 +318,7 @@ fn renderers_are_found_by_ssdp_and_hostile_announcements_do_no_harm() {
             start.elapsed() < Duration::from_secs(5),
             "the descriptions were not read"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
     let listed: Vec<Value> = lan.outputs(port);
@@ -531,7 +531,7 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
             start.elapsed() < Duration::from_secs(2),
             "not loaded from 6 s"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(50));
     }
     lan.wait_queue(port, "the next entry", Duration::from_secs(8), |q| {
         q["current"] == second && q["playing"] == true

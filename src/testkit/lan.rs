@@ -149,10 +149,15 @@ impl Lan {
                 &["--local-output", "false"][..]
             })
             .envs(env.iter().copied())
-            .env(
-                "HOUSEBAND_LOG",
-                std::env::var("LAN_LOG").unwrap_or("warn,houseband::app::lan=info".into()),
-            )
+            .env("HOUSEBAND_LOG", {
+                // The LAN's news at info at least: tests read it.
+                let level = std::env::var("LAN_LOG").unwrap_or("warn".into());
+                if level.contains("houseband::app::lan") {
+                    level
+                } else {
+                    format!("{level},houseband::app::lan=info")
+                }
+            })
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -310,7 +315,7 @@ pub fn renderer_state(lan: &Lan) -> String {
     )
 }
 
-/// Waits until the renderer reports `state`, checking every 10 ms; how long it took. Panics
+/// Waits until the renderer reports `state`, checking every 25 ms; how long it took. Panics
 /// after `limit`.
 pub fn renderer_reaches(lan: &Lan, state: &str, limit: Duration) -> Duration {
     let start = Instant::now();
@@ -319,7 +324,7 @@ pub fn renderer_reaches(lan: &Lan, state: &str, limit: Duration) -> Duration {
             start.elapsed() < limit,
             "the renderer never reached {state}"
         );
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(25));
     }
     start.elapsed()
 }
@@ -339,13 +344,19 @@ pub fn renderer_does(
 ) -> std::collections::HashMap<String, String> {
     let (service, action, args) = (service.to_string(), action.to_string(), args.to_string());
     Lan::inside(&lan.house, move || {
-        let d = crate::app::lan::upnp::fetch_description(&format!(
-            "http://{ROOM_IP}:{RENDERER_PORT}/description.xml"
-        ))
-        .unwrap();
+        // Read once: the renderer's description is the same at every start, and asking for it
+        // at every check would add to the load on a renderer that copes with little.
+        static DESCRIPTION: std::sync::OnceLock<crate::app::lan::upnp::Device> =
+            std::sync::OnceLock::new();
+        let d = DESCRIPTION.get_or_init(|| {
+            crate::app::lan::upnp::fetch_description(&format!(
+                "http://{ROOM_IP}:{RENDERER_PORT}/description.xml"
+            ))
+            .unwrap()
+        });
         let s = match service.as_str() {
-            "AVTransport" => d.av_transport.unwrap(),
-            _ => d.rendering_control.unwrap(),
+            "AVTransport" => d.av_transport.clone().unwrap(),
+            _ => d.rendering_control.clone().unwrap(),
         };
         let mut pairs: Vec<(&str, &str)> = vec![("InstanceID", "0")];
         for kv in args.split('&').filter(|a| !a.is_empty()) {

@@ -17,6 +17,8 @@ use super::caster::{address_for, Media, Speaker, State, Status};
 use super::gena::{Events, Subscription};
 use super::upnp::{self, Device};
 
+/// How long to wait for a new subscription's first event before going on.
+const FIRST_EVENT_WITHIN: Duration = Duration::from_millis(500);
 /// How long after a failed or lapsed event subscription to subscribe again.
 const SUBSCRIBE_AGAIN: Duration = Duration::from_secs(30);
 /// The pause between giving a renderer a new song and telling it to play.
@@ -71,6 +73,15 @@ impl Renderer {
         match subscribed {
             Ok(s) => {
                 tracing::info!(renderer = %self.device.friendly_name, "subscribed to the renderer's events");
+                // A renderer sends its whole state as the first event, right after answering.
+                // gmediarender aborts (an assertion in its event code) if an action changes its
+                // state while it does: the next action waits for that event, a moment at most.
+                let start = Instant::now();
+                while start.elapsed() < FIRST_EVENT_WITHIN
+                    && self.events.last(s.token()).is_some_and(|(_, n)| n == 0)
+                {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 self.subscription = Some(s);
             }
             Err(e) => {
