@@ -613,12 +613,28 @@ fn the_queue_plays_on_a_real_upnp_renderer() {
 /// moves (what some devices do with a URL they cannot fetch). A stand-in written for this test,
 /// since no real renderer can be told to misbehave.
 fn lying_renderer(room: &str) -> u16 {
+    stand_in_renderer(room, "Liar", Behaviour::Lie)
+}
+
+/// How a stand-in renderer misbehaves once its description is read.
+#[derive(Clone, Copy, PartialEq)]
+enum Behaviour {
+    /// Takes every command, says PLAYING, never moves.
+    Lie,
+    /// Answers every action with something that is not XML.
+    Garbage,
+    /// Takes every action's request and never answers.
+    Hang,
+}
+
+fn stand_in_renderer(room: &str, name: &'static str, behaviour: Behaviour) -> u16 {
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let room = room.to_string();
     std::thread::spawn(move || {
         Lan::inside(&room, move || {
             let listener = TcpListener::bind((ROOM_IP, 0)).unwrap();
             port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+            let mut held = Vec::new();
             for stream in listener.incoming().flatten() {
                 use std::io::{BufRead, BufReader, Read, Write};
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -645,8 +661,16 @@ fn lying_renderer(room: &str) -> u16 {
                 }
                 let mut body = vec![0u8; length];
                 let _ = reader.read_exact(&mut body);
+                let uuid = format!("{}-1", name.to_ascii_lowercase());
                 let answer = if first.starts_with("GET") {
-                    r#"<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device><deviceType>urn:schemas-upnp-org:device:MediaRenderer:1</deviceType><friendlyName>Liar</friendlyName><UDN>uuid:liar-1</UDN><serviceList><service><serviceType>urn:schemas-upnp-org:service:AVTransport:1</serviceType><controlURL>/ctl</controlURL></service><service><serviceType>urn:schemas-upnp-org:service:ConnectionManager:1</serviceType><controlURL>/ctl</controlURL></service></serviceList></device></root>"#.to_string()
+                    format!(
+                        r#"<?xml version="1.0"?><root xmlns="urn:schemas-upnp-org:device-1-0"><device><deviceType>urn:schemas-upnp-org:device:MediaRenderer:1</deviceType><friendlyName>{name}</friendlyName><UDN>uuid:{uuid}</UDN><serviceList><service><serviceType>urn:schemas-upnp-org:service:AVTransport:1</serviceType><controlURL>/ctl</controlURL><eventSubURL>/evt</eventSubURL></service><service><serviceType>urn:schemas-upnp-org:service:RenderingControl:1</serviceType><controlURL>/ctl</controlURL></service><service><serviceType>urn:schemas-upnp-org:service:ConnectionManager:1</serviceType><controlURL>/ctl</controlURL></service></serviceList></device></root>"#
+                    )
+                } else if behaviour == Behaviour::Hang {
+                    held.push(stream);
+                    continue;
+                } else if behaviour == Behaviour::Garbage {
+                    "<<<this is not XML &&& \u{0}".to_string()
                 } else {
                     let out = match action.as_str() {
                         "GetTransportInfo" => {
@@ -1210,4 +1234,58 @@ fn hostile_cast_devices_and_mdns_floods_do_no_harm() {
     assert!(casts >= 100, "the flood was not announced: {casts}");
     stop_tx.send(()).unwrap();
     announcer.join().unwrap();
+}
+
+/// Renderers that answer garbage, or take requests and never answer: each is given up on with
+/// a reason (timeouts everywhere), the queue pauses, and the server answers all along.
+/// (Stand-ins written for this test: no real renderer can be told to misbehave.)
+#[test]
+fn renderers_that_answer_garbage_or_hang_are_given_up_on() {
+    let Some(mut lan) = Lan::build() else { return };
+    let sb = house_with_users();
+    let port = 4545;
+    let garbage = stand_in_renderer(&lan.room, "Garbage", Behaviour::Garbage);
+    let hang = stand_in_renderer(&lan.room, "Hang", Behaviour::Hang);
+    lan.serve(BIN, &sb.music(), &sb.data(), port);
+    let location = |p: u16| format!("http://{ROOM_IP}:{p}/desc.xml");
+    announce(
+        &lan.room,
+        vec![
+            notify("garbage-1", &location(garbage), "ssdp:alive"),
+            notify("hang-1", &location(hang), "ssdp:alive"),
+        ],
+        Duration::ZERO,
+    );
+    let sunny = format!("tr-{}", sb.track_id("01 - Sunny.mp3"));
+    let q = lan.queue_op(port, serde_json::json!({"op": "add", "songs": [sunny]}));
+    let entry = q["entries"][0]["id"].clone();
+    for id in ["upnp-garbage-1", "upnp-hang-1"] {
+        lan.wait_for_output(port, id, |o| o["id"] == id && o["available"] == true);
+        let start = Instant::now();
+        lan.queue_op(port, serde_json::json!({"op": "set_output", "output": id}));
+        lan.queue_op(port, serde_json::json!({"op": "play", "entry": entry}));
+        // The server answers while the renderer does not.
+        let asked = Instant::now();
+        assert!(lan.queue(port)["version"].as_i64().is_some());
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "the API waited on the renderer"
+        );
+        lan.wait_queue(port, "the queue paused", Duration::from_secs(60), |q| {
+            q["playing"] == false
+        });
+        let (gone, _) = lan.wait_for_output(port, id, |o| o["id"] == id && o["available"] == false);
+        eprintln!(
+            "{id}: paused after {:?}: {}",
+            start.elapsed(),
+            gone["problem"]
+        );
+        assert!(
+            gone["problem"]
+                .as_str()
+                .unwrap()
+                .contains("stopped answering"),
+            "{gone}"
+        );
+    }
 }

@@ -169,6 +169,8 @@ struct Active {
     /// It was seen playing since it was last told to load, play or pause: a pause now is
     /// someone else's.
     confirmed: bool,
+    /// A command to it failed: it may not match the queue, which is applied again.
+    behind: bool,
     failures: u32,
     song_failures: u32,
     volume: Option<u8>,
@@ -335,6 +337,7 @@ impl Caster {
                 last_position: None,
                 moved: Instant::now(),
                 confirmed: false,
+                behind: false,
                 failures: 0,
                 song_failures: 0,
                 volume: None,
@@ -352,9 +355,12 @@ impl Caster {
     }
 
     /// A song problem skips the song (many in a row pause the queue); anything else counts
-    /// against the speaker.
+    /// against the speaker, and the queue is applied again at the next tick.
     fn apply_failed(&mut self, e: anyhow::Error) {
         let Some(problem) = e.downcast_ref::<SongProblem>() else {
+            if let Some(a) = self.active.as_mut() {
+                a.behind = true;
+            }
             return self.failed(&format!("{e:#}"));
         };
         let why = problem.0.clone();
@@ -488,6 +494,14 @@ impl Caster {
         };
         if let Err(e) = a.speaker.tick() {
             return self.failed(&format!("{e:#}"));
+        }
+        if a.behind {
+            a.behind = false;
+            let p = self.queue.published();
+            if let Err(e) = self.apply(&p.playback) {
+                self.apply_failed(e);
+            }
+            return;
         }
         if a.loaded.is_none() || !a.playing {
             return;
