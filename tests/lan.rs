@@ -1103,6 +1103,21 @@ fn renderer_events_are_taken_only_for_the_servers_own_subscriptions() {
     assert!(server.health().is_some(), "the server goes on");
 }
 
+/// Waits until the queue pauses (within `limit`) and speaker `id` is unavailable with a
+/// problem that says `why`.
+fn given_up(lan: &Lan, port: u16, id: &Value, limit: Duration, why: &str, start: Instant) {
+    lan.wait_queue(port, "the queue paused", limit, |q| q["playing"] == false);
+    let (gone, _) = lan.wait_for_output(port, "the speaker unavailable", |o| {
+        o["id"] == *id && o["available"] == false
+    });
+    eprintln!(
+        "{id}: paused after {:?}: {}",
+        start.elapsed(),
+        gone["problem"]
+    );
+    assert!(gone["problem"].as_str().unwrap().contains(why), "{gone}");
+}
+
 /// Hostile Cast devices and an mDNS flood: a "device" that takes the connection and never
 /// answers, one that answers garbage instead of TLS, hundreds of fake speakers announced at
 /// once, and junk sent to the mDNS port. Each is refused or bounded with a reason; the queue
@@ -1207,22 +1222,13 @@ fn hostile_cast_devices_and_mdns_floods_do_no_harm() {
         lan.queue_op(port, serde_json::json!({"op": "play", "entry": entry}));
         // The server answers meanwhile: the device is handled off the request path.
         assert!(lan.queue(port)["version"].as_i64().is_some());
-        lan.wait_queue(port, "the queue paused", Duration::from_secs(10), |q| {
-            q["playing"] == false
-        });
-        let (gone, _) =
-            lan.wait_for_output(port, name, |o| o["id"] == id && o["available"] == false);
-        eprintln!(
-            "{name}: paused after {:?}: {}",
-            start.elapsed(),
-            gone["problem"]
-        );
-        assert!(
-            gone["problem"]
-                .as_str()
-                .unwrap()
-                .contains("cannot be reached"),
-            "{gone}"
+        given_up(
+            &lan,
+            port,
+            &id,
+            Duration::from_secs(10),
+            "cannot be reached",
+            start,
         );
     }
     // The flood is bounded, and the server still answers.
@@ -1271,21 +1277,13 @@ fn renderers_that_answer_garbage_or_hang_are_given_up_on() {
             asked.elapsed() < Duration::from_secs(1),
             "the API waited on the renderer"
         );
-        lan.wait_queue(port, "the queue paused", Duration::from_secs(60), |q| {
-            q["playing"] == false
-        });
-        let (gone, _) = lan.wait_for_output(port, id, |o| o["id"] == id && o["available"] == false);
-        eprintln!(
-            "{id}: paused after {:?}: {}",
-            start.elapsed(),
-            gone["problem"]
-        );
-        assert!(
-            gone["problem"]
-                .as_str()
-                .unwrap()
-                .contains("stopped answering"),
-            "{gone}"
+        given_up(
+            &lan,
+            port,
+            &serde_json::json!(id),
+            Duration::from_secs(60),
+            "stopped answering",
+            start,
         );
     }
 }
