@@ -462,7 +462,9 @@ impl Caster {
         };
         let prepared = a.next.as_ref().map(|(e, ..)| e.as_str());
         let upcoming = p.upcoming.as_ref().map(|(e, _)| e.as_str());
-        if !a.gapless || p.entry.is_none() || prepared == upcoming {
+        // Only once it plays what it was last given: a renderer still starting a song can
+        // hang on a next song given at the same moment (gmediarender does, now and then).
+        if !a.gapless || p.entry.is_none() || prepared == upcoming || !a.confirmed {
             return Ok(());
         }
         let next = match &p.upcoming {
@@ -550,8 +552,16 @@ impl Caster {
             State::Playing | State::Loading => {
                 if status.state == State::Playing {
                     a.seen_playing = true;
-                    a.confirmed = true;
                     a.song_failures = 0;
+                    if !a.confirmed {
+                        a.confirmed = true;
+                        // The next song can be given now (see `prepare_next`).
+                        let p = self.queue.published();
+                        if let Err(e) = self.prepare_next(&p.playback) {
+                            tracing::debug!("the next song is not given ahead: {e:#}");
+                        }
+                        return;
+                    }
                 }
                 // A hostile speaker's figures stay within a day.
                 let position = status.position_ms.map(|ms| ms.clamp(0, 86_400_000));
