@@ -161,6 +161,8 @@ fn bench(tracks: usize, runs: usize, root: &Path) {
             "off",
             "--local-output",
             "false",
+            "--sound-analysis",
+            "false",
         ])
         .env("HOUSEBAND_LOG", "warn")
         .stdout(Stdio::null())

@@ -48,19 +48,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn write_music(path: &Path, seconds: u32) {
     let rate = 44_100u32;
     let frames = seconds * rate;
-    let mut out = Vec::with_capacity(44 + frames as usize * 4);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + frames * 4).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 4).to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(frames * 4).to_le_bytes());
+    let mut out = Vec::with_capacity(frames as usize * 2);
     let mut noise: u32 = 1;
     for i in 0..frames {
         let t = i as f64 / rate as f64;
@@ -77,10 +65,10 @@ fn write_music(path: &Path, seconds: u32) {
         let n = ((noise >> 16) as f64 / 65536.0 - 0.5) * beat;
         let l = (s * 0.12 + n * 0.3) * 30_000.0;
         let r = (s * 0.1 + n * 0.35) * 30_000.0;
-        out.extend_from_slice(&(l.clamp(-32767.0, 32767.0) as i16).to_le_bytes());
-        out.extend_from_slice(&(r.clamp(-32767.0, 32767.0) as i16).to_le_bytes());
+        out.push(l.clamp(-32767.0, 32767.0) as i16);
+        out.push(r.clamp(-32767.0, 32767.0) as i16);
     }
-    std::fs::write(path, out).unwrap();
+    houseband::testkit::write_wav(path, rate, 2, out);
 }
 
 fn transcode_to_file(input: &Path, job: &Job, output: &Path) {

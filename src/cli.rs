@@ -91,6 +91,9 @@ enum Command {
         /// Offer this machine's sound card as an output [env: HOUSEBAND_LOCAL_OUTPUT]
         #[arg(long, value_name = "BOOL")]
         local_output: Option<String>,
+        /// Analyse how tracks sound, in the background [env: HOUSEBAND_SOUND_ANALYSIS]
+        #[arg(long, value_name = "BOOL")]
+        sound_analysis: Option<String>,
         /// Announce the server and find speakers on the LAN: on or off [env: HOUSEBAND_LAN]
         #[arg(long, value_name = "on|off")]
         lan: Option<String>,
@@ -222,6 +225,7 @@ fn flags_of(cli: &Cli) -> Flags {
             allow_outside_links,
             replay_gain,
             local_output,
+            sound_analysis,
             lan,
             lan_name,
         } => {
@@ -237,6 +241,7 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("allow_outside_links", allow_outside_links.clone());
             f.set("replay_gain", replay_gain.clone());
             f.set("local_output", local_output.clone());
+            f.set("sound_analysis", sound_analysis.clone());
             f.set("lan", lan.clone());
             f.set("lan_name", lan_name.clone());
         }
@@ -340,6 +345,9 @@ fn serve(settings: Settings) -> Result<()> {
         } else {
             None
         };
+        if app.settings.sound_analysis {
+            crate::app::reco::analysis::start(app.db.clone(), app.library.clone())?;
+        }
         if app.settings.local_output {
             app.outputs
                 .add_local(crate::app::outputs::local::Local::start(

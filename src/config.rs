@@ -161,6 +161,12 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "Offer this machine's sound card (the default ALSA device) as the `local` output of the household queue. Off, it is not listed and no sound device is opened.",
     },
     SettingInfo {
+        key: "sound_analysis",
+        flag: Some("--sound-analysis"),
+        default: "true",
+        help: "Analyse how every track sounds (tempo, loudness, brightness, timbre), once per file, in the background at the lowest CPU priority and paused during scans, for the \"sounds like\" recommendations. Off, nothing is analysed.",
+    },
+    SettingInfo {
         key: "lan",
         flag: Some("--lan"),
         default: "true",
@@ -214,6 +220,7 @@ pub struct Settings {
     pub allow_outside_links: bool,
     pub replay_gain: ReplayGain,
     pub local_output: bool,
+    pub sound_analysis: bool,
     pub lan: bool,
     /// `None`: "Houseband on <hostname>".
     pub lan_name: Option<String>,
@@ -242,6 +249,7 @@ impl Settings {
             allow_outside_links: false,
             replay_gain: ReplayGain::Off,
             local_output: true,
+            sound_analysis: true,
             lan: true,
             lan_name: None,
             log: "info".into(),
@@ -608,6 +616,7 @@ pub fn resolve(
             }
         })?,
         local_output: resolver.one("local_output", true, "true or false", parse_bool)?,
+        sound_analysis: resolver.one("sound_analysis", true, "true or false", parse_bool)?,
         lan: resolver.one("lan", true, "on or off", parse_bool)?,
         lan_name: resolver.one("lan_name", None, "a name of 1 to 63 characters", |s| {
             let s = s.trim();

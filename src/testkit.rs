@@ -268,6 +268,9 @@ pub fn bench_server(
             "0",
             "--local-output",
             "false",
+            // Measured alone: no analysis decoding in the background.
+            "--sound-analysis",
+            "false",
             // Benches run on the host: no multicast.
             "--lan",
             "off",
@@ -276,4 +279,25 @@ pub fn bench_server(
         .env("HOUSEBAND_LOG", "warn")
         .spawn()?;
     Ok((server, port))
+}
+
+/// Writes a 16-bit PCM WAV file of `channels` interleaved channels at `rate`, from `samples`.
+pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: impl IntoIterator<Item = i16>) {
+    let data: Vec<u8> = samples.into_iter().flat_map(i16::to_le_bytes).collect();
+    let block = channels * 2;
+    let mut wav = Vec::with_capacity(44 + data.len());
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&channels.to_le_bytes());
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * u32::from(block)).to_le_bytes());
+    wav.extend_from_slice(&block.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&data);
+    std::fs::write(path, wav).expect("the WAV file is written");
 }

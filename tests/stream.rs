@@ -140,24 +140,7 @@ fn write_noise(path: &Path, seconds: u32, rate: u32) {
 }
 
 fn write_wav(path: &Path, seconds: u32, rate: u32, mut sample: impl FnMut(u32) -> f64) {
-    let frames = seconds * rate;
-    let mut out = Vec::with_capacity(44 + frames as usize * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + frames * 2).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&(frames * 2).to_le_bytes());
-    for i in 0..frames {
-        out.extend_from_slice(&(sample(i) as i16).to_le_bytes());
-    }
-    std::fs::write(path, out).unwrap();
+    houseband::testkit::write_wav(path, rate, 1, (0..seconds * rate).map(|i| sample(i) as i16));
 }
 
 /// The fixtures symphonia (or libopus) decodes, by file name and suffix.

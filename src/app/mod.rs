@@ -13,6 +13,7 @@ pub mod players;
 pub mod playlists;
 pub mod queue;
 pub mod radio;
+pub mod reco;
 pub mod shares;
 pub mod users;
 

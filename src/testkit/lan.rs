@@ -142,7 +142,7 @@ impl Lan {
             .arg(data)
             .args(["--bind", &format!("0.0.0.0:{port}"), "--lan", "on"])
             .args(["--lan-name", "Test House", "--watch", "off"])
-            .args(["--scan-interval", "0"])
+            .args(["--scan-interval", "0", "--sound-analysis", "false"])
             .args(if local {
                 &[][..]
             } else {
@@ -278,30 +278,11 @@ impl Drop for Lan {
 
 /// A WAV file of `seconds` of a 440 Hz tone (16-bit stereo, 44.1 kHz).
 pub fn long_tone(path: &std::path::Path, seconds: u32) {
-    let frames = 44_100 * seconds;
-    let mut wav = Vec::new();
-    let data = frames * 4;
-    wav.extend_from_slice(b"RIFF");
-    wav.extend_from_slice(&(36 + data).to_le_bytes());
-    wav.extend_from_slice(b"WAVEfmt ");
-    wav.extend_from_slice(&16u32.to_le_bytes());
-    for v in [1u16, 2] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [44_100u32, 44_100 * 4] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    for v in [4u16, 16] {
-        wav.extend_from_slice(&v.to_le_bytes());
-    }
-    wav.extend_from_slice(b"data");
-    wav.extend_from_slice(&data.to_le_bytes());
-    for i in 0..frames {
+    let samples = (0..44_100 * seconds).flat_map(|i| {
         let s = ((i as f64 * 440.0 * std::f64::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
-        wav.extend_from_slice(&s.to_le_bytes());
-        wav.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, wav).unwrap();
+        [s, s]
+    });
+    super::write_wav(path, 44_100, 2, samples);
 }
 
 /// The renderer's transport state (`PLAYING`, `STOPPED`, ...).

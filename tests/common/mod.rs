@@ -66,7 +66,9 @@ impl Sandbox {
             // No test plays on this machine's sound card unless it asks to (with a fake one).
             .env("HOUSEBAND_LOCAL_OUTPUT", "false")
             // Nor sends multicast: LAN features run only inside network namespaces (tests/lan.rs).
-            .env("HOUSEBAND_LAN", "off");
+            .env("HOUSEBAND_LAN", "off")
+            // Nor analyses sound in the background (tests/reco.rs turns it on).
+            .env("HOUSEBAND_SOUND_ANALYSIS", "false");
         c
     }
     /// `houseband scan --music <music> [extra]`, asserting success; returns stdout.

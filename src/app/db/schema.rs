@@ -433,3 +433,18 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(sessions, users);
+
+diesel::table! {
+    track_sounds (track_id) {
+        track_id -> BigInt,
+        version -> Integer,
+        size -> BigInt,
+        mtime -> BigInt,
+        features -> Nullable<Text>,
+        error -> Nullable<Text>,
+        analysed_at -> BigInt,
+    }
+}
+
+diesel::joinable!(track_sounds -> tracks (track_id));
+diesel::allow_tables_to_appear_in_same_query!(track_sounds, tracks);

@@ -36,6 +36,8 @@ pub struct Library {
     scan_lock: Mutex<()>,
     /// Answers that only a scan changes, made on first use and dropped by every scan.
     cache: Mutex<Cache>,
+    /// Scans finished since start, for those who follow the library's changes.
+    scans_done: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -72,6 +74,7 @@ impl Library {
             articles: settings.ignored_articles.clone(),
             scan_lock: Mutex::new(()),
             cache: Mutex::new(Cache::default()),
+            scans_done: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -86,6 +89,7 @@ impl Library {
         let result = scanner::scan(&self.db, &self.config, &self.progress, request);
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Cache::default();
         self.progress.scanning.store(false, Ordering::SeqCst);
+        self.scans_done.fetch_add(1, Ordering::SeqCst);
         // A big scan leaves freed memory in the allocator's arenas; hand it back to the system.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         unsafe {
@@ -95,6 +99,12 @@ impl Library {
             tracing::error!("scan failed: {e:#}");
         }
         result
+    }
+
+    /// Scans finished since the server started (whatever started them: a change goes up by one
+    /// at least).
+    pub fn scans_done(&self) -> u64 {
+        self.scans_done.load(Ordering::SeqCst)
     }
 
     pub fn is_scanning(&self) -> bool {
