@@ -776,8 +776,7 @@ fn the_local_output_plays_the_queue_on_the_sound_card() {
             s["current"].is_null() && s["playing"] == false
         },
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let heard = tones(&card.take());
+    let heard = tones(&card.take_when_quiet(Duration::from_millis(300), Duration::from_secs(5)));
     assert_eq!(heard.len(), 2, "{heard:?}");
     for (tone, hz) in heard.iter().zip([880.0, 220.0]) {
         assert!((tone.hz - hz).abs() < hz * 0.05, "{heard:?}");
@@ -803,8 +802,7 @@ fn the_local_output_plays_the_queue_on_the_sound_card() {
         Duration::from_secs(10),
         || h.state()["current"].is_null(),
     );
-    std::thread::sleep(Duration::from_millis(300));
-    let heard = tones(&card.take());
+    let heard = tones(&card.take_when_quiet(Duration::from_millis(300), Duration::from_secs(5)));
     assert_eq!(heard.len(), 2, "{heard:?}");
     assert!((heard[0].hz - 880.0).abs() < 44.0, "{heard:?}");
     assert!((heard[0].seconds - 0.5).abs() <= 0.03, "{heard:?}");

@@ -89,6 +89,33 @@ pcm.card {{
         ]
     }
 
+    /// Everything heard until the card has heard nothing but silence (or nothing at all) for
+    /// `quiet`, at most `limit`: what a device still had buffered when the server stopped comes
+    /// out at playing pace, and slower on a busy machine.
+    pub fn take_when_quiet(&self, quiet: Duration, limit: Duration) -> Vec<i16> {
+        let start = std::time::Instant::now();
+        let quiet_samples = (quiet.as_secs_f64() * CARD_RATE as f64) as usize * 2;
+        let (mut seen, mut since) = (0, std::time::Instant::now());
+        while start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(20));
+            let heard = self.captured.lock().unwrap();
+            let tail_silent = heard.len() >= quiet_samples
+                && heard[heard.len() - quiet_samples..]
+                    .iter()
+                    .all(|s| s.abs() <= 100);
+            if tail_silent {
+                break;
+            }
+            // Nothing written at all (the device closed) counts as silence too.
+            if heard.len() != seen {
+                (seen, since) = (heard.len(), std::time::Instant::now());
+            } else if since.elapsed() >= quiet {
+                break;
+            }
+        }
+        self.take()
+    }
+
     /// Everything heard since the last `take`, without taking it.
     pub fn peek(&self) -> Vec<i16> {
         self.captured.lock().unwrap().clone()
