@@ -199,13 +199,7 @@ pub struct Context {
 }
 
 pub struct Caster {
-    queue: Arc<Queue>,
-    db: Arc<Db>,
-    users: Arc<Users>,
-    outputs: Arc<Outputs>,
-    devices: Devices,
-    events: Arc<Events>,
-    port: u16,
+    ctx: Context,
     active: Option<Active>,
     version: i64,
     polled: Instant,
@@ -221,13 +215,7 @@ impl Caster {
             .queue
             .follow_on_thread("lan-cast-watch", move |p| tx.send(p).is_ok())?;
         let mut caster = Caster {
-            queue: c.queue,
-            db: c.db,
-            users: c.users,
-            outputs: c.outputs,
-            devices: c.devices,
-            events: c.events,
-            port: c.port,
+            ctx: c,
             active: None,
             version: -1,
             polled: Instant::now(),
@@ -244,7 +232,7 @@ impl Caster {
 
     fn run(&mut self, changes: Receiver<Published>) {
         let tick = crossbeam_channel::tick(POLL_EVERY);
-        let events = self.events.clone();
+        let events = self.ctx.events.clone();
         loop {
             let due = match self.soon {
                 Some(at) => crossbeam_channel::at(at),
@@ -276,7 +264,7 @@ impl Caster {
     }
 
     fn run_command(&mut self, command: Command) {
-        if let Ok(p) = self.queue.run(command, None) {
+        if let Ok(p) = self.ctx.queue.run(command, None) {
             self.follow(&p);
         }
     }
@@ -296,6 +284,7 @@ impl Caster {
             }
             let Some(id) = wanted else { return };
             let target = self
+                .ctx
                 .devices
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -309,8 +298,8 @@ impl Caster {
             let mut speaker: Box<dyn Speaker> = match target {
                 Target::Upnp(device) => Box::new(super::renderer::Renderer::new(
                     *device,
-                    self.events.clone(),
-                    self.port,
+                    self.ctx.events.clone(),
+                    self.ctx.port,
                 )),
                 Target::GoogleCast(address) => {
                     Box::new(super::googlecast::CastDevice::new(address))
@@ -319,7 +308,8 @@ impl Caster {
             if let Err(e) = speaker.open() {
                 let why = format!("{e:#}");
                 tracing::warn!(id, "the speaker cannot be reached: {why}");
-                self.outputs
+                self.ctx
+                    .outputs
                     .speaker_lost(id, &format!("it cannot be reached ({why})"));
                 self.forget(id);
                 self.pause_here_if(Some(id));
@@ -364,7 +354,7 @@ impl Caster {
             return self.failed(&format!("{e:#}"));
         };
         let why = problem.0.clone();
-        let jumps = self.queue.published().playback.jumps;
+        let jumps = self.ctx.queue.published().playback.jumps;
         self.song_failed(&why, Some(jumps));
     }
 
@@ -499,7 +489,7 @@ impl Caster {
         }
         if a.behind {
             a.behind = false;
-            let p = self.queue.published();
+            let p = self.ctx.queue.published();
             if let Err(e) = self.apply(&p.playback) {
                 self.apply_failed(e);
             }
@@ -527,7 +517,7 @@ impl Caster {
         {
             let (entry, _, length_ms, seekable) = a.next.take().expect("checked above");
             tracing::debug!(speaker = %a.id, entry, "the speaker went on to the next song");
-            if let Ok(p) = self.queue.run(Command::Ended { jumps }, None) {
+            if let Ok(p) = self.ctx.queue.run(Command::Ended { jumps }, None) {
                 if let Some(a) = self.active.as_mut() {
                     if p.playback.entry.as_ref().map(|(e, _)| e) == Some(&entry) {
                         a.loaded = Some((entry, p.playback.jumps));
@@ -556,7 +546,7 @@ impl Caster {
                     if !a.confirmed {
                         a.confirmed = true;
                         // The next song can be given now (see `prepare_next`).
-                        let p = self.queue.published();
+                        let p = self.ctx.queue.published();
                         if let Err(e) = self.prepare_next(&p.playback) {
                             tracing::debug!("the next song is not given ahead: {e:#}");
                         }
@@ -587,7 +577,7 @@ impl Caster {
                     let why = "it says it is playing but its position does not move: it may not be able to fetch or play the stream";
                     tracing::warn!(speaker = %a.id, "{why}");
                     let id = a.id.clone();
-                    self.outputs.speaker_lost(&id, why);
+                    self.ctx.outputs.speaker_lost(&id, why);
                     self.run_command(Command::Pause);
                 }
             }
@@ -663,7 +653,7 @@ impl Caster {
                     a.loaded = None;
                     a.volume = None;
                     a.muted = None;
-                    let p = self.queue.published();
+                    let p = self.ctx.queue.published();
                     if let Err(e) = self.apply(&p.playback) {
                         self.failed(&format!("{e:#}"));
                     }
@@ -674,7 +664,8 @@ impl Caster {
         }
         let id = a.id.clone();
         self.active = None;
-        self.outputs
+        self.ctx
+            .outputs
             .speaker_lost(&id, &format!("it stopped answering ({why})"));
         self.forget(&id);
         self.pause_here_if(Some(&id));
@@ -691,10 +682,10 @@ impl Caster {
                 None => return,
             },
         };
-        if self.queue.published().playback.output.as_deref() != Some(id.as_str()) {
+        if self.ctx.queue.published().playback.output.as_deref() != Some(id.as_str()) {
             return;
         }
-        if let Ok(p) = self.queue.run(Command::Pause, None) {
+        if let Ok(p) = self.ctx.queue.run(Command::Pause, None) {
             self.version = self.version.max(p.version);
         }
     }
@@ -706,7 +697,8 @@ impl Caster {
         if id.starts_with("cast-") {
             return;
         }
-        self.devices
+        self.ctx
+            .devices
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
@@ -718,8 +710,9 @@ impl Caster {
     /// plays.
     fn media(&self, entry: &str, song: &str, position_ms: i64) -> Result<Media> {
         let a = self.active.as_ref().ok_or_else(|| anyhow!("no speaker"))?;
-        let row = queued_song(&self.db, song)?;
+        let row = queued_song(&self.ctx.db, song)?;
         let user = self
+            .ctx
             .users
             .list()?
             .into_iter()
@@ -734,10 +727,11 @@ impl Caster {
             ("mp3", "audio/mpeg".to_string())
         };
         let expires = crate::app::db::now() + LINK_LIFE;
-        let host = address_for(a.speaker.address(), self.port)?;
+        let host = address_for(a.speaker.address(), self.ctx.port)?;
         let mut url = format!(
             "http://{host}/api/stream/{song}?{}",
-            self.users
+            self.ctx
+                .users
                 .stream_link(LINK_STREAM, song, &user.name, format, expires)
         );
         url.push_str(&format!(
@@ -748,11 +742,12 @@ impl Caster {
             url.push_str(&format!("&timeOffset={:.3}", position_ms as f64 / 1000.0));
         }
         let has_art =
-            browse::track_art(&mut *self.db.read()?, row.id, &browse::Scope::all())?.is_some();
+            browse::track_art(&mut *self.ctx.db.read()?, row.id, &browse::Scope::all())?.is_some();
         let art = has_art.then(|| {
             format!(
                 "http://{host}/api/art/{song}?size=600&{}",
-                self.users
+                self.ctx
+                    .users
                     .stream_link(LINK_ART, song, &user.name, "", expires)
             )
         });

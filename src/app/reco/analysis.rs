@@ -25,9 +25,8 @@ use crate::app::library::Library;
 pub const VERSION: i32 = 1;
 /// Tracks picked at once.
 const BATCH: i64 = 16;
-/// How long to wait when nothing is left, or while a scan runs.
+/// How long to wait when nothing is left, or while a scan runs (less when a scan ends).
 const IDLE: Duration = Duration::from_secs(30);
-const SCANNING: Duration = Duration::from_secs(2);
 
 #[derive(QueryableByName)]
 struct Pending {
@@ -80,16 +79,16 @@ fn lowest_priority() {
     }
 }
 
-/// Analyses the next few tracks that need it; how many were done.
+/// Analyses the next few tracks that need it; how many were done (none while a scan runs:
+/// the caller then waits for it to end).
 pub fn run_batch(db: &Db, library: &Library) -> Result<usize> {
     if library.is_scanning() {
-        std::thread::sleep(SCANNING);
-        return Ok(1);
+        return Ok(0);
     }
     let todo = pending(db, BATCH)?;
     for (n, t) in todo.iter().enumerate() {
         if library.is_scanning() {
-            return Ok(n.max(1));
+            return Ok(n);
         }
         let outcome = sound::analyse_file(Path::new(&t.path));
         store(db, t, outcome)?;

@@ -69,18 +69,28 @@ impl Features {
 
 /// Decodes the excerpt of the file at `path` and analyses it.
 pub fn analyse_file(path: &Path) -> Result<Features> {
+    let (samples, rate, channels) = match excerpt(path, true)? {
+        // Shorter than its intro said: what there is, from the start.
+        (s, ..) if s.is_empty() => excerpt(path, false)?,
+        whole => whole,
+    };
+    Ok(analyse(&samples, rate, channels))
+}
+
+/// A minute of the file at `path`, after its intro when `skip_intro`: interleaved samples,
+/// rate and channels.
+fn excerpt(path: &Path, skip_intro: bool) -> Result<(Vec<f32>, u32, usize)> {
     let mut source = Source::open(path)?;
     let (rate, channels) = (source.rate.max(1), source.channels.max(1));
     let skip = match source.duration {
-        Some(d) => SKIP_SECONDS.min(d * 0.2),
-        None => 0.0,
+        Some(d) if skip_intro => SKIP_SECONDS.min(d * 0.2),
+        _ => 0.0,
     };
-    let mut samples: Vec<f32> = Vec::new();
-    let mut block = Vec::new();
+    let first = (skip * rate as f64) as usize * channels;
     let wanted = ((skip + EXCERPT_SECONDS) * rate as f64) as usize * channels;
-    let mut read = 0usize;
-    // Decoded from the start (a seek in some formats lands far from where asked), skipping the
-    // intro, and no further than the excerpt: a long track costs no more than a minute and a bit.
+    let (mut samples, mut block, mut read) = (Vec::new(), Vec::new(), 0usize);
+    // Decoded from the start (a seek in some formats lands far from where asked), and no
+    // further than the excerpt: a long track costs no more than a minute and a bit.
     while read < wanted {
         block.clear();
         if !source
@@ -89,31 +99,16 @@ pub fn analyse_file(path: &Path) -> Result<Features> {
         {
             break;
         }
-        let start = read;
-        read += block.len();
-        let from = ((skip * rate as f64) as usize * channels).saturating_sub(start);
-        if from < block.len() {
-            let to = block.len().min(wanted - start);
-            if from < to {
-                samples.extend_from_slice(&block[from..to]);
-            }
+        let (from, to) = (
+            first.saturating_sub(read).min(block.len()),
+            (wanted - read).min(block.len()),
+        );
+        if from < to {
+            samples.extend_from_slice(&block[from..to]);
         }
+        read += block.len();
     }
-    if samples.is_empty() && skip > 0.0 {
-        // Shorter than its intro said: analyse what there is from the start.
-        return analyse_file_whole(path);
-    }
-    Ok(analyse(&samples, rate, channels))
-}
-
-fn analyse_file_whole(path: &Path) -> Result<Features> {
-    let mut source = Source::open(path)?;
-    let (rate, channels) = (source.rate.max(1), source.channels.max(1));
-    let mut samples = Vec::new();
-    let limit = (EXCERPT_SECONDS * rate as f64) as usize * channels;
-    while samples.len() < limit && source.next_block(&mut samples)? {}
-    samples.truncate(limit);
-    Ok(analyse(&samples, rate, channels))
+    Ok((samples, rate, channels))
 }
 
 /// Analyses interleaved samples at `rate` with `channels` channels.

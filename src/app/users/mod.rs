@@ -125,6 +125,11 @@ const USER_COLUMNS: UserColumns = (
     users::transcode_format,
 );
 
+/// What a speaker's link signs: its kind, song, user, format and expiry.
+fn link_message(kind: &str, song: &str, user: &str, format: &str, expires: i64) -> String {
+    format!("{kind}\n{song}\n{user}\n{format}\n{expires}")
+}
+
 /// What a speaker's link opens: a song's stream.
 pub const LINK_STREAM: &str = "stream";
 /// What a speaker's link opens: a song's picture.
@@ -245,7 +250,7 @@ impl Users {
         format: &str,
         expires: i64,
     ) -> String {
-        let sig = self.sign(&format!("{kind}\n{song}\n{user}\n{format}\n{expires}"));
+        let sig = self.sign(&link_message(kind, song, user, format, expires));
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         format!(
             "u={}&format={}&exp={expires}&sig={sig}",
@@ -266,7 +271,7 @@ impl Users {
     ) -> bool {
         let format = if format == "raw" { "" } else { format };
         expires >= crate::app::db::now()
-            && self.signed(&format!("{kind}\n{song}\n{user}\n{format}\n{expires}"), sig)
+            && self.signed(&link_message(kind, song, user, format, expires), sig)
     }
 
     pub fn key_path(data_dir: &Path) -> PathBuf {
