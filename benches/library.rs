@@ -163,6 +163,8 @@ fn bench(tracks: usize, runs: usize, root: &Path) {
             "false",
             "--sound-analysis",
             "false",
+            "--autoplay",
+            "false",
         ])
         .env("HOUSEBAND_LOG", "warn")
         .stdout(Stdio::null())

@@ -94,6 +94,9 @@ enum Command {
         /// Analyse how tracks sound, in the background [env: HOUSEBAND_SOUND_ANALYSIS]
         #[arg(long, value_name = "BOOL")]
         sound_analysis: Option<String>,
+        /// Continue the household queue with radio when it runs out [env: HOUSEBAND_AUTOPLAY]
+        #[arg(long, value_name = "BOOL")]
+        autoplay: Option<String>,
         /// Announce the server and find speakers on the LAN: on or off [env: HOUSEBAND_LAN]
         #[arg(long, value_name = "on|off")]
         lan: Option<String>,
@@ -226,6 +229,7 @@ fn flags_of(cli: &Cli) -> Flags {
             replay_gain,
             local_output,
             sound_analysis,
+            autoplay,
             lan,
             lan_name,
         } => {
@@ -242,6 +246,7 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("replay_gain", replay_gain.clone());
             f.set("local_output", local_output.clone());
             f.set("sound_analysis", sound_analysis.clone());
+            f.set("autoplay", autoplay.clone());
             f.set("lan", lan.clone());
             f.set("lan_name", lan_name.clone());
         }
@@ -348,6 +353,13 @@ fn serve(settings: Settings) -> Result<()> {
         if app.settings.sound_analysis {
             crate::app::reco::analysis::start(app.db.clone(), app.library.clone())?;
         }
+        let counts = app.clone();
+        crate::app::reco::follow::start(
+            app.reco.clone(),
+            app.queues.home().clone(),
+            app.db.clone(),
+            Box::new(move |user, song| counts.count_play(user, song)),
+        )?;
         if app.settings.local_output {
             app.outputs
                 .add_local(crate::app::outputs::local::Local::start(

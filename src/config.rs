@@ -167,6 +167,12 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "Analyse how every track sounds (tempo, loudness, brightness, timbre), once per file, in the background at the lowest CPU priority and paused during scans, for the \"sounds like\" recommendations. Off, nothing is analysed.",
     },
     SettingInfo {
+        key: "autoplay",
+        flag: Some("--autoplay"),
+        default: "true",
+        help: "When the household queue starts its last song, add radio from what it played, so the music goes on. Off, the queue stops at its end.",
+    },
+    SettingInfo {
         key: "lan",
         flag: Some("--lan"),
         default: "true",
@@ -221,6 +227,7 @@ pub struct Settings {
     pub replay_gain: ReplayGain,
     pub local_output: bool,
     pub sound_analysis: bool,
+    pub autoplay: bool,
     pub lan: bool,
     /// `None`: "Houseband on <hostname>".
     pub lan_name: Option<String>,
@@ -250,6 +257,7 @@ impl Settings {
             replay_gain: ReplayGain::Off,
             local_output: true,
             sound_analysis: true,
+            autoplay: true,
             lan: true,
             lan_name: None,
             log: "info".into(),
@@ -617,6 +625,7 @@ pub fn resolve(
         })?,
         local_output: resolver.one("local_output", true, "true or false", parse_bool)?,
         sound_analysis: resolver.one("sound_analysis", true, "true or false", parse_bool)?,
+        autoplay: resolver.one("autoplay", true, "true or false", parse_bool)?,
         lan: resolver.one("lan", true, "on or off", parse_bool)?,
         lan_name: resolver.one("lan_name", None, "a name of 1 to 63 characters", |s| {
             let s = s.trim();

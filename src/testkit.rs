@@ -4,6 +4,7 @@
 //! lofty, so a 50k-track library takes seconds to make.
 
 pub mod lan;
+pub mod listening;
 pub mod sound_card;
 
 use std::path::{Path, PathBuf};
@@ -270,6 +271,9 @@ pub fn bench_server(
             "false",
             // Measured alone: no analysis decoding in the background.
             "--sound-analysis",
+            "false",
+            // Benches drive the queue themselves: nothing added behind their back.
+            "--autoplay",
             "false",
             // Benches run on the host: no multicast.
             "--lan",

@@ -274,3 +274,58 @@ fn a_full_data_disk_fails_the_scan_clearly_and_loses_nothing() {
     assert_eq!(sb.count("FROM tracks WHERE missing_since IS NULL"), 4022);
     assert_eq!(sb.count("FROM annotations"), 22);
 }
+
+/// The sound analysis killed with SIGKILL while it works, three times: the database stays
+/// consistent, no track is analysed twice, and after the last restart it finishes what was left
+/// (it resumes from whatever `track_sounds` lacks).
+#[test]
+fn kill_9_during_the_sound_analysis_resumes_where_it_was() {
+    let mut rng = Rng(seed());
+    let sb = Sandbox::new();
+    generate(&sb.music(), &GenOptions::new(600)).unwrap();
+    sb.scan(&[]);
+    let tracks = sb.count("FROM tracks");
+    let on = [("HOUSEBAND_SOUND_ANALYSIS", "true")];
+    let mut stamps_seen = 0;
+    for round in 0..3 {
+        let before = sb.count("FROM track_sounds");
+        let mut server =
+            Server::start_with_env(&sb, &["--watch", "off", "--scan-on-start", "false"], &on);
+        // Killed once it made some progress, at a random moment after.
+        let start = Instant::now();
+        while sb.count("FROM track_sounds") <= before && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        let done = sb.count("FROM track_sounds");
+        eprintln!("round {round}: killed with {done} of {tracks} analysed");
+        assert_consistent(&sb);
+        assert!(done >= before);
+        stamps_seen = done;
+    }
+    assert!(stamps_seen > 0);
+    let server = Server::start_with_env(&sb, &["--watch", "off", "--scan-on-start", "false"], &on);
+    let start = Instant::now();
+    while sb.count("FROM track_sounds") < tracks {
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "the analysis finishes after the kills: {} of {tracks}",
+            sb.count("FROM track_sounds")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(server);
+    assert_consistent(&sb);
+    assert_eq!(
+        sb.count("FROM track_sounds WHERE features IS NOT NULL"),
+        tracks
+    );
+    assert_eq!(
+        sb.count("FROM track_sounds"),
+        rows(&sb.db(), "COUNT(DISTINCT track_id)", "FROM track_sounds").unwrap()[0][0]
+            .as_i64()
+            .unwrap()
+    );
+}

@@ -52,9 +52,32 @@ pub struct App {
     pub outputs: Arc<outputs::Outputs>,
     /// UPnP event subscriptions to renderers (`lan`), reached by the server's event route.
     pub upnp_events: Arc<lan::gena::Events>,
+    /// Recommendations and the listening history they learn from.
+    pub reco: Arc<reco::Reco>,
 }
 
 impl App {
+    /// A song played through by `user` (the household queue, a finished stream): its play
+    /// counts go up, as for a scrobble.
+    pub fn count_play(&self, user: i64, song: i64) {
+        use library::browse;
+        let ids = self.db.read().and_then(|mut c| {
+            let album = browse::song(&mut c, song, &browse::Scope::all())?.map(|s| s.album_id);
+            Ok((album, browse::track_artist_ids(&mut c, song)?))
+        });
+        let result = match ids {
+            Ok((Some(album), artists)) => {
+                self.annotations
+                    .played(user, song, album, &artists, db::now())
+            }
+            Ok((None, _)) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!("a play was not counted: {e:#}");
+        }
+    }
+
     pub fn open(settings: Settings) -> Result<App> {
         let db = Arc::new(Db::open(&settings.data)?);
         let library = Arc::new(Library::new(db.clone(), &settings));
@@ -67,6 +90,8 @@ impl App {
         let shares = Shares::new(db.clone());
         let players = Players::new(db.clone());
         let queues = Queues::open(db.clone())?;
+        let reco = Arc::new(reco::Reco::new(db.clone(), library.clone()));
+        reco.set_autoplay(settings.autoplay);
         let media = Arc::new(Media::new(
             &settings.data.join("cache"),
             &settings.data.join("avatars"),
@@ -90,6 +115,7 @@ impl App {
             queues,
             outputs: Arc::default(),
             upnp_events: Arc::default(),
+            reco,
         })
     }
 }

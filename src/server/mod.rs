@@ -5,6 +5,7 @@ pub mod api;
 pub mod media;
 pub mod queue;
 pub mod queue_socket;
+pub mod reco;
 pub mod share;
 pub mod subsonic;
 pub mod upnp_events;
@@ -38,8 +39,20 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
             let app = actix_web::App::new()
                 .app_data(data.clone())
                 .app_data(brake.clone())
+                // A query string that does not fit a native API call: 400 with a message in
+                // the API's JSON, like its other errors.
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    let message = format!("the query string does not fit this call: {e}");
+                    actix_web::error::InternalError::from_response(
+                        e,
+                        api::Failure::new(actix_web::http::StatusCode::BAD_REQUEST, message)
+                            .response(),
+                    )
+                    .into()
+                }))
                 .configure(api::routes)
                 .configure(queue::routes)
+                .configure(reco::routes)
                 .configure(share::routes)
                 .configure(subsonic::routes)
                 .configure(upnp_events::routes);

@@ -47,17 +47,6 @@ fn id_of(text: &str, kind: &str) -> Result<i64, Failure> {
         .map_err(|_| bad(format!("{text:?} is not a {kind}- id")))
 }
 
-fn summary(s: &SongRow) -> SongSummary {
-    SongSummary {
-        id: format!("tr-{}", s.id),
-        title: s.title.clone(),
-        artist: s.artist_display.clone(),
-        album: s.album_name.clone(),
-        duration: (s.duration_ms + 500) / 1000,
-        cover_art: format!("al-{}", s.album_id),
-    }
-}
-
 /// The songs an `add` names, in order, among those the user may see.
 fn songs_to_add(app: &App, user: &User, op: &Op) -> Result<Vec<SongSummary>, Failure> {
     let scope = Scope::new(user.allowed_folders(), None);
@@ -119,7 +108,7 @@ fn songs_to_add(app: &App, user: &User, op: &Op) -> Result<Vec<SongSummary>, Fai
             ))
         }
     };
-    Ok(rows.iter().map(summary).collect())
+    Ok(rows.iter().map(SongSummary::of).collect())
 }
 
 /// Turns a client's op into a command (looking up the songs of an `add`).
@@ -214,6 +203,7 @@ pub fn run(app: &App, user: &User, body: &[u8]) -> Result<Published, Failure> {
     let op: Op = serde_json::from_slice(body)
         .map_err(|e| bad(format!("the body is not a queue op: {e}")))?;
     let command = command(app, user, &op)?;
+    app.queues.home().note_user(user.id);
     app.queues
         .home()
         .run(command, op.version)

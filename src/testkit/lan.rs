@@ -142,7 +142,14 @@ impl Lan {
             .arg(data)
             .args(["--bind", &format!("0.0.0.0:{port}"), "--lan", "on"])
             .args(["--lan-name", "Test House", "--watch", "off"])
-            .args(["--scan-interval", "0", "--sound-analysis", "false"])
+            .args([
+                "--scan-interval",
+                "0",
+                "--sound-analysis",
+                "false",
+                "--autoplay",
+                "false",
+            ])
             .args(if local {
                 &[][..]
             } else {

@@ -68,7 +68,8 @@ impl Sandbox {
             // Nor sends multicast: LAN features run only inside network namespaces (tests/lan.rs).
             .env("HOUSEBAND_LAN", "off")
             // Nor analyses sound in the background (tests/reco.rs turns it on).
-            .env("HOUSEBAND_SOUND_ANALYSIS", "false");
+            .env("HOUSEBAND_SOUND_ANALYSIS", "false")
+            .env("HOUSEBAND_AUTOPLAY", "false");
         c
     }
     /// `houseband scan --music <music> [extra]`, asserting success; returns stdout.

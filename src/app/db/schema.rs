@@ -448,3 +448,15 @@ diesel::table! {
 
 diesel::joinable!(track_sounds -> tracks (track_id));
 diesel::allow_tables_to_appear_in_same_query!(track_sounds, tracks);
+
+diesel::table! {
+    listens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        track_id -> BigInt,
+        at -> BigInt,
+        played_ms -> BigInt,
+        skipped -> Bool,
+        source -> Text,
+    }
+}

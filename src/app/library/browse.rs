@@ -1096,54 +1096,6 @@ pub fn top_songs(
     .load(conn)
 }
 
-/// Artists who share genres with an artist, most shared first: a local "similar artists".
-pub fn similar_artists(
-    conn: &mut SqliteConnection,
-    artist: i64,
-    count: i64,
-    scope: &Scope,
-) -> DbResult<Vec<ArtistRow>> {
-    diesel::sql_query(format!(
-        "WITH mine AS (SELECT DISTINCT tg.genre_id FROM track_artists ta
-                       JOIN track_genres tg ON tg.track_id = ta.track_id WHERE ta.artist_id = ?)
-         SELECT a.id, a.name, a.sort_name, a.mbid, a.image_path IS NOT NULL AS has_image,
-                {} AS album_count
-         FROM artists a JOIN album_artists aa ON aa.artist_id = a.id
-         JOIN albums sal ON sal.id = aa.album_id
-         JOIN album_genres ag ON ag.album_id = aa.album_id
-         WHERE ag.genre_id IN (SELECT genre_id FROM mine) AND a.id <> ? AND a.track_count > 0
-           AND sal.track_count > 0 AND {}
-         GROUP BY a.id ORDER BY COUNT(DISTINCT ag.genre_id) DESC, a.track_count DESC, a.id LIMIT ?",
-        scope.album_count("a.id"),
-        scope.on("sal.folder_id")
-    ))
-    .bind::<BigInt, _>(artist)
-    .bind::<BigInt, _>(artist)
-    .bind::<BigInt, _>(count)
-    .load(conn)
-}
-
-/// Songs that share a genre with the seed songs, in random order, the seeds left out: a local
-/// "similar songs" until the recommendations work improves it.
-pub fn similar_songs(
-    conn: &mut SqliteConnection,
-    seeds: &[i64],
-    count: i64,
-    scope: &Scope,
-) -> DbResult<Vec<SongRow>> {
-    let list = id_list(seeds);
-    let from = song_from(scope);
-    diesel::sql_query(format!(
-        "SELECT {SONG_COLUMNS} {from}
-           AND t.id NOT IN ({list})
-           AND t.id IN (SELECT tg.track_id FROM track_genres tg WHERE tg.genre_id IN
-                        (SELECT genre_id FROM track_genres WHERE track_id IN ({list})))
-         ORDER BY RANDOM() LIMIT ?"
-    ))
-    .bind::<BigInt, _>(count)
-    .load(conn)
-}
-
 /// Ids of the present songs in scope of an album or of an artist (as credited artist or album
 /// artist).
 pub fn song_ids_of(

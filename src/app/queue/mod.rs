@@ -96,6 +96,8 @@ pub struct Queue {
     db: Arc<Db>,
     inner: Mutex<Inner>,
     tx: broadcast::Sender<Published>,
+    /// The user who last gave a command (0: nobody since the start), credited with its plays.
+    actor: std::sync::atomic::AtomicI64,
 }
 
 impl Queue {
@@ -112,7 +114,22 @@ impl Queue {
                 position_saved: Instant::now(),
             }),
             tx,
+            actor: std::sync::atomic::AtomicI64::new(0),
         })
+    }
+
+    /// `user` is giving the queue a command: what it plays from now on is theirs, for their
+    /// listening history and recommendations.
+    pub fn note_user(&self, user: i64) {
+        self.actor.store(user, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Who last gave a command, if anyone did since the server started.
+    pub fn last_user(&self) -> Option<i64> {
+        match self.actor.load(std::sync::atomic::Ordering::SeqCst) {
+            0 => None,
+            u => Some(u),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -203,6 +220,20 @@ impl Queue {
         // No watchers is fine.
         let _ = self.tx.send(published.clone());
         Ok(published)
+    }
+}
+
+impl SongSummary {
+    /// The queue's view of a library song.
+    pub fn of(s: &crate::app::library::browse::SongRow) -> SongSummary {
+        SongSummary {
+            id: format!("tr-{}", s.id),
+            title: s.title.clone(),
+            artist: s.artist_display.clone(),
+            album: s.album_name.clone(),
+            duration: (s.duration_ms + 500) / 1000,
+            cover_art: format!("al-{}", s.album_id),
+        }
     }
 }
 

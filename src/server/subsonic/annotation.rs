@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::app::annotations::Kind;
 use crate::app::db::now;
 use crate::app::library::browse;
+use crate::app::reco::history::Source;
 use diesel::sqlite::SqliteConnection;
 
 /// The items named by `id` (songs, or albums/artists by their ids), `albumId` and `artistId`;
@@ -53,6 +54,7 @@ fn items(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<(Kind, i64)>, ApiError> {
 pub fn star(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let items = items(ctx, params)?;
     ctx.app.annotations.set_starred(ctx.user.id, &items, true)?;
+    ctx.app.reco.listening.annotations_changed(ctx.user.id);
     Ok(Envelope::empty())
 }
 
@@ -61,6 +63,7 @@ pub fn unstar(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     ctx.app
         .annotations
         .set_starred(ctx.user.id, &items, false)?;
+    ctx.app.reco.listening.annotations_changed(ctx.user.id);
     Ok(Envelope::empty())
 }
 
@@ -81,6 +84,7 @@ pub fn set_rating(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
     ctx.app
         .annotations
         .set_rating(ctx.user.id, kind, id, rating)?;
+    ctx.app.reco.listening.annotations_changed(ctx.user.id);
     Ok(Envelope::empty())
 }
 
@@ -88,7 +92,8 @@ fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// `submission=true` (the default) counts a play; `false` says "now playing".
+/// `submission=true` (the default) counts a play; `false` says "now playing". Both feed the
+/// listening history: a song reported as playing and never submitted was skipped.
 pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let songs = params.all("id");
     if songs.is_empty() {
@@ -116,10 +121,26 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
             ctx.app
                 .annotations
                 .played(ctx.user.id, id, song.album_id, &artists, at)?;
+            let listening = &ctx.app.reco.listening;
+            listening.submitted(ctx.user.id, params.get("c").unwrap_or(""), id);
+            listening.record(
+                ctx.user.id,
+                id,
+                at,
+                song.duration_ms,
+                song.duration_ms,
+                Source::Scrobble,
+            )?;
         } else {
             ctx.app
                 .annotations
                 .playing(ctx.user.id, &ctx.user.name, id, params.get("c"));
+            ctx.app.reco.listening.now_playing(
+                ctx.user.id,
+                params.get("c").unwrap_or(""),
+                id,
+                song.duration_ms,
+            )?;
         }
     }
     Ok(Envelope::empty())

@@ -1,6 +1,6 @@
 //! Discovery from local data: songs by genre, an artist's top songs (by the household's plays),
-//! similar songs and artists (shared genres, until the recommendations work), artist and album
-//! info, and lyrics (embedded and `.lrc`, synced or not).
+//! similar songs and artists and the OpenSubsonic sonic similarity (from `app::reco`), artist
+//! and album info, and lyrics (embedded and `.lrc`, synced or not).
 
 use super::browsing::{artist_nodes, artist_plain_nodes, conn, db, song_nodes};
 use super::error::ApiError;
@@ -11,6 +11,7 @@ use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, ArtistRow, LyricsSource};
 use crate::app::library::lyrics::{self, Lyrics};
+use crate::app::reco::Seed;
 
 fn count(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
     let n = params.number::<i64>(name)?.unwrap_or(default);
@@ -44,33 +45,82 @@ pub fn get_top_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiErro
     ))
 }
 
-/// Seed songs for "similar": a song, an album's songs or an artist's songs.
-fn seeds(ctx: &Ctx<'_>, raw: &str) -> Result<Vec<i64>, ApiError> {
+/// What "similar" starts from: a song, an album or an artist the user can see.
+fn seed(ctx: &Ctx<'_>, raw: &str) -> Result<Seed, ApiError> {
     let not_found = || ApiError::not_found("item");
     let (kind, n) = ids::split(raw).ok_or_else(not_found)?;
     let scope = ctx.scope();
     let mut c = conn(ctx)?;
-    let seeds = match kind {
-        ids::TRACK => {
-            db(browse::song(&mut c, n, &scope))?.ok_or_else(not_found)?;
-            vec![n]
-        }
-        ids::ALBUM => db(browse::song_ids_of(&mut c, Some(n), None, &scope))?,
-        ids::ARTIST => db(browse::song_ids_of(&mut c, None, Some(n), &scope))?,
-        _ => Vec::new(),
+    let seed = match kind {
+        ids::TRACK => db(browse::song(&mut c, n, &scope))?.map(|_| Seed::Song(n)),
+        ids::ALBUM => db(browse::album(&mut c, n, &scope))?.map(|_| Seed::Album(n)),
+        ids::ARTIST => db(browse::artist(&mut c, n, &scope))?.map(|_| Seed::Artist(n)),
+        _ => None,
     };
-    if seeds.is_empty() {
-        return Err(not_found());
-    }
-    Ok(seeds)
+    seed.ok_or_else(not_found)
+}
+
+/// The library's songs for these ids, in their order.
+fn songs_of(ctx: &Ctx<'_>, ids: &[i64]) -> Result<Vec<Node>, ApiError> {
+    let mut c = conn(ctx)?;
+    let songs = db(browse::songs_by_ids(&mut c, ids, &ctx.scope()))?;
+    song_nodes(ctx, &mut c, &songs)
 }
 
 fn similar(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<Node>, ApiError> {
-    let seeds = seeds(ctx, params.required("id")?)?;
-    let n = count(params, "count", 50)?;
+    let seed = seed(ctx, params.required("id")?)?;
+    let n = count(params, "count", 50)? as usize;
+    let picks = ctx
+        .app
+        .reco
+        .similar_songs(Some(ctx.user.id), &seed, n, &ctx.scope())?;
+    songs_of(ctx, &picks.iter().map(|p| p.song).collect::<Vec<_>>())
+}
+
+/// `sonicMatch` entries: each song with its likeness.
+fn sonic_matches(ctx: &Ctx<'_>, found: &[(i64, f32)]) -> Result<Envelope, ApiError> {
+    let ids: Vec<i64> = found.iter().map(|f| f.0).collect();
     let mut c = conn(ctx)?;
-    let songs = db(browse::similar_songs(&mut c, &seeds, n, &ctx.scope()))?;
-    song_nodes(ctx, &mut c, &songs)
+    let songs = db(browse::songs_by_ids(&mut c, &ids, &ctx.scope()))?;
+    let nodes = song_nodes(ctx, &mut c, &songs)?;
+    let likeness: std::collections::HashMap<i64, f32> = found.iter().copied().collect();
+    let matches = songs
+        .iter()
+        .zip(nodes)
+        .map(|(s, node)| {
+            let like = likeness.get(&s.id).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+            // Two decimals: more would pretend to a precision the summaries do not have.
+            Node::new()
+                .child("entry", node)
+                .attr("similarity", (like as f64 * 100.0).round() / 100.0)
+        })
+        .collect();
+    Ok(Envelope::list("sonicMatch", matches))
+}
+
+/// OpenSubsonic sonicSimilarity: songs that sound like a song.
+pub fn get_sonic_similar_tracks(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let id = ids::parse(ids::TRACK, params.required("id")?)?;
+    let n = count(params, "count", 10)? as usize;
+    let mut c = conn(ctx)?;
+    db(browse::song(&mut c, id, &ctx.scope()))?.ok_or_else(|| ApiError::not_found("song"))?;
+    drop(c);
+    let found = ctx.app.reco.sonic_similar(id, n, &ctx.scope())?;
+    sonic_matches(ctx, &found)
+}
+
+/// OpenSubsonic sonicSimilarity: a path of songs from one sound to another.
+pub fn find_sonic_path(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    let from = ids::parse(ids::TRACK, params.required("startSongId")?)?;
+    let to = ids::parse(ids::TRACK, params.required("endSongId")?)?;
+    let n = count(params, "count", 25)?.max(2) as usize;
+    let mut c = conn(ctx)?;
+    for id in [from, to] {
+        db(browse::song(&mut c, id, &ctx.scope()))?.ok_or_else(|| ApiError::not_found("song"))?;
+    }
+    drop(c);
+    let found = ctx.app.reco.sonic_path(from, to, n, &ctx.scope())?;
+    sonic_matches(ctx, &found)
 }
 
 pub fn get_similar_songs2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
@@ -95,7 +145,12 @@ fn artist_info(ctx: &Ctx<'_>, params: &Params) -> Result<(ArtistRow, Vec<ArtistR
     let mut c = conn(ctx)?;
     let artist =
         db(browse::artist(&mut c, id, &scope))?.ok_or_else(|| ApiError::not_found("artist"))?;
-    let similar = db(browse::similar_artists(&mut c, id, n, &scope))?;
+    let related = ctx
+        .app
+        .reco
+        .similar_artists(Some(ctx.user.id), id, n as usize, &scope)?;
+    let ids: Vec<i64> = related.iter().map(|r| r.id).collect();
+    let similar = db(browse::artists_by_ids(&mut c, &ids, &scope))?;
     Ok((artist, similar))
 }
 

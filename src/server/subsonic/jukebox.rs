@@ -23,6 +23,7 @@ fn status(node: Node, s: &State) -> Node {
 }
 
 fn run(ctx: &Ctx<'_>, command: Command) -> Result<(), ApiError> {
+    ctx.app.queues.home().note_user(ctx.user.id);
     match ctx.app.queues.home().run(command, None) {
         Ok(_) => Ok(()),
         Err(Refusal::Rejected(why, _)) => Err(ApiError::new(code::GENERIC, why.to_string())),
@@ -73,17 +74,7 @@ fn songs(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<SongSummary>, ApiError> {
     if found.len() != wanted.len() {
         return Err(ApiError::not_found("song"));
     }
-    Ok(found
-        .iter()
-        .map(|s| SongSummary {
-            id: ids::id(ids::TRACK, s.id),
-            title: s.title.clone(),
-            artist: s.artist_display.clone(),
-            album: s.album_name.clone(),
-            duration: (s.duration_ms + 500) / 1000,
-            cover_art: ids::id(ids::ALBUM, s.album_id),
-        })
-        .collect())
+    Ok(found.iter().map(SongSummary::of).collect())
 }
 
 pub fn jukebox_control(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {

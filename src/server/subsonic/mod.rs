@@ -147,6 +147,8 @@ fn handler(method: &str) -> Option<Handler> {
         "getTopSongs" => discovery::get_top_songs,
         "getSimilarSongs" => discovery::get_similar_songs,
         "getSimilarSongs2" => discovery::get_similar_songs2,
+        "getSonicSimilarTracks" => discovery::get_sonic_similar_tracks,
+        "findSonicPath" => discovery::find_sonic_path,
         "getArtistInfo2" => discovery::get_artist_info2,
         "getAlbumInfo2" => discovery::get_album_info2,
         "getLyrics" => discovery::get_lyrics,

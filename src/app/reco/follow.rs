@@ -1,0 +1,202 @@
+//! What recommendations do while the household queue plays: record each song it played, for
+//! whom and how far (a listen or a skip), and, with `autoplay` on, keep the music going: when
+//! the queue starts its last song, radio from what it played last is added after it
+//! ([`super::Reco::autoplay`]: the `autoplay` setting, switched at run time by the native API).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Result;
+
+use super::history::{is_skip, Source};
+use super::{Reco, Seed};
+use crate::app::db::{now, Db};
+use crate::app::library::browse::{self, Scope};
+use crate::app::queue::{queued_song, Command, Place, Published, Queue, SongSummary};
+
+/// Songs autoplay adds at a time.
+pub const AUTOPLAY_SONGS: usize = 10;
+/// Songs of the queue's end that seed autoplay.
+const AUTOPLAY_SEEDS: usize = 5;
+
+/// The song the queue is on.
+struct Playing {
+    entry: String,
+    song: i64,
+    duration_ms: i64,
+    started: i64,
+    /// Furthest position reached while playing.
+    reached_ms: i64,
+    /// The last position heard of, when, and whether it was playing then: playback moves on
+    /// between reports (and an output may send none), so where it was when the song changed
+    /// is that position plus the time since.
+    last: (i64, Instant, bool),
+    heard: bool,
+    user: Option<i64>,
+}
+
+/// Called for each song the queue played through: (user, song), for play counts.
+pub type OnPlayed = Box<dyn Fn(i64, i64) + Send>;
+
+/// Starts following the queue (on a thread of its own).
+pub fn start(reco: Arc<Reco>, queue: Arc<Queue>, db: Arc<Db>, on_played: OnPlayed) -> Result<()> {
+    let mut playing: Option<Playing> = None;
+    let mut extended_at: Option<String> = None;
+    let q = queue.clone();
+    let first = queue.follow_on_thread("reco-follow", move |p| {
+        follow(&reco, &q, &db, &p, &mut playing, &on_played);
+        if reco.autoplay() {
+            if let Err(e) = continue_queue(&reco, &q, &p, &mut extended_at) {
+                tracing::warn!("autoplay could not add songs: {e:#}");
+            }
+        }
+        true
+    })?;
+    // Whatever it is on now is picked up with the next change.
+    drop(first);
+    Ok(())
+}
+
+impl Playing {
+    /// Where playback is now, by the last report and the time since (within the song).
+    fn position_now(&self) -> i64 {
+        let (at, when, moving) = self.last;
+        if !moving {
+            return at;
+        }
+        let guess = at + when.elapsed().as_millis() as i64;
+        if self.duration_ms > 0 {
+            guess.min(self.duration_ms)
+        } else {
+            guess
+        }
+    }
+}
+
+fn song_number(song: &str) -> Option<i64> {
+    song.strip_prefix("tr-").and_then(|n| n.parse().ok())
+}
+
+fn follow(
+    reco: &Reco,
+    queue: &Queue,
+    db: &Db,
+    p: &Published,
+    playing: &mut Option<Playing>,
+    on_played: &OnPlayed,
+) {
+    let now_entry = p.playback.entry.as_ref();
+    let same = matches!((playing.as_ref(), now_entry), (Some(a), Some((e, _))) if &a.entry == e);
+    if same {
+        let a = playing.as_mut().expect("checked");
+        a.reached_ms = a.reached_ms.max(a.position_now());
+        if p.playback.playing {
+            a.heard = true;
+        }
+        a.last = (p.playback.position_ms, Instant::now(), p.playback.playing);
+        if a.user.is_none() {
+            a.user = queue.last_user();
+        }
+        return;
+    }
+    if let Some(mut done) = playing.take() {
+        done.reached_ms = done.reached_ms.max(done.position_now());
+        finish(reco, queue, done, on_played);
+    }
+    if let Some((entry, song)) = now_entry {
+        let Some(song) = song_number(song) else {
+            return;
+        };
+        let duration_ms = queued_song(db, &format!("tr-{song}"))
+            .map(|s| s.duration_ms)
+            .unwrap_or(0);
+        *playing = Some(Playing {
+            entry: entry.clone(),
+            song,
+            duration_ms,
+            started: now(),
+            reached_ms: p.playback.position_ms,
+            last: (p.playback.position_ms, Instant::now(), p.playback.playing),
+            heard: p.playback.playing,
+            user: queue.last_user(),
+        });
+    }
+}
+
+fn finish(reco: &Reco, queue: &Queue, done: Playing, on_played: &OnPlayed) {
+    let Some(user) = done.user.or_else(|| queue.last_user()) else {
+        return;
+    };
+    if !done.heard {
+        return;
+    }
+    let played = done.reached_ms;
+    match reco.listening.record(
+        user,
+        done.song,
+        done.started,
+        played,
+        done.duration_ms,
+        Source::Queue,
+    ) {
+        Ok(_) => {
+            if !is_skip(played, done.duration_ms) {
+                on_played(user, done.song);
+            }
+        }
+        Err(e) => tracing::warn!("a play of the queue was not recorded: {e:#}"),
+    }
+}
+
+/// Adds radio when the queue plays its last song (once per song).
+fn continue_queue(
+    reco: &Reco,
+    queue: &Queue,
+    p: &Published,
+    extended_at: &mut Option<String>,
+) -> Result<()> {
+    let Some((entry, _)) = &p.playback.entry else {
+        return Ok(());
+    };
+    if !p.playback.playing || p.playback.upcoming.is_some() || extended_at.as_ref() == Some(entry) {
+        return Ok(());
+    }
+    *extended_at = Some(entry.clone());
+    let state = queue.state();
+    let songs: Vec<i64> = state
+        .entries
+        .iter()
+        .filter_map(|e| song_number(&e.song.id))
+        .collect();
+    let seeds: Vec<i64> = songs.iter().rev().take(AUTOPLAY_SEEDS).copied().collect();
+    let exclude: HashSet<i64> = songs.iter().rev().take(2000).copied().collect();
+    let user = queue.last_user();
+    let picks = reco.radio(
+        user,
+        &Seed::Songs(seeds),
+        AUTOPLAY_SONGS,
+        &exclude,
+        &Scope::all(),
+        state.version as u64,
+    )?;
+    if picks.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = picks.iter().map(|s| s.song).collect();
+    let db = reco.db();
+    let rows = browse::songs_by_ids(&mut *db.read()?, &ids, &Scope::all())?;
+    let songs: Vec<SongSummary> = rows.iter().map(SongSummary::of).collect();
+    tracing::info!(songs = songs.len(), "autoplay continues the queue");
+    // Built on the version seen: if someone changed the queue meanwhile, their change wins.
+    match queue.run(
+        Command::Add {
+            songs,
+            place: Place::End,
+        },
+        Some(state.version),
+    ) {
+        Ok(_) | Err(crate::app::queue::Refusal::Rejected(..)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
