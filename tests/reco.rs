@@ -724,3 +724,57 @@ fn recommendations_beat_the_baselines_in_the_listening_simulation() {
         }
     }
 }
+
+#[test]
+fn a_stream_sent_to_its_end_is_a_play_heard_once() {
+    let home = Home::start(&[]);
+    let sb = &home.sb;
+    let frost = sb.track_id("07 - Frost.mpc");
+    let waves = sb.track_id("03 - Waves.flac");
+    let bob = home.user_id("bob");
+    let stream = |id: i64, range: Option<&str>, extra: &str| {
+        let url = home.url(&format!(
+            "/rest/stream?id=tr-{id}&u=bob&p=pw&v=1.16.1&c=test&format=raw{extra}"
+        ));
+        let mut request = ureq::get(&url);
+        if let Some(r) = range {
+            request = request.set("Range", r);
+        }
+        let r = request.call().unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut r.into_reader(), &mut bytes).unwrap();
+        bytes.len()
+    };
+    let listens = |id: i64| {
+        sb.count(&format!(
+            "FROM listens WHERE user_id = {bob} AND track_id = {id}"
+        ))
+    };
+    // The tail alone (players read tags at the end first) and a seek are not plays.
+    let size = stream(frost, None, "&estimateContentLength=false");
+    wait_until("the whole file is a play", Duration::from_secs(5), || {
+        listens(frost) == 1
+    });
+    assert_eq!(
+        sb.count(&format!(
+            "FROM listens WHERE track_id = {frost} AND source = 'stream' AND NOT skipped"
+        )),
+        1
+    );
+    assert!(size > 1000);
+    stream(waves, Some("bytes=-500"), "");
+    stream(waves, None, "&timeOffset=1");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(listens(waves), 0, "a tail or a seek is not a play");
+    // Streamed again and scrobbled by the client: still the one play, now the client's word.
+    stream(frost, None, "");
+    home.rest("bob", "scrobble", &format!("id=tr-{frost}"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(listens(frost), 1);
+    assert_eq!(
+        sb.count(&format!(
+            "FROM listens WHERE track_id = {frost} AND source = 'scrobble'"
+        )),
+        1
+    );
+}

@@ -404,14 +404,22 @@ async fn stream(
                 media::StreamFailure::Media(e) => media_failure(e),
                 media::StreamFailure::Internal(e) => Failure::internal(format!("{e:#}")),
             })?;
-        Ok((delivery, format!("{}.{suffix}", song.title)))
+        // Heard from its start by a logged-in user (a speaker's signed link is the queue's
+        // play, recorded by the queue itself).
+        let heard = (offset <= 0.0).then_some(media::Heard {
+            user: user.id,
+            song: song.id,
+            duration_ms: song.duration_ms,
+        });
+        Ok((delivery, format!("{}.{suffix}", song.title), heard))
     };
+    let listening = app.reco.listening.clone();
     let answer = match signed {
         Some((u, exp, sig)) => {
             let app = app.into_inner();
             let outcome = web::block(move || {
                 let user = link_user(&app, LINK_STREAM, &song_id, &format, (&u, exp, &sig))?;
-                work(&app, user)
+                work(&app, user).map(|(delivery, name, _)| (delivery, name, None))
             })
             .await;
             match outcome {
@@ -422,7 +430,18 @@ async fn stream(
         None => for_user(&req, app, brake, work).await,
     };
     match answer {
-        Ok((delivery, name)) => crate::server::media::respond(&req, delivery, name, false, false),
+        Ok((delivery, name, heard)) => {
+            let response = crate::server::media::respond(&req, delivery, name, false, false);
+            match heard {
+                Some(h) => {
+                    let asked_at = crate::app::db::now();
+                    crate::server::media::heard_to_the_end(response, move || {
+                        listening.streamed(h.user, h.song, asked_at, h.duration_ms);
+                    })
+                }
+                None => response,
+            }
+        }
         Err(response) => response,
     }
 }

@@ -16,6 +16,70 @@ use futures_util::stream;
 
 use crate::app::media::{Delivery, Live};
 
+/// Calls `done` once the response's body has been sent to its end, if it is the song to its
+/// end: the whole file (200), or a range that runs to the last byte from no later than half
+/// way (206: players that fetch a file in pieces). A client that hangs up first, or a range
+/// from the middle (a seek, the tail a player reads first), does not count.
+pub fn heard_to_the_end(
+    response: HttpResponse,
+    done: impl FnOnce() + Send + 'static,
+) -> HttpResponse {
+    let counts = match response.status() {
+        StatusCode::OK => true,
+        StatusCode::PARTIAL_CONTENT => response
+            .headers()
+            .get(header::CONTENT_RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(range_to_the_end)
+            .unwrap_or(false),
+        _ => false,
+    };
+    if !counts {
+        return response;
+    }
+    response.map_body(|_, body| {
+        actix_web::body::BoxBody::new(WhenSent {
+            body,
+            done: Some(Box::new(done)),
+        })
+    })
+}
+
+/// `bytes a-b/total`: true when `b` is the last byte and `a` is in the first half.
+fn range_to_the_end(value: &str) -> Option<bool> {
+    let (range, total) = value.strip_prefix("bytes ")?.split_once('/')?;
+    let (a, b) = range.split_once('-')?;
+    let (a, b, total): (u64, u64, u64) = (a.parse().ok()?, b.parse().ok()?, total.parse().ok()?);
+    Some(b + 1 == total && a <= total / 2)
+}
+
+/// A body that calls `done` when it has given its last byte.
+struct WhenSent {
+    body: actix_web::body::BoxBody,
+    done: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl actix_web::body::MessageBody for WhenSent {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, Self::Error>>> {
+        let next = std::pin::Pin::new(&mut self.body).poll_next(cx);
+        if let std::task::Poll::Ready(None) = next {
+            if let Some(done) = self.done.take() {
+                done();
+            }
+        }
+        next
+    }
+}
+
 pub fn respond(
     req: &HttpRequest,
     delivery: Delivery,
@@ -151,5 +215,20 @@ fn live_response(live: Live, disposition: ContentDisposition, estimate: bool) ->
             });
             response.streaming(body)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::range_to_the_end;
+
+    #[test]
+    fn a_range_is_a_play_when_it_runs_to_the_end_from_the_first_half() {
+        assert_eq!(range_to_the_end("bytes 0-999/1000"), Some(true));
+        assert_eq!(range_to_the_end("bytes 500-999/1000"), Some(true));
+        assert_eq!(range_to_the_end("bytes 501-999/1000"), Some(false));
+        assert_eq!(range_to_the_end("bytes 0-499/1000"), Some(false));
+        assert_eq!(range_to_the_end("bytes */1000"), None);
+        assert_eq!(range_to_the_end("junk"), None);
     }
 }

@@ -110,6 +110,8 @@ struct Near {
     id: i64,
     #[diesel(sql_type = Text)]
     source: String,
+    #[diesel(sql_type = Bool)]
+    skipped: bool,
 }
 
 impl Listening {
@@ -162,31 +164,38 @@ impl Listening {
         let mut conn = self.db.write();
         let new = conn.transaction(|c| {
             let near: Vec<Near> = diesel::sql_query(
-                "SELECT id, source FROM listens WHERE user_id = ? AND track_id = ?
-                   AND at BETWEEN ? AND ? AND skipped = ? ORDER BY at DESC LIMIT 1",
+                "SELECT id, source, skipped FROM listens WHERE user_id = ? AND track_id = ?
+                   AND at BETWEEN ? AND ? ORDER BY at DESC",
             )
             .bind::<BigInt, _>(user)
             .bind::<BigInt, _>(track)
             .bind::<BigInt, _>(at - window)
             .bind::<BigInt, _>(at + window)
-            .bind::<Bool, _>(skipped)
             .load(c)?;
-            let same = near.first();
-            match (same, source) {
-                // A stream and a scrobble of one play: the scrobble says more (the client knows
-                // it was heard), so the row becomes the scrobble's.
-                (Some(row), Source::Scrobble) if row.source == "stream" => {
+            let streamed = near.iter().find(|n| n.source == Source::Stream.as_str());
+            let same = near
+                .iter()
+                .find(|n| n.source != Source::Stream.as_str() && n.skipped == skipped);
+            match (source, streamed, same) {
+                // A stream says only that the file was sent: any other word on the same play
+                // is better, so a stream after one is nothing new...
+                (Source::Stream, _, _) if !near.is_empty() => Ok(false),
+                // ...and one after a stream takes its row (the client or the queue knows
+                // whether it was heard through or skipped).
+                (Source::Scrobble | Source::Queue, Some(row), _) => {
                     diesel::update(listens::table.find(row.id))
                         .set((
-                            listens::source.eq(Source::Scrobble.as_str()),
+                            listens::source.eq(source.as_str()),
                             listens::at.eq(at),
+                            listens::played_ms.eq(played_ms.max(0)),
+                            listens::skipped.eq(skipped),
                         ))
                         .execute(c)?;
                     Ok(false)
                 }
-                // The queue follows its own plays exactly; a scrobble repeated by a client
-                // (offline submissions sent again) or a stream after a scrobble is one play.
-                (Some(_), Source::Scrobble | Source::Stream) => Ok(false),
+                // A scrobble sent again (clients resend offline submissions) is one play. The
+                // queue follows its own plays exactly: a song played twice is two plays.
+                (Source::Scrobble, None, Some(_)) => Ok(false),
                 _ => {
                     diesel::insert_into(listens::table)
                         .values((
@@ -210,6 +219,31 @@ impl Listening {
                 .stale = true;
         }
         Ok(new)
+    }
+
+    /// A stream of `track` to `user`, asked for at `started`, was sent to its end: a play, unless the same play was
+    /// heard another way. Recorded off the caller's thread (an HTTP worker), logged if it fails.
+    pub fn streamed(self: &Arc<Self>, user: i64, track: i64, started: i64, duration_ms: i64) {
+        let me = self.clone();
+        let record = move || {
+            if let Err(e) = me.record(
+                user,
+                track,
+                started,
+                duration_ms,
+                duration_ms,
+                Source::Stream,
+            ) {
+                tracing::warn!("a streamed play was not recorded: {e:#}");
+            }
+        };
+        if std::thread::Builder::new()
+            .name("listen".into())
+            .spawn(record)
+            .is_err()
+        {
+            tracing::warn!("a streamed play was not recorded: no thread");
+        }
     }
 
     /// A client says `user` now plays `track` on `player`. If the song it played before on that

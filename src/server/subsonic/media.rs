@@ -23,6 +23,16 @@ pub struct Answer {
     pub attachment: bool,
     /// Send `Content-Length` for a transcode from its estimate (`estimateContentLength`).
     pub estimate_length: bool,
+    /// A song streamed from its start: sent to the end, it is a play for the listening
+    /// history ([`crate::server::media::heard_to_the_end`]).
+    pub heard: Option<Heard>,
+}
+
+/// Who streams which song, for the listening history.
+pub struct Heard {
+    pub user: i64,
+    pub song: i64,
+    pub duration_ms: i64,
 }
 
 impl From<MediaError> for ApiError {
@@ -179,11 +189,17 @@ pub fn stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
         StreamFailure::Media(e) => e.into(),
         StreamFailure::Internal(e) => ApiError::internal(&e),
     })?;
+    let from_start = asked.offset <= 0.0;
     Ok(Answer {
         delivery,
         name: file_name(&song, &suffix),
         attachment: false,
         estimate_length: params.bool("estimateContentLength")?.unwrap_or(false),
+        heard: from_start.then_some(Heard {
+            user: ctx.user.id,
+            song: song.id,
+            duration_ms: song.duration_ms,
+        }),
     })
 }
 
@@ -251,6 +267,7 @@ pub fn download(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
         name: file_name(&song, &song.suffix),
         attachment: true,
         estimate_length: false,
+        heard: None,
     })
 }
 
@@ -326,6 +343,7 @@ fn picture(
         name: format!("{name}.{}", if size.is_some() { "jpg" } else { "img" }),
         attachment: false,
         estimate_length: false,
+        heard: None,
     })
 }
 
@@ -470,6 +488,7 @@ pub fn get_transcode_stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, Ap
         name: file_name(&song, suffix),
         attachment: false,
         estimate_length: false,
+        heard: None,
     })
 }
 
@@ -495,5 +514,6 @@ pub fn get_avatar(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
         name: format!("{}.png", user.name),
         attachment: false,
         estimate_length: false,
+        heard: None,
     })
 }

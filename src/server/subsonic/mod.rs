@@ -198,6 +198,8 @@ async fn handle(
     let app: Arc<App> = app.into_inner();
     let (ip, user_agent) = crate::server::caller(&req);
     if let Some(h) = media_handler(&method) {
+        let history = app.clone();
+        let asked_at = crate::app::db::now();
         let answer = web::block(move || {
             let user = auth::authenticate(&app.users, &params)?;
             let ctx = Ctx {
@@ -216,13 +218,20 @@ async fn handle(
                 if let Some(peer) = req.peer_addr() {
                     brake.succeeded(peer.ip());
                 }
-                crate::server::media::respond(
+                let response = crate::server::media::respond(
                     &req,
                     a.delivery,
                     a.name,
                     a.attachment,
                     a.estimate_length,
-                )
+                );
+                match a.heard {
+                    Some(h) => crate::server::media::heard_to_the_end(response, move || {
+                        let listening = &history.reco.listening;
+                        listening.streamed(h.user, h.song, asked_at, h.duration_ms);
+                    }),
+                    None => response,
+                }
             }
             // The transcoding extension wants HTTP errors from its stream, not a document.
             Ok(Err(e)) if method == "getTranscodeStream" && e.code != code::WRONG_CREDENTIALS => {
