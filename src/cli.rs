@@ -359,6 +359,15 @@ fn serve(settings: Settings) -> Result<()> {
             app.queues.home().clone(),
             app.db.clone(),
             Box::new(move |user, song| counts.count_play(user, song)),
+            {
+                let users = app.users.clone();
+                Box::new(move |user| {
+                    let found = users.by_id(user).ok().flatten();
+                    // A user who is gone sees nothing.
+                    let folders = found.map_or(Some(Vec::new()), |u| u.allowed_folders());
+                    crate::app::library::browse::Scope::new(folders, None)
+                })
+            },
         )?;
         if app.settings.local_output {
             app.outputs

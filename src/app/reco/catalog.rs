@@ -332,13 +332,21 @@ impl Catalog {
     }
 }
 
+/// What the current catalog was made from.
+struct Made {
+    scans: u64,
+    sound_rows: i64,
+    /// When the sound analysis's progress was last looked at (at most every
+    /// [`REFRESH_FOR_SOUNDS`]: counting rows is not free at 100k tracks).
+    looked: Instant,
+}
+
 /// The current catalog, made again in the background when the library changed.
 pub struct Catalogs {
     db: Arc<Db>,
     library: Arc<Library>,
     current: RwLock<Option<Arc<Catalog>>>,
-    /// (scans done, sound rows, when) at the last build.
-    made: Mutex<(u64, i64, Instant)>,
+    made: Mutex<Made>,
     building: Arc<AtomicBool>,
 }
 
@@ -348,7 +356,11 @@ impl Catalogs {
             db,
             library,
             current: RwLock::new(None),
-            made: Mutex::new((0, 0, Instant::now())),
+            made: Mutex::new(Made {
+                scans: 0,
+                sound_rows: 0,
+                looked: Instant::now(),
+            }),
             building: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -382,9 +394,13 @@ impl Catalogs {
             return self.build();
         };
         let stale = {
-            let made = self.made.lock().unwrap_or_else(|p| p.into_inner());
-            made.0 != self.library.scans_done()
-                || (made.2.elapsed() >= REFRESH_FOR_SOUNDS && Self::sound_rows(&self.db) != made.1)
+            let mut made = self.made.lock().unwrap_or_else(|p| p.into_inner());
+            let scanned = made.scans != self.library.scans_done();
+            let analysed = made.looked.elapsed() >= REFRESH_FOR_SOUNDS && {
+                made.looked = Instant::now();
+                Self::sound_rows(&self.db) != made.sound_rows
+            };
+            scanned || analysed
         };
         if stale && !self.building.swap(true, Ordering::SeqCst) {
             let me = self.clone();
@@ -409,7 +425,11 @@ impl Catalogs {
         let sounds = Self::sound_rows(&self.db);
         let cat = Arc::new(Catalog::load(&self.db)?);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(cat.clone());
-        *self.made.lock().unwrap_or_else(|p| p.into_inner()) = (scans, sounds, Instant::now());
+        *self.made.lock().unwrap_or_else(|p| p.into_inner()) = Made {
+            scans,
+            sound_rows: sounds,
+            looked: Instant::now(),
+        };
         Ok(cat)
     }
 }

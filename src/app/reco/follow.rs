@@ -38,16 +38,24 @@ struct Playing {
 
 /// Called for each song the queue played through: (user, song), for play counts.
 pub type OnPlayed = Box<dyn Fn(i64, i64) + Send>;
+/// The music folders a user may see, for what autoplay adds on their behalf.
+pub type ScopeOf = Box<dyn Fn(i64) -> Scope + Send>;
 
 /// Starts following the queue (on a thread of its own).
-pub fn start(reco: Arc<Reco>, queue: Arc<Queue>, db: Arc<Db>, on_played: OnPlayed) -> Result<()> {
+pub fn start(
+    reco: Arc<Reco>,
+    queue: Arc<Queue>,
+    db: Arc<Db>,
+    on_played: OnPlayed,
+    scope_of: ScopeOf,
+) -> Result<()> {
     let mut playing: Option<Playing> = None;
     let mut extended_at: Option<String> = None;
     let q = queue.clone();
     let first = queue.follow_on_thread("reco-follow", move |p| {
         follow(&reco, &q, &db, &p, &mut playing, &on_played);
         if reco.autoplay() {
-            if let Err(e) = continue_queue(&reco, &q, &p, &mut extended_at) {
+            if let Err(e) = continue_queue(&reco, &q, &p, &mut extended_at, &scope_of) {
                 tracing::warn!("autoplay could not add songs: {e:#}");
             }
         }
@@ -155,6 +163,7 @@ fn continue_queue(
     queue: &Queue,
     p: &Published,
     extended_at: &mut Option<String>,
+    scope_of: &ScopeOf,
 ) -> Result<()> {
     let Some((entry, _)) = &p.playback.entry else {
         return Ok(());
@@ -171,13 +180,18 @@ fn continue_queue(
         .collect();
     let seeds: Vec<i64> = songs.iter().rev().take(AUTOPLAY_SEEDS).copied().collect();
     let exclude: HashSet<i64> = songs.iter().rev().take(2000).copied().collect();
-    let user = queue.last_user();
+    // What is added is for whoever runs the queue, from the folders they may see; with nobody
+    // known (after a restart, before any command), nothing.
+    let Some(user) = queue.last_user() else {
+        return Ok(());
+    };
+    let scope = scope_of(user);
     let picks = reco.radio(
-        user,
+        Some(user),
         &Seed::Songs(seeds),
         AUTOPLAY_SONGS,
         &exclude,
-        &Scope::all(),
+        &scope,
         state.version as u64,
     )?;
     if picks.is_empty() {
@@ -185,7 +199,7 @@ fn continue_queue(
     }
     let ids: Vec<i64> = picks.iter().map(|s| s.song).collect();
     let db = reco.db();
-    let rows = browse::songs_by_ids(&mut *db.read()?, &ids, &Scope::all())?;
+    let rows = browse::songs_by_ids(&mut *db.read()?, &ids, &scope)?;
     let songs: Vec<SongSummary> = rows.iter().map(SongSummary::of).collect();
     tracing::info!(songs = songs.len(), "autoplay continues the queue");
     // Built on the version seen: if someone changed the queue meanwhile, their change wins.

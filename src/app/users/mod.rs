@@ -434,6 +434,15 @@ impl Users {
             .optional()?)
     }
 
+    pub fn by_id(&self, id: i64) -> Result<Option<User>> {
+        let mut conn = self.db.read()?;
+        Ok(users::table
+            .find(id)
+            .select(USER_COLUMNS)
+            .first(&mut conn)
+            .optional()?)
+    }
+
     /// The stored password of a user (for token authentication), if the user exists.
     pub fn password(&self, name: &str) -> Result<Option<String>> {
         let mut conn = self.db.read()?;
