@@ -353,6 +353,20 @@ fn listening_is_recorded_and_shapes_what_each_user_is_recommended() {
         1,
         "the skip is recorded"
     );
+    // Glacier plays through: reported again on resume, then submitted, then the next song
+    // starts. Not a skip.
+    home.rest("ann", "scrobble", &format!("id={glacier}&submission=false"));
+    home.rest("ann", "scrobble", &format!("id={glacier}"));
+    home.rest("ann", "scrobble", &format!("id={glacier}&submission=false"));
+    home.rest("ann", "scrobble", &format!("id={sunny}&submission=false"));
+    assert_eq!(
+        sb.count(&format!(
+            "FROM listens WHERE user_id = {ann} AND track_id = {} AND skipped",
+            &glacier[3..]
+        )),
+        0,
+        "a song played through is not a skip"
+    );
     // And she rates Tundra 1 star.
     home.rest("ann", "setRating", &format!("id={tundra}&rating=1"));
 
@@ -764,8 +778,14 @@ fn a_stream_sent_to_its_end_is_a_play_heard_once() {
     assert!(size > 1000);
     stream(waves, Some("bytes=-500"), "");
     stream(waves, None, "&timeOffset=1");
+    let head = ureq::head(&home.url(&format!(
+        "/rest/stream?id=tr-{waves}&u=bob&p=pw&v=1.16.1&c=test&format=raw"
+    )))
+    .call()
+    .unwrap();
+    assert_eq!(head.status(), 200);
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(listens(waves), 0, "a tail or a seek is not a play");
+    assert_eq!(listens(waves), 0, "a tail, a seek or a HEAD is not a play");
     // Streamed again and scrobbled by the client: still the one play, now the client's word.
     stream(frost, None, "");
     home.rest("bob", "scrobble", &format!("id=tr-{frost}"));

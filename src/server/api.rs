@@ -435,7 +435,7 @@ async fn stream(
             match heard {
                 Some(h) => {
                     let asked_at = crate::app::db::now();
-                    crate::server::media::heard_to_the_end(response, move || {
+                    crate::server::media::heard_to_the_end(&req, response, move || {
                         listening.streamed(h.user, h.song, asked_at, h.duration_ms);
                     })
                 }

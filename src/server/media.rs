@@ -21,9 +21,14 @@ use crate::app::media::{Delivery, Live};
 /// way (206: players that fetch a file in pieces). A client that hangs up first, or a range
 /// from the middle (a seek, the tail a player reads first), does not count.
 pub fn heard_to_the_end(
+    req: &HttpRequest,
     response: HttpResponse,
     done: impl FnOnce() + Send + 'static,
 ) -> HttpResponse {
+    // A HEAD is answered with no body, but actix still reads the file's body to its end.
+    if req.method() == actix_web::http::Method::HEAD {
+        return response;
+    }
     let counts = match response.status() {
         StatusCode::OK => true,
         StatusCode::PARTIAL_CONTENT => response

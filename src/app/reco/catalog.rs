@@ -348,6 +348,8 @@ pub struct Catalogs {
     current: RwLock<Option<Arc<Catalog>>>,
     made: Mutex<Made>,
     building: Arc<AtomicBool>,
+    /// Held while a catalog is made: one at a time.
+    one_build: Mutex<()>,
 }
 
 impl Catalogs {
@@ -362,10 +364,11 @@ impl Catalogs {
                 looked: Instant::now(),
             }),
             building: Arc::new(AtomicBool::new(false)),
+            one_build: Mutex::new(()),
         }
     }
 
-    fn sound_rows(db: &Db) -> i64 {
+    fn sound_rows(db: &Db) -> Option<i64> {
         #[derive(QueryableByName)]
         struct N {
             #[diesel(sql_type = BigInt)]
@@ -379,7 +382,6 @@ impl Catalogs {
                     .ok()
             })
             .map(|n| n.n)
-            .unwrap_or(0)
     }
 
     /// The catalog: the first call makes it; later calls get the last one made, and start a
@@ -391,26 +393,53 @@ impl Catalogs {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let Some(current) = current else {
-            return self.build();
+            // The first: made here, once (callers arriving meanwhile wait for it).
+            let _one = self.one_build.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(made) = self
+                .current
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+            {
+                return Ok(made);
+            }
+            return self.make();
         };
-        let stale = {
+        let (scanned, look) = {
             let mut made = self.made.lock().unwrap_or_else(|p| p.into_inner());
-            let scanned = made.scans != self.library.scans_done();
-            let analysed = made.looked.elapsed() >= REFRESH_FOR_SOUNDS && {
+            let look = made.looked.elapsed() >= REFRESH_FOR_SOUNDS;
+            if look {
                 made.looked = Instant::now();
-                Self::sound_rows(&self.db) != made.sound_rows
-            };
-            scanned || analysed
+            }
+            (made.scans != self.library.scans_done(), look)
         };
-        if stale && !self.building.swap(true, Ordering::SeqCst) {
+        // Counted outside the lock: it is a query.
+        let analysed = look && {
+            let rows = Self::sound_rows(&self.db);
+            rows.is_some_and(|n| {
+                n != self
+                    .made
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .sound_rows
+            })
+        };
+        if (scanned || analysed) && !self.building.swap(true, Ordering::SeqCst) {
             let me = self.clone();
             let started = std::thread::Builder::new()
                 .name("reco-catalog".into())
                 .spawn(move || {
+                    // Cleared however the build ends, a panic included.
+                    struct Done<'a>(&'a AtomicBool);
+                    impl Drop for Done<'_> {
+                        fn drop(&mut self) {
+                            self.0.store(false, Ordering::SeqCst);
+                        }
+                    }
+                    let _done = Done(&me.building);
                     if let Err(e) = me.build() {
                         tracing::warn!("recommendations keep the previous library view: {e:#}");
                     }
-                    me.building.store(false, Ordering::SeqCst);
                 });
             if started.is_err() {
                 self.building.store(false, Ordering::SeqCst);
@@ -419,15 +448,21 @@ impl Catalogs {
         Ok(current)
     }
 
-    /// Makes the catalog now (used when there is none yet, and by tests after a change).
+    /// Makes the catalog now, one build at a time (used when there is none yet, in the
+    /// background after a change, and by tests and benches).
     pub fn build(&self) -> Result<Arc<Catalog>> {
+        let _one = self.one_build.lock().unwrap_or_else(|p| p.into_inner());
+        self.make()
+    }
+
+    fn make(&self) -> Result<Arc<Catalog>> {
         let scans = self.library.scans_done();
         let sounds = Self::sound_rows(&self.db);
         let cat = Arc::new(Catalog::load(&self.db)?);
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(cat.clone());
         *self.made.lock().unwrap_or_else(|p| p.into_inner()) = Made {
             scans,
-            sound_rows: sounds,
+            sound_rows: sounds.unwrap_or(0),
             looked: Instant::now(),
         };
         Ok(cat)

@@ -472,12 +472,13 @@ pub fn draw(
     rng: &mut StdRng,
 ) -> Vec<Pick> {
     // Efraimidis-Spirakis keys: u^(1/w), largest first, is a weighted draw without replacement.
+    // Compared as ln(u)/w, the same order, which does not round to 0 for small weights.
     let mut keyed: Vec<(f64, &Pick)> = picks
         .iter()
         .map(|p| {
             let w = (p.score as f64).max(1e-6).powi(DRAW_SHARPNESS);
             let u: f64 = rng.random_range(f64::EPSILON..1.0);
-            (u.powf(1.0 / w), p)
+            (u.ln() / w, p)
         })
         .collect();
     keyed.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -535,9 +536,10 @@ pub fn no_artist_twice(cat: &Catalog, mut list: Vec<Pick>) -> Vec<Pick> {
 
 /// Seeds' places for song ids (unknown or out-of-scope ids dropped).
 pub fn places(cat: &Catalog, ids: &[i64], scope: &Scope) -> Vec<u32> {
+    let mut seen = HashSet::new();
     ids.iter()
         .filter_map(|id| cat.place.get(id).copied())
-        .filter(|i| scope.allows(cat.songs[*i as usize].folder))
+        .filter(|i| scope.allows(cat.songs[*i as usize].folder) && seen.insert(*i))
         .collect()
 }
 
@@ -647,6 +649,29 @@ mod tests {
             drawn.iter().map(|p| p.place).collect::<Vec<_>>(),
             again.iter().map(|p| p.place).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn a_draw_of_weak_picks_is_still_a_draw() {
+        let cat = catalog(40, |i| i as i64);
+        let weak: Vec<Pick> = (0..40)
+            .map(|i| Pick {
+                place: i,
+                score: 0.05 + 0.001 * i as f32,
+                why: Why::Anything,
+            })
+            .collect();
+        let mut rng = StdRng::seed_from_u64(3);
+        let a: Vec<u32> = draw(&cat, &weak, 10, None, &mut rng)
+            .iter()
+            .map(|p| p.place)
+            .collect();
+        let b: Vec<u32> = draw(&cat, &weak, 10, None, &mut rng)
+            .iter()
+            .map(|p| p.place)
+            .collect();
+        assert_ne!(a, b, "weights this small must not round to a fixed order");
+        assert_ne!(a, (0..10).collect::<Vec<u32>>());
     }
 
     #[test]

@@ -26,6 +26,8 @@ struct Playing {
     song: i64,
     duration_ms: i64,
     started: i64,
+    /// The queue's jump count last seen (a replay from the start is a jump).
+    jumps: i64,
     /// Furthest position reached while playing.
     reached_ms: i64,
     /// The last position heard of, when, and whether it was playing then: playback moves on
@@ -95,12 +97,28 @@ fn follow(
     on_played: &OnPlayed,
 ) {
     let now_entry = p.playback.entry.as_ref();
-    let same = matches!((playing.as_ref(), now_entry), (Some(a), Some((e, _))) if &a.entry == e);
+    let mut same =
+        matches!((playing.as_ref(), now_entry), (Some(a), Some((e, _))) if &a.entry == e);
+    if let Some(a) = playing.as_ref().filter(|_| same) {
+        // The same entry from its start again after it was heard through (repeat one, or
+        // played again): a new play.
+        let reached = a.reached_ms.max(a.position_now());
+        let again = p.playback.jumps != a.jumps
+            && p.playback.position_ms < 1000
+            && a.heard
+            && !is_skip(reached, a.duration_ms);
+        if again {
+            same = false;
+        }
+    }
     if same {
         let a = playing.as_mut().expect("checked");
         a.reached_ms = a.reached_ms.max(a.position_now());
-        if p.playback.playing {
+        a.jumps = p.playback.jumps;
+        if p.playback.playing && !a.heard {
+            // It starts when it first plays, not when it became the queue's current song.
             a.heard = true;
+            a.started = now();
         }
         a.last = (p.playback.position_ms, Instant::now(), p.playback.playing);
         if a.user.is_none() {
@@ -124,6 +142,7 @@ fn follow(
             song,
             duration_ms,
             started: now(),
+            jumps: p.playback.jumps,
             reached_ms: p.playback.position_ms,
             last: (p.playback.position_ms, Instant::now(), p.playback.playing),
             heard: p.playback.playing,
@@ -171,6 +190,11 @@ fn continue_queue(
     if !p.playback.playing || p.playback.upcoming.is_some() || extended_at.as_ref() == Some(entry) {
         return Ok(());
     }
+    // What is added is for whoever runs the queue, from the folders they may see; with nobody
+    // known (after a restart, before any command), nothing yet.
+    let Some(user) = queue.last_user() else {
+        return Ok(());
+    };
     *extended_at = Some(entry.clone());
     let state = queue.state();
     let songs: Vec<i64> = state
@@ -180,11 +204,6 @@ fn continue_queue(
         .collect();
     let seeds: Vec<i64> = songs.iter().rev().take(AUTOPLAY_SEEDS).copied().collect();
     let exclude: HashSet<i64> = songs.iter().rev().take(2000).copied().collect();
-    // What is added is for whoever runs the queue, from the folders they may see; with nobody
-    // known (after a restart, before any command), nothing.
-    let Some(user) = queue.last_user() else {
-        return Ok(());
-    };
     let scope = scope_of(user);
     let picks = reco.radio(
         Some(user),
@@ -202,11 +221,12 @@ fn continue_queue(
     let rows = browse::songs_by_ids(&mut *db.read()?, &ids, &scope)?;
     let songs: Vec<SongSummary> = rows.iter().map(SongSummary::of).collect();
     tracing::info!(songs = songs.len(), "autoplay continues the queue");
-    // Built on the version seen: if someone changed the queue meanwhile, their change wins.
+    // At the end as it was seen, and only if it is still as seen: someone who changed the
+    // queue meanwhile (cleared it, say) wins.
     match queue.run(
         Command::Add {
             songs,
-            place: Place::End,
+            place: Place::Index(state.entries.len()),
         },
         Some(state.version),
     ) {

@@ -79,10 +79,18 @@ pub const RECENT: usize = 500;
 pub struct Listening {
     db: Arc<Db>,
     heard: Mutex<HashMap<(i64, String), Heard>>,
-    tastes: Mutex<HashMap<i64, Arc<Taste>>>,
+    tastes: Mutex<HashMap<i64, Known>>,
     /// Plays by song across the household, and when they were counted (made again at most
     /// every [`POPULARITY_EVERY`] once new plays came in).
     popularity: Mutex<Popularity>,
+}
+
+/// A user's taste as last read, and how many times it changed (so a read that raced a change is
+/// not kept).
+#[derive(Default)]
+struct Known {
+    changes: u64,
+    taste: Option<Arc<Taste>>,
 }
 
 struct Popularity {
@@ -94,6 +102,15 @@ struct Popularity {
 
 /// How often the household's play counts are counted again while plays come in.
 const POPULARITY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// What [`Listening::record`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recorded {
+    New,
+    /// An existing row now says more about the same play.
+    Changed,
+    Nothing,
+}
 
 /// Plays of a song.
 #[derive(QueryableByName)]
@@ -130,22 +147,39 @@ impl Listening {
 
     /// How many times the household played each song through.
     pub fn popularity(&self) -> Result<Arc<HashMap<i64, u32>>> {
-        let mut p = self.popularity.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(counts) = &p.counts {
-            if !p.stale || p.counted.elapsed() < POPULARITY_EVERY {
-                return Ok(counts.clone());
+        {
+            let mut p = self.popularity.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(counts) = &p.counts {
+                if !p.stale || p.counted.elapsed() < POPULARITY_EVERY {
+                    return Ok(counts.clone());
+                }
+                // This caller counts again; the others meanwhile use the counts there are.
+                let counts = counts.clone();
+                p.counted = std::time::Instant::now();
+                p.stale = false;
+                drop(p);
+                return match self.count_plays() {
+                    Ok(fresh) => Ok(fresh),
+                    Err(e) => {
+                        tracing::warn!("the household's play counts stay as they were: {e:#}");
+                        Ok(counts)
+                    }
+                };
             }
         }
+        self.count_plays()
+    }
+
+    /// Counts the household's plays by song (outside any lock: a whole-table count) and keeps
+    /// the result.
+    fn count_plays(&self) -> Result<Arc<HashMap<i64, u32>>> {
         let rows: Vec<Count> = diesel::sql_query(
             "SELECT track_id, COUNT(*) AS n FROM listens WHERE NOT skipped GROUP BY track_id",
         )
         .load(&mut self.db.read()?)?;
         let counts = Arc::new(rows.into_iter().map(|r| (r.track_id, r.n as u32)).collect());
-        *p = Popularity {
-            counts: Some(Arc::clone(&counts)),
-            counted: std::time::Instant::now(),
-            stale: false,
-        };
+        let mut p = self.popularity.lock().unwrap_or_else(|p| p.into_inner());
+        p.counts = Some(Arc::clone(&counts));
         Ok(counts)
     }
 
@@ -162,7 +196,7 @@ impl Listening {
         let skipped = is_skip(played_ms, duration_ms);
         let window = duration_ms / 1000 + SAME_PLAY_SLACK;
         let mut conn = self.db.write();
-        let new = conn.transaction(|c| {
+        let outcome = conn.transaction(|c| {
             let near: Vec<Near> = diesel::sql_query(
                 "SELECT id, source, skipped FROM listens WHERE user_id = ? AND track_id = ?
                    AND at BETWEEN ? AND ? ORDER BY at DESC",
@@ -176,10 +210,20 @@ impl Listening {
             let same = near
                 .iter()
                 .find(|n| n.source != Source::Stream.as_str() && n.skipped == skipped);
-            match (source, streamed, same) {
+            // A skip inferred from now-playing reports, then the client submits the song after
+            // all (it was paused, or the reports came out of order): it was a play.
+            let inferred_skip = near
+                .iter()
+                .find(|n| n.source == Source::Scrobble.as_str() && n.skipped);
+            let taken = match (source, streamed, inferred_skip) {
+                (Source::Scrobble | Source::Queue, Some(row), _) => Some(row),
+                (Source::Scrobble, None, Some(row)) if !skipped && same.is_none() => Some(row),
+                _ => None,
+            };
+            match (source, taken, same) {
                 // A stream says only that the file was sent: any other word on the same play
                 // is better, so a stream after one is nothing new...
-                (Source::Stream, _, _) if !near.is_empty() => Ok(false),
+                (Source::Stream, _, _) if !near.is_empty() => Ok(Recorded::Nothing),
                 // ...and one after a stream takes its row (the client or the queue knows
                 // whether it was heard through or skipped).
                 (Source::Scrobble | Source::Queue, Some(row), _) => {
@@ -191,11 +235,11 @@ impl Listening {
                             listens::skipped.eq(skipped),
                         ))
                         .execute(c)?;
-                    Ok(false)
+                    Ok(Recorded::Changed)
                 }
                 // A scrobble sent again (clients resend offline submissions) is one play. The
                 // queue follows its own plays exactly: a song played twice is two plays.
-                (Source::Scrobble, None, Some(_)) => Ok(false),
+                (Source::Scrobble, None, Some(_)) => Ok(Recorded::Nothing),
                 _ => {
                     diesel::insert_into(listens::table)
                         .values((
@@ -207,18 +251,20 @@ impl Listening {
                             listens::source.eq(source.as_str()),
                         ))
                         .execute(c)?;
-                    Ok::<_, diesel::result::Error>(true)
+                    Ok::<_, diesel::result::Error>(Recorded::New)
                 }
             }
         })?;
-        if new {
+        // The writer is free before the caches are touched.
+        drop(conn);
+        if outcome != Recorded::Nothing {
             self.forget_taste(user);
             self.popularity
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .stale = true;
         }
-        Ok(new)
+        Ok(outcome == Recorded::New)
     }
 
     /// A stream of `track` to `user`, asked for at `started`, was sent to its end: a play, unless the same play was
@@ -252,6 +298,14 @@ impl Listening {
         let t = now();
         let before = {
             let mut heard = self.heard.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (user, player.to_string());
+            // The same song reported again while it can still be playing (clients report
+            // again on resume): the play it started is still the one going on.
+            if let Some(h) = heard.get(&key) {
+                if h.track == track && t - h.since <= h.duration_ms / 1000 + SAME_PLAY_SLACK {
+                    return Ok(());
+                }
+            }
             heard.insert(
                 (user, player.to_string()),
                 Heard {
@@ -289,10 +343,10 @@ impl Listening {
     }
 
     fn forget_taste(&self, user: i64) {
-        self.tastes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&user);
+        let mut tastes = self.tastes.lock().unwrap_or_else(|p| p.into_inner());
+        let known = tastes.entry(user).or_default();
+        known.changes += 1;
+        known.taste = None;
     }
 
     /// Stars and ratings changed: the user's taste is made again when next asked.
@@ -302,19 +356,21 @@ impl Listening {
 
     /// What `user`'s history says (cached until they play or rate something).
     pub fn taste(&self, user: i64) -> Result<Arc<Taste>> {
-        if let Some(t) = self
-            .tastes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&user)
-        {
-            return Ok(t.clone());
-        }
+        let changes = {
+            let tastes = self.tastes.lock().unwrap_or_else(|p| p.into_inner());
+            match tastes.get(&user) {
+                Some(Known { taste: Some(t), .. }) => return Ok(t.clone()),
+                Some(k) => k.changes,
+                None => 0,
+            }
+        };
         let taste = Arc::new(self.load_taste(user)?);
-        self.tastes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(user, taste.clone());
+        let mut tastes = self.tastes.lock().unwrap_or_else(|p| p.into_inner());
+        let known = tastes.entry(user).or_default();
+        // Kept only if nothing changed while it was read: else the next call reads again.
+        if known.changes == changes {
+            known.taste = Some(taste.clone());
+        }
         Ok(taste)
     }
 
@@ -383,7 +439,7 @@ impl Listening {
 
     /// Songs the household played near the seeds (in the same session, within
     /// [`SESSION_GAP`] of a play of a seed, both played through), with how often; and, of
-    /// those, how often each came right after a seed. Looks at each seed's latest 200 plays.
+    /// those, how often each came within 15 minutes after a seed. Looks at each seed's latest 200 plays.
     pub fn played_with(&self, seeds: &[i64]) -> Result<HashMap<i64, CoPlay>> {
         #[derive(QueryableByName)]
         struct Pair {

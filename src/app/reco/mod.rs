@@ -319,6 +319,7 @@ impl Reco {
             if !s.compilation {
                 people.extend(s.album_artists.iter().copied());
             }
+            people.sort_unstable();
             people.dedup();
             people.retain(|a| *a != artist);
             people

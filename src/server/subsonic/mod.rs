@@ -226,7 +226,7 @@ async fn handle(
                     a.estimate_length,
                 );
                 match a.heard {
-                    Some(h) => crate::server::media::heard_to_the_end(response, move || {
+                    Some(h) => crate::server::media::heard_to_the_end(&req, response, move || {
                         let listening = &history.reco.listening;
                         listening.streamed(h.user, h.song, asked_at, h.duration_ms);
                     }),
