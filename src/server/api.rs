@@ -24,6 +24,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api/apikeys", web::post().to(create_key))
         .route("/api/apikeys/{id}", web::delete().to(delete_key))
         .route("/api/login", web::post().to(login))
+        .route("/api/me", web::get().to(me))
+        .route("/api/setup", web::get().to(setup_needed))
+        .route("/api/setup", web::post().to(setup))
         .route("/api/logout", web::post().to(logout))
         .route("/api/players", web::get().to(list_players))
         .route("/api/players/{id}", web::put().to(set_player))
@@ -180,6 +183,20 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v.trim_matches('"'))
 }
 
+/// The session cookie of a browser request made by this server's own pages: one another site
+/// made (`Sec-Fetch-Site: cross-site` or `same-site`, which the Strict cookie should already
+/// have kept out) does not count.
+pub fn browser_session(headers: &HeaderMap) -> Option<String> {
+    let foreign = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site" || v == "same-site");
+    if foreign {
+        return None;
+    }
+    cookie(headers, SESSION_COOKIE).map(str::to_string)
+}
+
 fn credentials(headers: &HeaderMap) -> Result<Credentials, Failure> {
     let missing = || {
         Failure::new(
@@ -191,8 +208,8 @@ fn credentials(headers: &HeaderMap) -> Result<Credentials, Failure> {
         Some(h) => h,
         // A browser sends its session as a cookie (it cannot set headers on a WebSocket).
         None => {
-            return cookie(headers, SESSION_COOKIE)
-                .map(|c| Credentials::Session(c.to_string()))
+            return browser_session(headers)
+                .map(Credentials::Session)
                 .ok_or_else(missing)
         }
     };
@@ -274,9 +291,20 @@ pub async fn for_user<T: Send + 'static>(
     work: impl FnOnce(&App, User) -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, HttpResponse> {
     let peer = req.peer_addr().map(|p| p.ip());
+    // The web app says so (`X-Requested-With`): a 401 then carries no Basic challenge, which
+    // would make the browser ask for a password in a dialog of its own.
+    let quiet = req.headers().contains_key("x-requested-with");
     as_user(req.headers(), peer, app.into_inner(), &brake, work)
         .await
-        .map_err(|f| f.response())
+        .map_err(|f| {
+            let mut response = f.response();
+            if quiet {
+                response
+                    .headers_mut()
+                    .remove(actix_web::http::header::WWW_AUTHENTICATE);
+            }
+            response
+        })
 }
 
 /// Logs in from the headers and runs `work` for that user, both in one trip to the blocking
@@ -863,11 +891,14 @@ struct Login {
     password: String,
 }
 
+/// Strict: a browser never sends it with a request another site started (a link, a form, a
+/// script), so the web app's calls cannot be forged from elsewhere (CSRF), `GET`s that change
+/// something (Subsonic's `star`...) included.
 fn session_cookie(token: &str, max_age_days: i64) -> actix_web::cookie::Cookie<'static> {
     actix_web::cookie::Cookie::build(SESSION_COOKIE, token.to_string())
         .path("/")
         .http_only(true)
-        .same_site(actix_web::cookie::SameSite::Lax)
+        .same_site(actix_web::cookie::SameSite::Strict)
         .max_age(actix_web::cookie::time::Duration::days(max_age_days))
         .finish()
 }
@@ -908,8 +939,80 @@ async fn login(
         }
         Ok(Ok(None)) => {
             held_back(&brake, peer).await;
-            Failure::new(StatusCode::UNAUTHORIZED, "wrong user name or password").response()
+            let mut response =
+                Failure::new(StatusCode::UNAUTHORIZED, "wrong user name or password").response();
+            // Not a challenge to answer with Basic: the body of this call is the login. (A
+            // challenge would make a browser open its own password dialog over the app.)
+            response
+                .headers_mut()
+                .remove(actix_web::http::header::WWW_AUTHENTICATE);
+            response
         }
+        Ok(Err(f)) => f.response(),
+        Err(e) => Failure::internal(e).response(),
+    }
+}
+
+/// `GET /api/me`: who is logged in (the web app asks at start).
+async fn me(req: HttpRequest, app: web::Data<App>, brake: web::Data<Brake>) -> HttpResponse {
+    with_user(&req, app, brake, |_, user| {
+        Ok((
+            StatusCode::OK,
+            serde_json::json!({
+                "user": user.name,
+                "admin": user.is_admin,
+                "roles": user.roles.split(',').filter(|r| !r.is_empty()).collect::<Vec<_>>(),
+            }),
+        ))
+    })
+    .await
+}
+
+/// `GET /api/setup`: `{"needed": true}` while the server has no user at all (the web app then
+/// offers to create the first admin).
+async fn setup_needed(app: web::Data<App>) -> HttpResponse {
+    match web::block(move || app.users.count()).await {
+        Ok(Ok(n)) => HttpResponse::Ok().json(serde_json::json!({ "needed": n == 0 })),
+        Ok(Err(e)) => Failure::from(e).response(),
+        Err(e) => Failure::internal(e).response(),
+    }
+}
+
+/// `POST /api/setup {"username", "password"}`: creates the first user, an admin, and logs them
+/// in; only while there is no user at all (then `409`).
+async fn setup(body: web::Bytes, app: web::Data<App>) -> HttpResponse {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let login: Login = match json_body(&body) {
+        Ok(l) => l,
+        Err(f) => return f.response(),
+    };
+    let made = web::block(move || -> Result<(User, String), Failure> {
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        if app.users.count()? > 0 {
+            return Err(Failure::new(
+                StatusCode::CONFLICT,
+                "this server has its admin already: log in",
+            ));
+        }
+        let name = login.username.trim();
+        if name.is_empty() || login.password.len() < 8 {
+            return Err(Failure::new(
+                StatusCode::BAD_REQUEST,
+                "give a user name and a password of at least 8 characters",
+            ));
+        }
+        let user = app.users.add(name, &login.password, true)?;
+        let token = app.users.create_session(user.id)?;
+        Ok((user, token))
+    })
+    .await;
+    match made {
+        Ok(Ok((user, token))) => HttpResponse::Ok()
+            .cookie(session_cookie(
+                &token,
+                crate::app::users::SESSION_IDLE / 86_400,
+            ))
+            .json(serde_json::json!({ "token": token, "user": user.name, "admin": user.is_admin })),
         Ok(Err(f)) => f.response(),
         Err(e) => Failure::internal(e).response(),
     }

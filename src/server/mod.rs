@@ -9,6 +9,7 @@ pub mod reco;
 pub mod share;
 pub mod subsonic;
 pub mod upnp_events;
+pub mod webapp;
 pub mod websocket;
 
 use std::sync::Arc;
@@ -55,7 +56,8 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
                 .configure(reco::routes)
                 .configure(share::routes)
                 .configure(subsonic::routes)
-                .configure(upnp_events::routes);
+                .configure(upnp_events::routes)
+                .configure(webapp::routes);
             let (state, brake) = (data.clone().into_inner(), brake.clone());
             let upgrade =
                 actix_service::fn_service(move |(req, framed): (actix_http::Request, _)| {

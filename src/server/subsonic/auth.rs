@@ -19,7 +19,25 @@ const MAX_DELAY: Duration = Duration::from_secs(8);
 const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// Checks the credentials in `params`. Blocking (reads the database).
-pub fn authenticate(users: &Users, params: &Params) -> Result<User, ApiError> {
+/// The caller, from the request's Subsonic credentials or, when it carries none, from the web
+/// app's session cookie (`session`: only given for same-origin requests).
+pub fn authenticate(
+    users: &Users,
+    params: &Params,
+    session: Option<&str>,
+) -> Result<User, ApiError> {
+    let no_credentials = ["apiKey", "u"].iter().all(|k| params.get(k).is_none());
+    if let (Some(token), true) = (session, no_credentials) {
+        return users
+            .user_for_session(token)
+            .map_err(|e| ApiError::internal(&e))?
+            .ok_or_else(|| {
+                ApiError::new(
+                    code::WRONG_CREDENTIALS,
+                    "the session has ended: log in again",
+                )
+            });
+    }
     if let Some(key) = params.get("apiKey") {
         if ["u", "p", "t", "s"].iter().any(|k| params.get(k).is_some()) {
             return Err(ApiError::new(

@@ -197,11 +197,13 @@ async fn handle(
     let format = Format::from_params(params.get("f"), params.get("callback"));
     let app: Arc<App> = app.into_inner();
     let (ip, user_agent) = crate::server::caller(&req);
+    let session = crate::server::api::browser_session(req.headers());
     if let Some(h) = media_handler(&method) {
+        let session = session.clone();
         let history = app.clone();
         let asked_at = crate::app::db::now();
         let answer = web::block(move || {
-            let user = auth::authenticate(&app.users, &params)?;
+            let user = auth::authenticate(&app.users, &params, session.as_deref())?;
             let ctx = Ctx {
                 app: &app,
                 user,
@@ -267,7 +269,8 @@ async fn handle(
     let body = if is_form { web::Bytes::new() } else { body };
     let answer = web::block(move || {
         let who = (base_url, ip, user_agent);
-        dispatch(&app, &method, &params, who, &body).map(|e| e.render(&render_format))
+        dispatch(&app, &method, &params, who, (&body, session.as_deref()))
+            .map(|e| e.render(&render_format))
     })
     .await;
     let (body, content_type) = match answer {
@@ -335,13 +338,13 @@ fn dispatch(
     method: &str,
     params: &Params,
     (base_url, ip, user_agent): (String, String, String),
-    body: &[u8],
+    (body, session): (&[u8], Option<&str>),
 ) -> Result<Envelope, ApiError> {
     // Answers without authentication, so that clients can discover the server first.
     if method == "getOpenSubsonicExtensions" {
         return Ok(system::get_open_subsonic_extensions());
     }
-    let user = auth::authenticate(&app.users, params)?;
+    let user = auth::authenticate(&app.users, params, session)?;
     let ctx = Ctx {
         app,
         user,
