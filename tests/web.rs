@@ -130,6 +130,19 @@ fn browsing_playing_and_searching_in_the_browser() {
 }
 
 #[test]
+fn two_browsers_share_the_household_queue_live() {
+    let sb = Sandbox::with_library();
+    add_ann(&sb);
+    let made = sb
+        .cmd(&["user", "add", "bob", "--password", "pw-for-bob"])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let server = start(&sb);
+    in_the_browser("queue", &server);
+}
+
+#[test]
 fn the_app_is_served_with_a_strict_content_security_policy() {
     let sb = Sandbox::with_library();
     let server = start(&sb);

@@ -103,6 +103,36 @@ try {
       await page.screenshot({ path: `${shots}/search-desktop.png` });
       await context.close();
     }
+  } else if (scenario === 'queue') {
+    // Two people, two browsers, one household queue.
+    const pages = [];
+    for (const [user, password] of [['ann', 'pw-for-ann'], ['bob', 'pw-for-bob']]) {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      watch(page);
+      await logIn(page, user, password);
+      await page.getByRole('heading', { name: 'Household queue' }).waitFor();
+      pages.push(page);
+    }
+    const [ann, bob] = pages;
+    const bobsQueue = bob.getByRole('complementary', { name: 'Household queue' });
+    const annsQueue = ann.getByRole('complementary', { name: 'Household queue' });
+    await ann.getByRole('button', { name: /^Northern Lights by/ }).click();
+    await ann.getByRole('button', { name: 'Add to the queue' }).click();
+    let t0 = Date.now();
+    await bobsQueue.getByText('Polar Night').waitFor({ timeout: 1000 });
+    console.log(`ok: ann adds an album; bob's queue shows it ${Date.now() - t0} ms after the click`);
+    assert.equal(await bobsQueue.locator('.entries li').count(), 7);
+    // The first song added became the current one.
+    await bobsQueue.locator('li.current').getByText('Polar Night').waitFor();
+    await bob.screenshot({ path: `${shots}/queue-desktop.png` });
+    t0 = Date.now();
+    await bob.getByRole('button', { name: 'Remove Ice Road' }).click();
+    await annsQueue.getByText('Ice Road').waitFor({ state: 'detached', timeout: 1000 });
+    console.log(`ok: bob removes a song; gone from ann's queue ${Date.now() - t0} ms later`);
+    await ann.getByRole('button', { name: 'Clear' }).click();
+    await bobsQueue.locator('.entries li').first().waitFor({ state: 'detached', timeout: 1000 });
+    say('ann clears it; bob sees it empty');
   } else {
     throw new Error(`no scenario ${scenario}`);
   }

@@ -7,6 +7,7 @@ import { h, render } from 'preact';
 import { useState, useEffect, useRef } from 'preact/hooks';
 import htm from 'htm';
 import { api, rest, coverUrl, streamUrl } from './api.js';
+import { useQueue, QueuePanel } from './queue.js';
 
 const html = htm.bind(h);
 
@@ -104,7 +105,7 @@ function duration(seconds) {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
-function Album({ id, play, back }) {
+function Album({ id, play, back, queue }) {
   const [album, setAlbum] = useState(null);
   const [error, setError] = useState('');
   useEffect(() => {
@@ -124,6 +125,7 @@ function Album({ id, play, back }) {
           <h2>${album.name}</h2>
           <p>${album.artist}${album.year ? ` · ${album.year}` : ''}</p>
           <button onClick=${() => play(songs, 0)} disabled=${songs.length === 0}>Play</button>
+          <button onClick=${() => queue.send({ op: 'add', album: album.id })} disabled=${songs.length === 0}>Add to the queue</button>
         </div>
       </header>
       <ol class="songs">
@@ -196,6 +198,7 @@ function Player({ list, index, setIndex }) {
 
 function Home({ me, onLogout }) {
   const [album, setAlbum] = useState(null);
+  const queue = useQueue();
   const [playing, setPlaying] = useState({ list: [], index: 0 });
   const play = (list, index) => setPlaying({ list, index });
   async function logout() {
@@ -210,11 +213,14 @@ function Home({ me, onLogout }) {
         <span class="who">${me.user}</span>
         <button class="link" onClick=${logout}>Log out</button>
       </header>
-      <main>
-        ${album
-          ? html`<${Album} id=${album} play=${play} back=${() => setAlbum(null)} />`
-          : html`<${Albums} open=${setAlbum} />`}
-      </main>
+      <div class="body">
+        <main>
+          ${album
+            ? html`<${Album} id=${album} play=${play} queue=${queue} back=${() => setAlbum(null)} />`
+            : html`<${Albums} open=${setAlbum} />`}
+        </main>
+        <${QueuePanel} queue=${queue} />
+      </div>
       <${Player} list=${playing.list} index=${playing.index}
         setIndex=${(index) => setPlaying({ ...playing, index })} />
     </div>`;
