@@ -180,6 +180,8 @@ fn the_app_is_served_with_a_strict_content_security_policy() {
     let script = get(&server, "/app/app/main.js", &[]);
     assert_eq!(script.status(), 200);
     assert!(script.content_type().contains("javascript"));
+    let zipped = get(&server, "/app/app/main.js", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
     for missing in [
         "/app/nothing.js",
         "/app/index.html",

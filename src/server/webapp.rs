@@ -11,9 +11,19 @@ use sha2::{Digest, Sha256};
 
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
+/// Gzipped on the way out when the browser accepts it (the whole app is about 16 KB so).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(page))
-        .route("/app/{path:.*}", web::get().to(asset));
+    use actix_web::middleware::Compress;
+    cfg.service(
+        web::resource("/")
+            .wrap(Compress::default())
+            .route(web::get().to(page)),
+    )
+    .service(
+        web::scope("/app")
+            .wrap(Compress::default())
+            .route("/{path:.*}", web::get().to(asset)),
+    );
 }
 
 fn find(path: &str) -> Option<&'static [u8]> {
