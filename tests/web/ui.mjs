@@ -66,6 +66,8 @@ try {
       watch(page);
       await logIn(page, 'ann', 'pw-for-ann');
       await page.getByRole('heading', { name: 'Newest albums' }).waitFor();
+      // Mixes: ann has no history yet, so mixes of the library's genres.
+      await page.getByRole('heading', { name: 'Mixes for you' }).waitFor();
       const cards = page.locator('.grid .album');
       await cards.first().waitFor();
       assert.ok((await cards.count()) >= 4, 'the fixture albums are shown');
@@ -75,7 +77,12 @@ try {
         await context.close();
         continue;
       }
-      say(`${await cards.count()} albums in a cover grid`);
+      say(`${await cards.count()} albums in a cover grid, and ${await page.locator('.mix').count()} mixes`);
+      await page.getByRole('tab', { name: 'Random' }).click();
+      await page.getByRole('heading', { name: 'Random albums' }).waitFor();
+      await cards.first().waitFor();
+      await page.getByRole('tab', { name: 'Newest' }).click();
+      await page.getByRole('heading', { name: 'Newest albums' }).waitFor();
 
       // An album, then a song played in this browser: its time moves on.
       await page.getByRole('button', { name: /^Northern Lights by/ }).click();
@@ -133,6 +140,10 @@ try {
     await ann.getByRole('button', { name: 'Clear' }).click();
     await bobsQueue.locator('.entries li').first().waitFor({ state: 'detached', timeout: 1000 });
     say('ann clears it; bob sees it empty');
+    // Radio from the album fills the queue for both.
+    await ann.getByRole('button', { name: 'Radio' }).click();
+    await bobsQueue.locator('.entries li').nth(4).waitFor({ timeout: 2000 });
+    say(`radio from the album: ${await bobsQueue.locator('.entries li').count()} songs in bob's queue`);
   } else {
     throw new Error(`no scenario ${scenario}`);
   }

@@ -82,27 +82,70 @@ function AlbumCard({ album, open }) {
     </li>`;
 }
 
+const LISTS = [
+  ['newest', 'Newest albums'],
+  ['random', 'Random albums'],
+  ['frequent', 'Most played albums'],
+  ['starred', 'Starred albums'],
+];
+
 function Albums({ open }) {
+  const [type, setType] = useState('newest');
   const [albums, setAlbums] = useState(null);
   const [error, setError] = useState('');
   useEffect(() => {
-    rest('getAlbumList2', { type: 'newest', size: 60 })
+    setAlbums(null);
+    rest('getAlbumList2', { type, size: 60 })
       .then((r) => setAlbums(r.albumList2.album || []))
       .catch((e) => setError(e.message));
-  }, []);
-  if (error) return html`<${Message} error=${error} />`;
-  if (!albums) return html`<p>Loading…</p>`;
-  if (albums.length === 0) return html`<p>The library is empty: add music folders, then scan.</p>`;
+  }, [type]);
+  const title = LISTS.find(([t]) => t === type)[1];
   return html`
-    <section aria-labelledby="newest">
-      <h2 id="newest">Newest albums</h2>
-      <ul class="grid">${albums.map((a) => html`<${AlbumCard} key=${a.id} album=${a} open=${open} />`)}</ul>
+    <section aria-labelledby="albums">
+      <div class="tabs" role="tablist" aria-label="Album lists">
+        ${LISTS.map(([t, label]) => html`
+          <button role="tab" key=${t} class=${t === type ? 'tab active' : 'tab'} aria-selected=${t === type}
+            onClick=${() => setType(t)}>${label.replace(' albums', '').replace('albums', '')}</button>`)}
+      </div>
+      <h2 id="albums">${title}</h2>
+      ${error && html`<${Message} error=${error} />`}
+      ${!error && !albums && html`<p>Loading…</p>`}
+      ${albums && albums.length === 0 && html`<p>${type === 'newest' ? 'The library is empty: add music folders, then scan.' : 'None yet.'}</p>`}
+      ${albums && html`<ul class="grid">${albums.map((a) => html`<${AlbumCard} key=${a.id} album=${a} open=${open} />`)}</ul>`}
+    </section>`;
+}
+
+/** Today's mixes for the user (`/api/mixes`), each played through the household queue. */
+function Mixes({ queue }) {
+  const [mixes, setMixes] = useState([]);
+  useEffect(() => {
+    api('/api/mixes').then((r) => setMixes(r.mixes)).catch(() => setMixes([]));
+  }, []);
+  if (mixes.length === 0) return null;
+  return html`
+    <section aria-labelledby="mixes">
+      <h2 id="mixes">Mixes for you</h2>
+      <ul class="mixes">
+        ${mixes.map((m) => html`
+          <li key=${m.id} class="mix">
+            <span class="title">${m.name}</span>
+            <span class="subtitle">${m.about}</span>
+            <button onClick=${() => queue.send({ op: 'add', songs: m.songs.map((s) => s.id), position: 'next' })}
+              aria-label=${`Queue ${m.name}`}>Queue it</button>
+          </li>`)}
+      </ul>
     </section>`;
 }
 
 function duration(seconds) {
   const s = Math.max(0, Math.round(seconds || 0));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** Radio from a song, album or artist: its first 20 songs go to the household queue. */
+async function radio(queue, seed) {
+  const found = await api(`/api/radio?${new URLSearchParams({ seed, count: 20 })}`);
+  if (found.songs.length > 0) queue.send({ op: 'add', songs: found.songs.map((s) => s.id) });
 }
 
 function Album({ id, play, back, queue }) {
@@ -126,6 +169,7 @@ function Album({ id, play, back, queue }) {
           <p>${album.artist}${album.year ? ` · ${album.year}` : ''}</p>
           <button onClick=${() => play(songs, 0)} disabled=${songs.length === 0}>Play</button>
           <button onClick=${() => queue.send({ op: 'add', album: album.id })} disabled=${songs.length === 0}>Add to the queue</button>
+          <button onClick=${() => radio(queue, album.id)} disabled=${songs.length === 0}>Radio</button>
         </div>
       </header>
       <ol class="songs">
@@ -217,7 +261,7 @@ function Home({ me, onLogout }) {
         <main>
           ${album
             ? html`<${Album} id=${album} play=${play} queue=${queue} back=${() => setAlbum(null)} />`
-            : html`<${Albums} open=${setAlbum} />`}
+            : html`<${Mixes} queue=${queue} /><${Albums} open=${setAlbum} />`}
         </main>
         <${QueuePanel} queue=${queue} />
       </div>
