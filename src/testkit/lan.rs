@@ -352,7 +352,20 @@ pub fn renderer_does(
             pairs.push((k, v));
         }
         let agent = crate::app::lan::upnp::agent();
-        crate::app::lan::upnp::action(&agent, &s, &action, &pairs).unwrap()
+        // gmediarender now and then takes longer than the 5 s a request is given while its
+        // pipeline starts a song (seen once in a CI run, on a GetMediaInfo just after Play): as
+        // a remote would, ask again, twice at most, before calling the renderer broken.
+        let mut tries = 0;
+        loop {
+            match crate::app::lan::upnp::action(&agent, &s, &action, &pairs) {
+                Ok(answer) => return answer,
+                Err(e) if tries < 2 && format!("{e:#}").contains("timed out") => {
+                    eprintln!("renderer: {action} timed out, asking again ({e:#})");
+                    tries += 1;
+                }
+                Err(e) => panic!("the renderer does not answer {action}: {e:#}"),
+            }
+        }
     })
 }
 
