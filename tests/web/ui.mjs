@@ -140,6 +140,19 @@ try {
     await ann.getByRole('button', { name: 'Clear' }).click();
     await bobsQueue.locator('.entries li').first().waitFor({ state: 'detached', timeout: 1000 });
     say('ann clears it; bob sees it empty');
+    // Autoplay switched off in ann's app is off for the household.
+    const annsSwitch = annsQueue.getByLabel(/Autoplay/);
+    assert.equal(await annsSwitch.isChecked(), false, 'off in the test server, as started');
+    await annsSwitch.check();
+    await ann.waitForFunction(async () => (await (await fetch('/api/autoplay', { headers: { 'X-Requested-With': 'test' } })).json()).enabled === true);
+    await annsSwitch.uncheck();
+    await ann.waitForFunction(async () => (await (await fetch('/api/autoplay', { headers: { 'X-Requested-With': 'test' } })).json()).enabled === false);
+    say('the autoplay switch switches the household\'s autoplay');
+    // "/" goes to the search field.
+    await bob.locator('body').click({ position: { x: 5, y: 400 } });
+    await bob.keyboard.press('/');
+    assert.equal(await bob.evaluate(() => document.activeElement.id), 'search');
+    say('"/" goes to search');
     // Radio from the album fills the queue for both.
     await ann.getByRole('button', { name: 'Radio' }).click();
     await bobsQueue.locator('.entries li').nth(4).waitFor({ timeout: 2000 });

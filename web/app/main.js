@@ -228,6 +228,17 @@ function Player({ list, index, setIndex }) {
       audio.current.src = streamUrl(song.id);
       audio.current.play().catch(() => {});
     }
+    // The lock screen and headset keys (Media Session API, where the browser has it).
+    if (song && 'mediaSession' in navigator) {
+      navigator.mediaSession.metadata = new MediaMetadata({
+        title: song.title,
+        artist: song.artist || '',
+        album: song.album || '',
+        artwork: [{ src: coverUrl(song.coverArt || song.albumId, 512), sizes: '512x512' }],
+      });
+      navigator.mediaSession.setActionHandler('nexttrack', index + 1 < list.length ? () => setIndex(index + 1) : null);
+      navigator.mediaSession.setActionHandler('previoustrack', index > 0 ? () => setIndex(index - 1) : null);
+    }
   }, [song && song.id, index]);
   if (!song) return null;
   return html`
@@ -240,9 +251,29 @@ function Player({ list, index, setIndex }) {
     </footer>`;
 }
 
+/** Keys: "/" searches; space plays or pauses the household queue (outside text fields). */
+function useShortcuts(queue) {
+  useEffect(() => {
+    function onKey(event) {
+      const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(event.target.tagName) || event.target.isContentEditable;
+      if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.key === '/') {
+        event.preventDefault();
+        document.getElementById('search').focus();
+      } else if (event.key === ' ' && event.target.tagName !== 'BUTTON' && queue.state && queue.state.current) {
+        event.preventDefault();
+        queue.send({ op: queue.state.playing ? 'pause' : 'resume' });
+      }
+    }
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [queue.state]);
+}
+
 function Home({ me, onLogout }) {
   const [album, setAlbum] = useState(null);
   const queue = useQueue();
+  useShortcuts(queue);
   const [playing, setPlaying] = useState({ list: [], index: 0 });
   const play = (list, index) => setPlaying({ list, index });
   async function logout() {

@@ -65,6 +65,26 @@ function Icon({ name }) {
   return html`<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path d=${PATHS[name]} fill="currentColor" /></svg>`;
 }
 
+/** The household's autoplay switch (`/api/autoplay`): radio when the queue runs out. */
+function Autoplay() {
+  const [on, setOn] = useState(null);
+  useEffect(() => {
+    api('/api/autoplay').then((r) => setOn(r.enabled)).catch(() => setOn(null));
+  }, []);
+  if (on === null) return null;
+  async function flip(event) {
+    const wanted = event.target.checked;
+    try {
+      const r = await api('/api/autoplay', { method: 'PUT', body: { enabled: wanted } });
+      setOn(r.enabled);
+    } catch {
+      setOn(!wanted);
+    }
+  }
+  return html`
+    <label class="switch"><input type="checkbox" checked=${on} onChange=${flip} /> Autoplay: radio when the queue runs out</label>`;
+}
+
 function Outputs({ state, send }) {
   const [outputs, setOutputs] = useState([]);
   useEffect(() => {
@@ -99,6 +119,7 @@ export function QueuePanel({ queue }) {
         <button class="link" onClick=${() => send({ op: 'clear' })} disabled=${entries.length === 0}>Clear</button>
       </div>
       <${Outputs} state=${state} send=${send} />
+      <${Autoplay} />
       <label class="volume">Volume
         <input type="range" min="0" max="100" value=${state.volume}
           onChange=${(e) => send({ op: 'set_volume', volume: Number(e.target.value) })} />
