@@ -358,7 +358,11 @@ fn serve(settings: Settings) -> Result<()> {
             app.reco.clone(),
             app.queues.home().clone(),
             app.db.clone(),
-            Box::new(move |user, song| counts.count_play(user, song)),
+            Box::new(move |user, song| {
+                if let Err(e) = counts.count_play(user, song, crate::app::db::now()) {
+                    tracing::warn!("a play of the household queue was not counted: {e:#}");
+                }
+            }),
             {
                 let users = app.users.clone();
                 Box::new(move |user| {

@@ -57,25 +57,19 @@ pub struct App {
 }
 
 impl App {
-    /// A song played through by `user` (the household queue, a finished stream): its play
-    /// counts go up, as for a scrobble.
-    pub fn count_play(&self, user: i64, song: i64) {
+    /// A song played through by `user` at `at` (a scrobble, the household queue): the play
+    /// counts of the song, its album and its artists go up. A song no longer in the library
+    /// counts nothing.
+    pub fn count_play(&self, user: i64, song: i64, at: i64) -> Result<()> {
         use library::browse;
-        let ids = self.db.read().and_then(|mut c| {
-            let album = browse::song(&mut c, song, &browse::Scope::all())?.map(|s| s.album_id);
-            Ok((album, browse::track_artist_ids(&mut c, song)?))
-        });
-        let result = match ids {
-            Ok((Some(album), artists)) => {
-                self.annotations
-                    .played(user, song, album, &artists, db::now())
-            }
-            Ok((None, _)) => Ok(()),
-            Err(e) => Err(e),
+        let mut c = self.db.read()?;
+        let Some(row) = browse::song(&mut c, song, &browse::Scope::all())? else {
+            return Ok(());
         };
-        if let Err(e) = result {
-            tracing::warn!("a play was not counted: {e:#}");
-        }
+        let artists = browse::track_artist_ids(&mut c, song)?;
+        drop(c);
+        self.annotations
+            .played(user, song, row.album_id, &artists, at)
     }
 
     pub fn open(settings: Settings) -> Result<App> {

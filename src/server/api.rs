@@ -270,7 +270,7 @@ fn authenticate(app: &App, credentials: Credentials) -> Result<User, Failure> {
 
 /// Runs `work` for the authenticated caller on the blocking pool and answers its JSON; failed
 /// logins are held back by the brake.
-async fn with_user<T: Serialize + Send + 'static>(
+pub async fn with_user<T: Serialize + Send + 'static>(
     req: &HttpRequest,
     app: web::Data<App>,
     brake: web::Data<Brake>,
@@ -903,6 +903,16 @@ fn session_cookie(token: &str, max_age_days: i64) -> actix_web::cookie::Cookie<'
         .finish()
 }
 
+/// The answer to a login (or the first run's): the session as a cookie and as a token.
+fn logged_in(user: &User, token: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .cookie(session_cookie(
+            token,
+            crate::app::users::SESSION_IDLE / 86_400,
+        ))
+        .json(serde_json::json!({ "token": token, "user": user.name, "admin": user.is_admin }))
+}
+
 /// `POST /api/login` `{"username", "password"}`: a session, as a cookie (for browsers) and as a
 /// token (`Authorization: Bearer <token>` for everything else). Failed logins slow down.
 async fn login(
@@ -933,9 +943,7 @@ async fn login(
             if let Some(ip) = peer {
                 brake.succeeded(ip);
             }
-            HttpResponse::Ok()
-                .cookie(session_cookie(&token, crate::app::users::SESSION_IDLE / 86_400))
-                .json(serde_json::json!({ "token": token, "user": user.name, "admin": user.is_admin }))
+            logged_in(&user, &token)
         }
         Ok(Ok(None)) => {
             held_back(&brake, peer).await;
@@ -1007,12 +1015,7 @@ async fn setup(body: web::Bytes, app: web::Data<App>) -> HttpResponse {
     })
     .await;
     match made {
-        Ok(Ok((user, token))) => HttpResponse::Ok()
-            .cookie(session_cookie(
-                &token,
-                crate::app::users::SESSION_IDLE / 86_400,
-            ))
-            .json(serde_json::json!({ "token": token, "user": user.name, "admin": user.is_admin })),
+        Ok(Ok((user, token))) => logged_in(&user, &token),
         Ok(Err(f)) => f.response(),
         Err(e) => Failure::internal(e).response(),
     }

@@ -12,7 +12,7 @@ use crate::app::library::browse::{self, Scope, SongRow};
 use crate::app::reco::{Related, Seed, Suggestion};
 use crate::app::users::User;
 use crate::app::App;
-use crate::server::api::{for_user, Failure};
+use crate::server::api::{with_user, Failure};
 use crate::server::subsonic::auth::Brake;
 
 /// Most songs or items one call returns.
@@ -115,16 +115,17 @@ fn songs_out(app: &App, user: &User, picks: &[Suggestion]) -> Result<Vec<SongOut
         .collect())
 }
 
+/// `work`'s answer as `200` JSON (see [`with_user`]).
 async fn answer<T: Serialize + Send + 'static>(
     req: &HttpRequest,
     app: web::Data<App>,
     brake: web::Data<Brake>,
     work: impl FnOnce(&App, User) -> Result<T, Failure> + Send + 'static,
 ) -> HttpResponse {
-    match for_user(req, app, brake, work).await {
-        Ok(body) => HttpResponse::Ok().json(body),
-        Err(r) => r,
-    }
+    with_user(req, app, brake, move |app, user| {
+        work(app, user).map(|body| (StatusCode::OK, body))
+    })
+    .await
 }
 
 #[derive(Deserialize)]

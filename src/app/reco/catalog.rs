@@ -24,6 +24,17 @@ pub const DIMS: usize = 15;
 const DIM_WEIGHTS: [f32; DIMS] = [
     1.5, 1.0, 0.7, 1.0, 0.8, 0.8, 0.7, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4, 0.4,
 ];
+/// The sum of the squared weights: the expected squared distance between two songs picked at
+/// random is twice this, so distances are scaled by it.
+const WEIGHT_SQUARES: f32 = {
+    let mut sum = 0.0;
+    let mut d = 0;
+    while d < DIMS {
+        sum += DIM_WEIGHTS[d] * DIM_WEIGHTS[d];
+        d += 1;
+    }
+    sum
+};
 /// How often a catalog may be made again because the sound analysis went on.
 const REFRESH_FOR_SOUNDS: Duration = Duration::from_secs(300);
 
@@ -304,9 +315,8 @@ impl Catalog {
     /// How alike two sounds are, from 1 (the same) down toward 0; two songs picked at random
     /// are about 0.37 apart.
     pub fn sound_likeness(a: &[f32], b: &[f32]) -> f32 {
-        let total: f32 = DIM_WEIGHTS.iter().map(|w| w * w).sum();
         let d2: f32 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-        (-d2 / total).exp()
+        (-d2 / WEIGHT_SQUARES).exp()
     }
 
     /// Every analysed song as (place, sound), for scans.

@@ -130,13 +130,11 @@ fn follow(
         done.reached_ms = done.reached_ms.max(done.position_now());
         finish(reco, queue, done, on_played);
     }
-    if let Some((entry, song)) = now_entry {
-        let Some(song) = song_number(song) else {
+    if let Some((entry, queued)) = now_entry {
+        let Some(song) = song_number(queued) else {
             return;
         };
-        let duration_ms = queued_song(db, &format!("tr-{song}"))
-            .map(|s| s.duration_ms)
-            .unwrap_or(0);
+        let duration_ms = queued_song(db, queued).map(|s| s.duration_ms).unwrap_or(0);
         *playing = Some(Playing {
             entry: entry.clone(),
             song,

@@ -209,6 +209,24 @@ impl Reco {
         Ok(picks)
     }
 
+    /// Everything like the seed, ranked for `user`, with the catalog it came from; `None` for a
+    /// seed with no songs the user can see.
+    fn ranked_from(
+        &self,
+        user: Option<i64>,
+        seed: &Seed,
+        scope: &Scope,
+    ) -> Result<Option<(Arc<Catalog>, Vec<Pick>)>> {
+        let cat = self.catalog()?;
+        let seeds = Self::seeds(&cat, seed, scope);
+        if seeds.is_empty() {
+            return Ok(None);
+        }
+        let taste = self.taste(user)?;
+        let picks = self.ranked(&cat, &seeds, taste.as_ref(), scope)?;
+        Ok(Some((cat, picks)))
+    }
+
     /// The songs most like the seed, best first, no artist twice in a row (Subsonic's
     /// getSimilarSongs). Unknown seeds give an empty list.
     pub fn similar_songs(
@@ -218,13 +236,9 @@ impl Reco {
         count: usize,
         scope: &Scope,
     ) -> Result<Vec<Suggestion>> {
-        let cat = self.catalog()?;
-        let seeds = Self::seeds(&cat, seed, scope);
-        if seeds.is_empty() {
+        let Some((cat, picks)) = self.ranked_from(user, seed, scope)? else {
             return Ok(Vec::new());
-        }
-        let taste = self.taste(user)?;
-        let picks = self.ranked(&cat, &seeds, taste.as_ref(), scope)?;
+        };
         Ok(suggestions(&cat, &engine::best_varied(&cat, &picks, count)))
     }
 
@@ -251,20 +265,14 @@ impl Reco {
         let taste = taste_arc.as_deref();
         let mut rng = rng_for((seed, user, exclude.len(), nonce));
         let keep = |p: &Pick| !exclude.contains(&cat.songs[p.place as usize].id);
-        let mut picks: Vec<Pick> = self
-            .ranked(&cat, &seeds, taste_arc.as_ref(), scope)?
-            .into_iter()
-            .filter(keep)
-            .collect();
+        let near = self.ranked(&cat, &seeds, taste_arc.as_ref(), scope)?;
+        let mut picks: Vec<Pick> = near.iter().filter(|p| keep(p)).cloned().collect();
         if picks.len() < count * 3 {
-            // Widen: the best of what was found become seeds too.
+            // Widen: the best of what was found become seeds too; when everything near was
+            // given already, the seeds' own best neighbours.
             let mut wider: Vec<u32> = seeds.clone();
-            wider.extend(picks.iter().take(5).map(|p| p.place));
-            if wider.len() == seeds.len() {
-                // Everything near was given already: start from the seeds' own neighbours.
-                let near: Vec<Pick> = self.ranked(&cat, &seeds, taste_arc.as_ref(), scope)?;
-                wider.extend(near.iter().take(5).map(|p| p.place));
-            }
+            let best = if picks.is_empty() { &near } else { &picks };
+            wider.extend(best.iter().take(5).map(|p| p.place));
             let known: HashSet<u32> = picks.iter().map(|p| p.place).collect();
             let seed_set: HashSet<u32> = seeds.iter().copied().collect();
             for mut p in self.ranked(&cat, &wider, taste_arc.as_ref(), scope)? {
@@ -353,13 +361,9 @@ impl Reco {
         scope: &Scope,
         items_of: impl Fn(&catalog::Song) -> Vec<i64>,
     ) -> Result<Vec<Related>> {
-        let cat = self.catalog()?;
-        let seeds = Self::seeds(&cat, seed, scope);
-        if seeds.is_empty() {
+        let Some((cat, picks)) = self.ranked_from(user, seed, scope)? else {
             return Ok(Vec::new());
-        }
-        let taste = self.taste(user)?;
-        let picks = self.ranked(&cat, &seeds, taste.as_ref(), scope)?;
+        };
         let mut by: HashMap<i64, (Vec<f32>, Why)> = HashMap::new();
         for p in &picks {
             for item in items_of(&cat.songs[p.place as usize]) {

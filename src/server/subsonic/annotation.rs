@@ -117,10 +117,7 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
             } else {
                 at
             };
-            let artists = db(browse::track_artist_ids(&mut c, id))?;
-            ctx.app
-                .annotations
-                .played(ctx.user.id, id, song.album_id, &artists, at)?;
+            ctx.app.count_play(ctx.user.id, id, at)?;
             let listening = &ctx.app.reco.listening;
             listening.submitted(ctx.user.id, params.get("c").unwrap_or(""), id);
             listening.record(
