@@ -89,6 +89,34 @@ struct Inner {
     state: State,
     published: Published,
     position_saved: Instant,
+    /// When `state.position_ms` was last set (a report, a seek, a jump, a pause or a start).
+    position_at: Instant,
+}
+
+impl Inner {
+    fn where_playback_is(&self) -> (Option<String>, i64, bool) {
+        let s = &self.state;
+        (s.current.clone(), s.position_ms, s.playing)
+    }
+
+    /// Moves the position on by the time since it was last set, while an output plays: outputs
+    /// report once a second, so a hand-off to another output starts where the song is now, not
+    /// where it was at the last report.
+    fn catch_up(&mut self) {
+        let s = &mut self.state;
+        if !s.playing || s.output.is_none() {
+            return;
+        }
+        let Some(length_ms) = s.current_entry().map(|e| e.song.duration * 1000) else {
+            return;
+        };
+        let since = i64::try_from(self.position_at.elapsed().as_millis()).unwrap_or(i64::MAX);
+        s.position_ms = s
+            .position_ms
+            .saturating_add(since)
+            .min(length_ms.max(s.position_ms));
+        self.position_at = Instant::now();
+    }
 }
 
 pub struct Queue {
@@ -112,6 +140,7 @@ impl Queue {
                 published: Published::of(&state),
                 state,
                 position_saved: Instant::now(),
+                position_at: Instant::now(),
             }),
             tx,
             actor: std::sync::atomic::AtomicI64::new(0),
@@ -187,6 +216,12 @@ impl Queue {
     /// command changes nothing and comes back with the current state.
     pub fn run(&self, command: Command, seen: Option<i64>) -> Result<Published, Refusal> {
         let mut inner = self.lock();
+        if let Command::SetOutput(to) = &command {
+            if *to != inner.state.output {
+                inner.catch_up();
+            }
+        }
+        let before = inner.where_playback_is();
         let change = match inner.state.apply(command, seen) {
             Ok(c) => c,
             Err(why) => {
@@ -214,6 +249,9 @@ impl Queue {
                 return Err(Refusal::Failed(e));
             }
             inner.position_saved = Instant::now();
+        }
+        if inner.where_playback_is() != before {
+            inner.position_at = Instant::now();
         }
         inner.published = Published::of(&inner.state);
         let published = inner.published.clone();
