@@ -396,31 +396,33 @@ fn serve(settings: Settings) -> Result<()> {
 fn start_background(app: &Arc<App>) -> Result<()> {
     let library = app.library.clone();
     let settings = app.settings.clone();
-    if settings.music.is_empty() {
+    if settings.watch {
+        // Started even with no folder yet: folders added in the app are watched as they come.
+        *app.watcher.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(watcher::start(library.clone(), settings.watch_debounce)?);
+    }
+    if library.roots().is_empty() {
         return Ok(());
     }
-    let watch = if settings.watch {
-        Some(watcher::start(library.clone(), settings.watch_debounce)?)
-    } else {
-        None
-    };
+    let app = app.clone();
     std::thread::Builder::new()
         .name("library-scan".into())
         .spawn(move || {
-            let mut watch = watch;
             if settings.scan_on_start {
                 let _ = library.scan(&ScanRequest::default());
             }
             if settings.scan_interval.is_zero() {
-                // Keep the watcher alive for the life of the process.
-                loop {
-                    std::thread::park();
-                }
+                return;
             }
             loop {
                 std::thread::sleep(settings.scan_interval.max(Duration::from_secs(1)));
                 let _ = library.scan(&ScanRequest::default());
-                if let Some(w) = watch.as_mut() {
+                if let Some(w) = app
+                    .watcher
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .as_mut()
+                {
                     w.retry();
                 }
             }

@@ -54,6 +54,8 @@ pub struct App {
     pub upnp_events: Arc<lan::gena::Events>,
     /// Recommendations and the listening history they learn from.
     pub reco: Arc<reco::Reco>,
+    /// The live watch on the music folders, when `watch` is on (set once the server starts).
+    pub watcher: std::sync::Mutex<Option<library::watcher::Watcher>>,
 }
 
 impl App {
@@ -72,9 +74,51 @@ impl App {
             .played(user, song, row.album_id, &artists, at)
     }
 
+    /// Adds a music folder (see [`Library::add_folder`]), watches it, and scans in the
+    /// background. Its path.
+    pub fn add_music_folder(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<std::path::PathBuf, library::FolderRefusal> {
+        let root = self.library.add_folder(path, &self.settings.data)?;
+        if self.settings.watch {
+            if let Some(w) = self.watching().as_mut() {
+                w.watch(&root);
+            }
+        }
+        self.scan_in_background();
+        Ok(root)
+    }
+
+    /// Takes back a folder added in the app (see [`Library::remove_folder`]) and scans, which
+    /// hides its songs everywhere.
+    pub fn remove_music_folder(&self, id: i64) -> Result<(), library::FolderRefusal> {
+        let root = self.library.remove_folder(id)?;
+        if let Some(w) = self.watching().as_mut() {
+            w.unwatch(&root);
+        }
+        self.scan_in_background();
+        Ok(())
+    }
+
+    fn watching(&self) -> std::sync::MutexGuard<'_, Option<library::watcher::Watcher>> {
+        self.watcher.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn scan_in_background(&self) {
+        let library = self.library.clone();
+        let started = std::thread::Builder::new()
+            .name("folder-scan".into())
+            .spawn(move || library.scan(&library::ScanRequest::default()));
+        if let Err(e) = started {
+            tracing::error!("cannot start a scan: {e}");
+        }
+    }
+
     pub fn open(settings: Settings) -> Result<App> {
         let db = Arc::new(Db::open(&settings.data)?);
         let library = Arc::new(Library::new(db.clone(), &settings));
+        library.load_added_folders()?;
         let users = Arc::new(Users::new(db.clone(), &settings.data)?);
         let annotations = Annotations::new(db.clone());
         let playlists = Playlists::new(db.clone());
@@ -110,6 +154,7 @@ impl App {
             outputs: Arc::default(),
             upnp_events: Arc::default(),
             reco,
+            watcher: std::sync::Mutex::new(None),
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP server: actix-web routes that translate requests into calls on the app's managers.
 //! Blocking database work runs on actix's blocking pool, never on the async workers.
 
+pub mod admin;
 pub mod api;
 pub mod media;
 pub mod queue;
@@ -42,15 +43,10 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
                 .app_data(brake.clone())
                 // A query string that does not fit a native API call: 400 with a message in
                 // the API's JSON, like its other errors.
-                .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                    let message = format!("the query string does not fit this call: {e}");
-                    actix_web::error::InternalError::from_response(
-                        e,
-                        api::Failure::new(actix_web::http::StatusCode::BAD_REQUEST, message)
-                            .response(),
-                    )
-                    .into()
-                }))
+                .app_data(web::QueryConfig::default().error_handler(unfit("the query string")))
+                // The same for a JSON body that does not fit (a wrong type, a missing field).
+                .app_data(web::JsonConfig::default().error_handler(unfit("the JSON body")))
+                .configure(admin::routes)
                 .configure(api::routes)
                 .configure(queue::routes)
                 .configure(reco::routes)
@@ -99,4 +95,20 @@ pub fn caller(req: &actix_web::HttpRequest) -> (String, String) {
         .unwrap_or("")
         .to_string();
     (ip, agent)
+}
+
+/// A part of a request that does not fit a native API call: 400 with a message in the API's
+/// JSON, like its other errors.
+fn unfit<E>(what: &'static str) -> impl Fn(E, &actix_web::HttpRequest) -> actix_web::Error
+where
+    E: std::fmt::Debug + std::fmt::Display + 'static,
+{
+    move |e, _| {
+        let message = format!("{what} does not fit this call: {e}");
+        actix_web::error::InternalError::from_response(
+            e,
+            api::Failure::new(actix_web::http::StatusCode::BAD_REQUEST, message).response(),
+        )
+        .into()
+    }
 }

@@ -45,6 +45,19 @@ impl Sandbox {
         copy_dir(&fixtures().join("library"), &sb.music());
         sb
     }
+    /// The demo library with its classical album moved out to a folder of its own (not a music
+    /// folder unless the test makes it one): the sandbox and that folder.
+    pub fn with_classical_apart() -> (Sandbox, PathBuf) {
+        let sb = Sandbox::with_library();
+        let classical = sb.dir.path().join("classical");
+        std::fs::create_dir_all(&classical).unwrap();
+        std::fs::rename(
+            sb.music().join("Orchestra Nova"),
+            classical.join("Orchestra Nova"),
+        )
+        .unwrap();
+        (sb, classical)
+    }
     pub fn music(&self) -> PathBuf {
         self.dir.path().join("music")
     }

@@ -8,6 +8,7 @@ diesel::table! {
         name -> Text,
         enabled -> Bool,
         last_scan_at -> Nullable<BigInt>,
+        added_in_app -> Bool,
     }
 }
 

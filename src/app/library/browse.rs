@@ -1365,3 +1365,60 @@ pub fn folder_paths(conn: &mut SqliteConnection) -> DbResult<Vec<String>> {
         .select(f::path)
         .load(conn)
 }
+
+/// A music folder as the admin sees it: where it is and how many songs it holds now.
+#[derive(Debug, Clone, QueryableByName, serde::Serialize)]
+pub struct FolderReport {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text)]
+    pub path: String,
+    #[diesel(sql_type = BigInt)]
+    pub songs: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    pub last_scan_at: Option<i64>,
+    /// Added by an admin in the app (removable there), as opposed to named by the configuration.
+    #[diesel(sql_type = Bool)]
+    pub added_in_app: bool,
+}
+
+/// Every enabled music folder with its present songs.
+pub fn folder_reports(conn: &mut SqliteConnection) -> DbResult<Vec<FolderReport>> {
+    diesel::sql_query(
+        "SELECT f.id, f.name, f.path, f.last_scan_at, f.added_in_app,
+                (SELECT COUNT(*) FROM tracks t WHERE t.folder_id = f.id AND t.missing_since IS NULL) AS songs
+         FROM music_folders f WHERE f.enabled ORDER BY f.id",
+    )
+    .load(conn)
+}
+
+/// A file the scanner could not read (`error`: left out of the library) or read with a problem
+/// it worked around (`warning`).
+#[derive(Debug, Clone, QueryableByName, serde::Serialize)]
+pub struct ScanProblem {
+    #[diesel(sql_type = Text)]
+    pub path: String,
+    #[diesel(sql_type = Text)]
+    pub kind: String,
+    #[diesel(sql_type = Text)]
+    pub reason: String,
+    #[diesel(sql_type = BigInt)]
+    pub first_seen: i64,
+    #[diesel(sql_type = BigInt)]
+    pub last_seen: i64,
+}
+
+/// The latest `limit` scan problems (errors first), and how many there are in all.
+pub fn scan_problems(conn: &mut SqliteConnection, limit: i64) -> DbResult<(Vec<ScanProblem>, i64)> {
+    let rows = diesel::sql_query(
+        "SELECT path, kind, reason, first_seen, last_seen FROM scan_errors
+         ORDER BY kind = 'error' DESC, last_seen DESC, path LIMIT ?",
+    )
+    .bind::<BigInt, _>(limit)
+    .load(conn)?;
+    use crate::app::db::schema::scan_errors;
+    let total = scan_errors::table.count().get_result(conn)?;
+    Ok((rows, total))
+}

@@ -17,8 +17,9 @@ pub mod tags;
 pub mod walk;
 pub mod watcher;
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use anyhow::Result;
 
@@ -29,7 +30,10 @@ use tags::TagOptions;
 
 pub struct Library {
     db: Arc<Db>,
+    /// The scan's settings; its `roots` are the folders the configuration names.
     config: ScanConfig,
+    /// Folders an admin added in the app (kept in the database), scanned beside the configured.
+    added: RwLock<Vec<PathBuf>>,
     progress: Progress,
     /// Leading words the artist index ignores ("The", "Los"...).
     articles: Vec<String>,
@@ -70,6 +74,7 @@ impl Library {
                 threads: settings.scan_threads,
                 missing_grace: settings.missing_grace,
             },
+            added: RwLock::new(Vec::new()),
             progress: Progress::default(),
             articles: settings.ignored_articles.clone(),
             scan_lock: Mutex::new(()),
@@ -78,15 +83,98 @@ impl Library {
         }
     }
 
-    pub fn roots(&self) -> &[std::path::PathBuf] {
-        &self.config.roots
+    /// Reads the folders added in the app (at start: the database is open, the scan not yet).
+    pub fn load_added_folders(&self) -> Result<()> {
+        let mut conn = self.db.read()?;
+        let added = store::folders_added_in_app(&mut conn)?;
+        *self.added.write().unwrap_or_else(|p| p.into_inner()) =
+            added.into_iter().map(PathBuf::from).collect();
+        Ok(())
+    }
+
+    /// Every music folder: the configured ones, then those added in the app.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        let mut roots = self.config.roots.clone();
+        for added in self.added.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            if !roots.contains(added) {
+                roots.push(added.clone());
+            }
+        }
+        roots
+    }
+
+    /// Adds a music folder (an admin's choice in the app): it must be an absolute path to a
+    /// readable directory, apart from the data folder and from every music folder (neither
+    /// inside one nor holding one, so no file is in two). Its path as it will be scanned; the
+    /// caller starts the scan.
+    pub fn add_folder(&self, path: &Path, data: &Path) -> Result<PathBuf, FolderRefusal> {
+        if !path.is_absolute() {
+            return Err(FolderRefusal::NotAbsolute);
+        }
+        let root =
+            std::fs::canonicalize(path).map_err(|e| FolderRefusal::Unusable(e.to_string()))?;
+        if !root.is_dir() {
+            return Err(FolderRefusal::Unusable("it is not a directory".into()));
+        }
+        std::fs::read_dir(&root).map_err(|e| FolderRefusal::Unusable(e.to_string()))?;
+        let data = std::fs::canonicalize(data).unwrap_or_else(|_| data.to_path_buf());
+        if root.starts_with(&data) || data.starts_with(&root) {
+            return Err(FolderRefusal::Overlaps(data));
+        }
+        let mut added = self.added.write().unwrap_or_else(|p| p.into_inner());
+        for existing in self.config.roots.iter().chain(added.iter()) {
+            let existing =
+                std::fs::canonicalize(existing).unwrap_or_else(|_| scanner::absolute(existing));
+            if existing == root {
+                return Err(FolderRefusal::AlreadyThere);
+            }
+            if root.starts_with(&existing) || existing.starts_with(&root) {
+                return Err(FolderRefusal::Overlaps(existing));
+            }
+        }
+        let mut conn = self.db.write();
+        store::add_folder_in_app(&mut conn, &store::path_str(&root))
+            .map_err(|e| FolderRefusal::Failed(store::explain(e, "cannot record the folder")))?;
+        added.push(root.clone());
+        Ok(root)
+    }
+
+    /// Takes back a folder added in the app: it is no longer scanned and its songs are hidden,
+    /// with their stars, ratings, plays and playlist places kept for when it comes back. Its
+    /// path; the caller starts a scan (which drops it from the answers' caches).
+    pub fn remove_folder(&self, id: i64) -> Result<PathBuf, FolderRefusal> {
+        let mut added = self.added.write().unwrap_or_else(|p| p.into_inner());
+        let mut conn = self.db.write();
+        let configured = self
+            .config
+            .roots
+            .iter()
+            .map(|r| store::path_str(&scanner::absolute(r)))
+            .collect::<Vec<_>>();
+        if let Some(path) = store::folder_path(&mut conn, id)
+            .map_err(|e| FolderRefusal::Failed(store::explain(e, "cannot read the folder")))?
+        {
+            if configured.contains(&path) {
+                return Err(FolderRefusal::Configured);
+            }
+        }
+        let path = store::remove_folder_in_app(&mut conn, id)
+            .map_err(|e| FolderRefusal::Failed(store::explain(e, "cannot record the change")))?
+            .ok_or(FolderRefusal::NoSuchFolder)?;
+        let path = PathBuf::from(path);
+        added.retain(|p| *p != path);
+        Ok(path)
     }
 
     /// Runs a scan (blocking; waits for a scan already running to end first).
     pub fn scan(&self, request: &ScanRequest) -> Result<ScanReport> {
         let _guard = self.scan_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.progress.scanning.store(true, Ordering::SeqCst);
-        let result = scanner::scan(&self.db, &self.config, &self.progress, request);
+        let config = ScanConfig {
+            roots: self.roots(),
+            ..self.config.clone()
+        };
+        let result = scanner::scan(&self.db, &config, &self.progress, request);
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Cache::default();
         self.progress.scanning.store(false, Ordering::SeqCst);
         self.scans_done.fetch_add(1, Ordering::SeqCst);
@@ -182,8 +270,39 @@ impl Library {
     }
 
     /// Tracks present in the library (missing ones not counted). Blocking.
+    /// The music folders with their songs, and the latest `limit` scan problems with their total:
+    /// what the admin screens show.
+    pub fn report(
+        &self,
+        limit: i64,
+    ) -> Result<(Vec<browse::FolderReport>, Vec<browse::ScanProblem>, i64)> {
+        let mut conn = self.db.read()?;
+        let folders = browse::folder_reports(&mut conn)?;
+        let (problems, total) = browse::scan_problems(&mut conn, limit)?;
+        Ok((folders, problems, total))
+    }
+
     pub fn track_count(&self) -> Result<i64> {
         let mut conn = self.db.read()?;
         Ok(store::count_tracks(&mut conn)?)
     }
+}
+
+/// Why a music folder cannot be added or removed in the app.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderRefusal {
+    #[error("give the folder's full path, from / (as the server sees it)")]
+    NotAbsolute,
+    #[error("the server cannot use that folder: {0}")]
+    Unusable(String),
+    #[error("that folder is a music folder already")]
+    AlreadyThere,
+    #[error("that folder overlaps {0}: a music folder may neither hold nor be inside another music folder or the server's data folder")]
+    Overlaps(PathBuf),
+    #[error("that folder is named by the configuration (the `music` setting): remove it there")]
+    Configured,
+    #[error("no music folder with that id was added in the app")]
+    NoSuchFolder,
+    #[error(transparent)]
+    Failed(anyhow::Error),
 }

@@ -52,6 +52,52 @@ pub fn folder_id(conn: &mut SqliteConnection, root: &str) -> DbResult<i64> {
         .get_result(conn)
 }
 
+/// The folders an admin added in the app, by path.
+pub fn folders_added_in_app(conn: &mut SqliteConnection) -> DbResult<Vec<String>> {
+    music_folders::table
+        .filter(music_folders::added_in_app.eq(true))
+        .select(music_folders::path)
+        .order(music_folders::id)
+        .load(conn)
+}
+
+pub fn folder_path(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<String>> {
+    music_folders::table
+        .find(id)
+        .select(music_folders::path)
+        .first(conn)
+        .optional()
+}
+
+/// Records `root` as added in the app (and enabled); its id.
+pub fn add_folder_in_app(conn: &mut SqliteConnection, root: &str) -> DbResult<i64> {
+    let id = folder_id(conn, root)?;
+    diesel::update(music_folders::table.find(id))
+        .set(music_folders::added_in_app.eq(true))
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Takes back a folder added in the app: no longer added, disabled (its tracks stay, hidden).
+/// Its path, or `None` if there is no such folder added in the app.
+pub fn remove_folder_in_app(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<String>> {
+    let path: Option<String> = music_folders::table
+        .find(id)
+        .filter(music_folders::added_in_app.eq(true))
+        .select(music_folders::path)
+        .first(conn)
+        .optional()?;
+    if path.is_some() {
+        diesel::update(music_folders::table.find(id))
+            .set((
+                music_folders::added_in_app.eq(false),
+                music_folders::enabled.eq(false),
+            ))
+            .execute(conn)?;
+    }
+    Ok(path)
+}
+
 /// Marks folders that are no longer configured as disabled (their tracks stay, hidden).
 pub fn set_enabled_folders(conn: &mut SqliteConnection, roots: &[String]) -> DbResult<()> {
     diesel::update(music_folders::table.filter(music_folders::path.ne_all(roots)))

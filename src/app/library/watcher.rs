@@ -6,7 +6,7 @@
 //! (NFS, SMB) send no events at all; the periodic scan covers them.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,20 @@ pub struct Watcher {
 }
 
 impl Watcher {
+    /// Watches a music folder added while the server runs.
+    pub fn watch(&mut self, root: &Path) {
+        if let Err(e) = self.debouncer.watch(root, RecursiveMode::Recursive) {
+            tracing::warn!(folder = %root.display(), "cannot watch folder ({e}); the periodic scan will cover it");
+            self.unwatched.push(root.to_path_buf());
+        }
+    }
+
+    /// Stops watching a music folder that was taken away.
+    pub fn unwatch(&mut self, root: &Path) {
+        self.unwatched.retain(|r| r != root);
+        let _ = self.debouncer.unwatch(root);
+    }
+
     /// Tries again to watch folders that could not be watched before (a share mounted late).
     pub fn retry(&mut self) {
         let debouncer = &mut self.debouncer;
@@ -54,9 +68,9 @@ pub fn start(library: Arc<Library>, debounce: Duration) -> Result<Watcher> {
     .context("cannot start watching the music folders")?;
     let mut unwatched = Vec::new();
     for root in library.roots() {
-        if let Err(e) = debouncer.watch(root, RecursiveMode::Recursive) {
+        if let Err(e) = debouncer.watch(&root, RecursiveMode::Recursive) {
             tracing::warn!(folder = %root.display(), "cannot watch folder ({e}); the periodic scan will cover it");
-            unwatched.push(root.clone());
+            unwatched.push(root);
         }
     }
     std::thread::Builder::new()

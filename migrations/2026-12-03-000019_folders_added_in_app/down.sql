@@ -1,0 +1,1 @@
+ALTER TABLE music_folders DROP COLUMN added_in_app;
