@@ -39,6 +39,12 @@ fn main() {
         "/app/app/main.js",
         "/app/app/api.js",
         "/app/app/queue.js",
+        "/app/app/ui.js",
+        "/app/app/songs.js",
+        "/app/app/library.js",
+        "/app/app/playlists.js",
+        "/app/app/player.js",
+        "/app/app/admin.js",
         "/app/vendor/preact.module.js",
         "/app/vendor/hooks.module.js",
         "/app/vendor/htm.module.js",
@@ -93,6 +99,60 @@ fn main() {
         median(albums.clone()),
         slowest(&albums)
     );
+    let _ = server.kill();
+    let _ = server.wait();
+    scrolling();
+}
+
+/// A library of 10,000 albums (one generated song each), its A-to-Z grid scrolled from top to
+/// bottom at 4,000 px/s (issue 9's figure: no dropped frames).
+fn scrolling() {
+    const ALBUMS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let music = dir.path().join("music");
+    let data = dir.path().join("data");
+    let mut opts = houseband::testkit::GenOptions::new(ALBUMS);
+    opts.tracks_per_album = 1;
+    opts.albums_per_artist = 5;
+    houseband::testkit::generate(&music, &opts).expect("the library is generated");
+    let (mut server, port) =
+        houseband::testkit::bench_server(BIN, &music, &data, &[]).expect("the server starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let start = Instant::now();
+    loop {
+        let health: Option<serde_json::Value> = ureq::get(&format!("{base}/api/health"))
+            .call()
+            .ok()
+            .and_then(|r| serde_json::from_reader(r.into_reader()).ok());
+        if health
+            .is_some_and(|h| h["scanning"] == false && h["tracks"].as_u64() == Some(ALBUMS as u64))
+        {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(600), "the scan ends");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for covers in ["on", "off"] {
+        let out = Command::new("node")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web/scroll.mjs"))
+            .arg(format!("{base}/"))
+            .args(["bench", "bench-pw", "4000", covers])
+            .output()
+            .expect("node runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        println!(
+            "scrolling {} albums A to Z, covers {covers} ({} px in {} s): {} frames, median {} ms, p99 {} ms, worst {} ms, dropped {} (over 1.5x the median); {} long tasks (longest {} ms); at most {} album cards in the page   goal: no dropped frames: {}",
+            v["albums"], v["scrolled_px"], v["seconds"], v["frames"], v["median_frame_ms"],
+            v["p99_frame_ms"], v["worst_frame_ms"], v["dropped"], v["long_tasks"],
+            v["longest_task_ms"], v["most_cards_in_page"],
+            if v["dropped"] == 0 { "met" } else { "NOT met" }
+        );
+    }
     let _ = server.kill();
     let _ = server.wait();
 }

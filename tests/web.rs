@@ -28,6 +28,11 @@ fn screenshots() -> PathBuf {
 /// Runs one scenario of `tests/web/ui.mjs` against the server; panics with its output if a
 /// check failed.
 fn in_the_browser(scenario: &str, server: &Server) {
+    in_the_browser_with(scenario, server, &[]);
+}
+
+/// As [`in_the_browser`], with more for the scenario in its environment.
+fn in_the_browser_with(scenario: &str, server: &Server, env: &[(&str, &str)]) {
     let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web");
     assert!(
         driver.join("node_modules/playwright-core").exists(),
@@ -39,6 +44,7 @@ fn in_the_browser(scenario: &str, server: &Server) {
         .arg(format!("http://127.0.0.1:{}/", server.port))
         .arg(screenshots())
         .env("CHROMIUM", chromium())
+        .envs(env.iter().copied())
         .output()
         .expect("node runs");
     let said = format!(
@@ -138,8 +144,65 @@ fn two_browsers_share_the_household_queue_live() {
         .output()
         .unwrap();
     assert!(made.status.success());
+    // Long enough to hand off mid-song (the fixtures' songs last a second).
+    houseband::testkit::lan::long_tone(&sb.music().join("Long Tone.wav"), 20);
     let server = start(&sb);
     in_the_browser("queue", &server);
+    for shot in ["queue-desktop", "speaker-picker-desktop"] {
+        assert!(screenshots().join(format!("{shot}.png")).exists(), "{shot}");
+    }
+}
+
+#[test]
+fn artists_genres_years_stars_playlists_and_shares_in_the_browser() {
+    let sb = Sandbox::with_library();
+    add_ann(&sb);
+    let server = start(&sb);
+    in_the_browser("library", &server);
+    // What the browser did is in the database: the stars stayed, the playlist is gone.
+    assert_eq!(sb.count("FROM playlists"), 0);
+    assert!(sb.count("FROM annotations WHERE starred_at IS NOT NULL") >= 2);
+}
+
+#[test]
+fn the_admin_makes_a_user_who_sees_only_their_folders() {
+    // Two music folders: the classical one moved out of the main one.
+    let (sb, classical) = Sandbox::with_classical_apart();
+    // A broken file, for the list of files the scan could not read.
+    std::fs::copy(
+        common::fixtures().join("broken/truncated.flac"),
+        sb.music().join("truncated.flac"),
+    )
+    .unwrap();
+    let made = sb
+        .cmd(&[
+            "user",
+            "add",
+            "admin",
+            "--password",
+            "pw-for-admin",
+            "--admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let server = start(&sb);
+    // The admin adds the classical folder in the app.
+    in_the_browser_with(
+        "admin",
+        &server,
+        &[("CLASSICAL", classical.to_str().unwrap())],
+    );
+    // cy is in the database with the one folder.
+    let rows = houseband::testkit::rows(&sb.db(), "name", "FROM users WHERE name = 'cy'").unwrap();
+    assert_eq!(rows.len(), 1);
+    for shot in [
+        "admin-library-desktop",
+        "admin-users-desktop",
+        "settings-phone",
+    ] {
+        assert!(screenshots().join(format!("{shot}.png")).exists(), "{shot}");
+    }
 }
 
 #[test]

@@ -10,7 +10,7 @@ export class ApiError extends Error {
 }
 
 /** A native API call; the body, parsed. Throws an ApiError with the server's message. */
-export async function api(path, { method = 'GET', body } = {}) {
+export async function api(path, { method = 'GET', body, form } = {}) {
   let response;
   try {
     response = await fetch(path, {
@@ -22,7 +22,7 @@ export async function api(path, { method = 'GET', body } = {}) {
         'X-Requested-With': 'houseband-web',
         ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
       },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: form || (body === undefined ? undefined : JSON.stringify(body)),
     });
   } catch {
     throw new ApiError(0, 'The server cannot be reached. Is it running, and is this device on the same network?');
@@ -39,10 +39,17 @@ export async function api(path, { method = 'GET', body } = {}) {
   return data;
 }
 
-/** A Subsonic call; the `subsonic-response` object. */
+/**
+ * A Subsonic call; the `subsonic-response` object. Sent as a form POST (OpenSubsonic's
+ * formPost), so long lists (a playlist's thousand songs) fit; a list value repeats its name.
+ */
 export async function rest(method, params = {}) {
-  const query = new URLSearchParams({ v: '1.16.1', c: 'houseband-web', f: 'json', ...params });
-  const data = await api(`/rest/${method}?${query}`);
+  const form = new URLSearchParams({ v: '1.16.1', c: 'houseband-web', f: 'json' });
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined || value === null) continue;
+    for (const one of Array.isArray(value) ? value : [value]) form.append(name, String(one));
+  }
+  const data = await api(`/rest/${method}`, { method: 'POST', form });
   const answer = data['subsonic-response'];
   if (answer.status !== 'ok') {
     throw new ApiError(answer.error ? answer.error.code : 0, answer.error ? answer.error.message : 'The server refused.');

@@ -1,19 +1,18 @@
-// Houseband's web app: log in (or create the first admin), browse the newest albums, open an
-// album, play its songs in this browser, and search as you type. Preact with htm templates:
-// every value is put into the page as text, never as HTML, so tags from music files (titles like
-// `<img onerror=...>`) show as the text they are.
+// Houseband's web app: the first run (make the admin), logging in, and the home screen: the
+// library, the household queue, the players, and the settings, one address per screen
+// (`#/album/al-4`). Preact with htm templates: every value is put into the page as text, never as
+// HTML, so tags from music files (titles like `<img onerror=...>`) show as the text they are.
 
-import { h, render } from 'preact';
+import { render } from 'preact';
 import { useState, useEffect, useRef } from 'preact/hooks';
-import htm from 'htm';
-import { api, rest, coverUrl, streamUrl } from './api.js';
+import { api } from './api.js';
+import { html, Message, useRoute, href } from './ui.js';
 import { useQueue, QueuePanel } from './queue.js';
-
-const html = htm.bind(h);
-
-function Message({ error }) {
-  return error ? html`<p class="error" role="alert">${error}</p>` : null;
-}
+import { Actions, AddToPlaylist, Share } from './songs.js';
+import { Albums, Album, Artists, Artist, Genres, Genre, Years, Year, Mixes, Search } from './library.js';
+import { Playlists, Playlist } from './playlists.js';
+import { Player, HouseholdPlayer } from './player.js';
+import { Settings } from './admin.js';
 
 /** A form's submit handler that sends its user name and password to `path`. */
 function credentialsTo(path, onDone, setError, explain = (e) => e.message) {
@@ -62,197 +61,66 @@ function Login({ onDone }) {
     </main>`;
 }
 
-/** A cover, or a plain square where there is none. */
-function Cover({ id, size }) {
-  const [missing, setMissing] = useState(false);
-  return html`
-    <div class="cover">
-      ${!missing && html`<img src=${coverUrl(id, size)} alt="" loading="lazy" onError=${() => setMissing(true)} />`}
-    </div>`;
-}
-
-function AlbumCard({ album, open }) {
-  return html`
-    <li class="album">
-      <button class="plain" onClick=${() => open(album.id)} aria-label=${`${album.name} by ${album.artist || 'unknown artist'}`}>
-        <${Cover} id=${album.coverArt || album.id} size=${300} />
-        <span class="title">${album.name}</span>
-        <span class="subtitle">${album.artist}</span>
-      </button>
-    </li>`;
-}
-
-const LISTS = [
-  ['newest', 'Newest albums'],
-  ['random', 'Random albums'],
-  ['frequent', 'Most played albums'],
-  ['starred', 'Starred albums'],
+const SECTIONS = [
+  ['', 'Home'],
+  ['albums', 'Albums'],
+  ['artists', 'Artists'],
+  ['genres', 'Genres'],
+  ['years', 'Years'],
+  ['playlists', 'Playlists'],
+  ['settings', 'Settings'],
 ];
 
-function Albums({ open }) {
-  const [type, setType] = useState('newest');
-  const [albums, setAlbums] = useState(null);
-  const [error, setError] = useState('');
+/** The screen for the address. */
+function Screen({ route, me }) {
+  const [what, id] = route;
+  switch (what) {
+    case undefined:
+      return html`<${Mixes} /><${Albums} type="newest" />`;
+    case 'albums':
+      return html`<${Albums} type=${id} />`;
+    case 'album':
+      return html`<${Album} id=${id} />`;
+    case 'artists':
+      return html`<${Artists} />`;
+    case 'artist':
+      return html`<${Artist} id=${id} />`;
+    case 'genres':
+      return html`<${Genres} />`;
+    case 'genre':
+      return html`<${Genre} name=${id} />`;
+    case 'years':
+      return html`<${Years} />`;
+    case 'year':
+      return html`<${Year} value=${id} />`;
+    case 'playlists':
+      return html`<${Playlists} me=${me} />`;
+    case 'playlist':
+      return html`<${Playlist} id=${id} />`;
+    case 'settings':
+      return html`<${Settings} tab=${id} me=${me} />`;
+    default:
+      return html`<p>No such page. <a href="#/">Home</a></p>`;
+  }
+}
+
+/** Light, dark, or as the device prefers; kept on this device (it is no secret). */
+function useTheme() {
+  const [theme, setTheme] = useState(() => localStorage.getItem('houseband-theme') || 'auto');
   useEffect(() => {
-    setAlbums(null);
-    rest('getAlbumList2', { type, size: 60 })
-      .then((r) => setAlbums(r.albumList2.album || []))
-      .catch((e) => setError(e.message));
-  }, [type]);
-  const title = LISTS.find(([t]) => t === type)[1];
-  return html`
-    <section aria-labelledby="albums">
-      <div class="tabs" role="tablist" aria-label="Album lists">
-        ${LISTS.map(([t, label]) => html`
-          <button role="tab" key=${t} class=${t === type ? 'tab active' : 'tab'} aria-selected=${t === type}
-            onClick=${() => setType(t)}>${label.replace(' albums', '').replace('albums', '')}</button>`)}
-      </div>
-      <h2 id="albums">${title}</h2>
-      ${error && html`<${Message} error=${error} />`}
-      ${!error && !albums && html`<p>Loading…</p>`}
-      ${albums && albums.length === 0 && html`<p>${type === 'newest' ? 'The library is empty: add music folders, then scan.' : 'None yet.'}</p>`}
-      ${albums && html`<ul class="grid">${albums.map((a) => html`<${AlbumCard} key=${a.id} album=${a} open=${open} />`)}</ul>`}
-    </section>`;
+    if (theme === 'auto') delete document.documentElement.dataset.theme;
+    else document.documentElement.dataset.theme = theme;
+    localStorage.setItem('houseband-theme', theme);
+  }, [theme]);
+  return [theme, () => setTheme({ auto: 'dark', dark: 'light', light: 'auto' }[theme])];
 }
 
-/** Today's mixes for the user (`/api/mixes`), each played through the household queue. */
-function Mixes({ queue }) {
-  const [mixes, setMixes] = useState([]);
-  useEffect(() => {
-    api('/api/mixes').then((r) => setMixes(r.mixes)).catch(() => setMixes([]));
-  }, []);
-  if (mixes.length === 0) return null;
-  return html`
-    <section aria-labelledby="mixes">
-      <h2 id="mixes">Mixes for you</h2>
-      <ul class="mixes">
-        ${mixes.map((m) => html`
-          <li key=${m.id} class="mix">
-            <span class="title">${m.name}</span>
-            <span class="subtitle">${m.about}</span>
-            <button onClick=${() => queue.send({ op: 'add', songs: m.songs.map((s) => s.id), position: 'next' })}
-              aria-label=${`Queue ${m.name}`}>Queue it</button>
-          </li>`)}
-      </ul>
-    </section>`;
-}
-
-function duration(seconds) {
-  const s = Math.max(0, Math.round(seconds || 0));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
-}
-
-/** Radio from a song, album or artist: its first 20 songs go to the household queue. */
-async function radio(queue, seed) {
-  const found = await api(`/api/radio?${new URLSearchParams({ seed, count: 20 })}`);
-  if (found.songs.length > 0) queue.send({ op: 'add', songs: found.songs.map((s) => s.id) });
-}
-
-function Album({ id, play, back, queue }) {
-  const [album, setAlbum] = useState(null);
-  const [error, setError] = useState('');
-  useEffect(() => {
-    rest('getAlbum', { id })
-      .then((r) => setAlbum(r.album))
-      .catch((e) => setError(e.message));
-  }, [id]);
-  if (error) return html`<${Message} error=${error} />`;
-  if (!album) return html`<p>Loading…</p>`;
-  const songs = album.song || [];
-  return html`
-    <section class="album-page">
-      <button class="link" onClick=${back}>← All albums</button>
-      <header class="album-head">
-        <${Cover} id=${album.coverArt || album.id} size=${300} />
-        <div>
-          <h2>${album.name}</h2>
-          <p>${album.artist}${album.year ? ` · ${album.year}` : ''}</p>
-          <button onClick=${() => play(songs, 0)} disabled=${songs.length === 0}>Play</button>
-          <button onClick=${() => queue.send({ op: 'add', album: album.id })} disabled=${songs.length === 0}>Add to the queue</button>
-          <button onClick=${() => radio(queue, album.id)} disabled=${songs.length === 0}>Radio</button>
-        </div>
-      </header>
-      <ol class="songs">
-        ${songs.map((s, i) => html`
-          <li key=${s.id}>
-            <button class="plain row" onClick=${() => play(songs, i)}>
-              <span class="title">${s.title}</span>
-              <span class="subtitle">${s.artist}</span>
-              <span class="time">${duration(s.duration)}</span>
-            </button>
-          </li>`)}
-      </ol>
-    </section>`;
-}
-
-function Search({ open, play }) {
-  const [query, setQuery] = useState('');
-  const [found, setFound] = useState(null);
-  useEffect(() => {
-    if (query.trim() === '') {
-      setFound(null);
-      return undefined;
-    }
-    // As you type, but not on every key: a quarter of a second after the last one.
-    const timer = setTimeout(() => {
-      rest('search3', { query, artistCount: 5, albumCount: 8, songCount: 10 })
-        .then((r) => setFound(r.searchResult3))
-        .catch(() => setFound({}));
-    }, 250);
-    return () => clearTimeout(timer);
-  }, [query]);
-  const albums = (found && found.album) || [];
-  const songs = (found && found.song) || [];
-  return html`
-    <div class="search">
-      <label class="visually-hidden" for="search">Search</label>
-      <input id="search" type="search" placeholder="Search artists, albums, songs" value=${query}
-        onInput=${(e) => setQuery(e.target.value)} />
-      ${found && html`
-        <div class="results" role="region" aria-label="Search results">
-          ${albums.length + songs.length === 0 && html`<p>Nothing found.</p>`}
-          ${albums.length > 0 && html`<h3>Albums</h3>
-            <ul>${albums.map((a) => html`<li key=${a.id}><button class="plain" onClick=${() => { setQuery(''); open(a.id); }}>${a.name} — ${a.artist}</button></li>`)}</ul>`}
-          ${songs.length > 0 && html`<h3>Songs</h3>
-            <ul>${songs.map((s, i) => html`<li key=${s.id}><button class="plain" onClick=${() => play(songs, i)}>${s.title} — ${s.artist}</button></li>`)}</ul>`}
-        </div>`}
-    </div>`;
-}
-
-/** The player: an audio element playing a list of songs one after the other. */
-function Player({ list, index, setIndex }) {
-  const audio = useRef(null);
-  const song = list[index];
-  useEffect(() => {
-    if (song && audio.current) {
-      audio.current.src = streamUrl(song.id);
-      audio.current.play().catch(() => {});
-    }
-    // The lock screen and headset keys (Media Session API, where the browser has it).
-    if (song && 'mediaSession' in navigator) {
-      navigator.mediaSession.metadata = new MediaMetadata({
-        title: song.title,
-        artist: song.artist || '',
-        album: song.album || '',
-        artwork: [{ src: coverUrl(song.coverArt || song.albumId, 512), sizes: '512x512' }],
-      });
-      navigator.mediaSession.setActionHandler('nexttrack', index + 1 < list.length ? () => setIndex(index + 1) : null);
-      navigator.mediaSession.setActionHandler('previoustrack', index > 0 ? () => setIndex(index - 1) : null);
-    }
-  }, [song && song.id, index]);
-  if (!song) return null;
-  return html`
-    <footer class="player" aria-label="Player">
-      <div class="now">
-        <span class="title">${song.title}</span>
-        <span class="subtitle">${song.artist}</span>
-      </div>
-      <audio ref=${audio} controls onEnded=${() => index + 1 < list.length && setIndex(index + 1)}></audio>
-    </footer>`;
-}
-
-/** Keys: "/" searches; space plays or pauses the household queue (outside text fields). */
-function useShortcuts(queue) {
+/**
+ * Keys, outside text fields: "/" searches; space plays or pauses; left and right arrows go back
+ * and forward 10 seconds, with Shift the previous and next song; up and down set the volume.
+ * They act on what plays here if it plays (or nothing else does), else on the household queue.
+ */
+function useShortcuts(queue, privateDeck, privateSkip) {
   useEffect(() => {
     function onKey(event) {
       const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(event.target.tagName) || event.target.isContentEditable;
@@ -260,9 +128,34 @@ function useShortcuts(queue) {
       if (event.key === '/') {
         event.preventDefault();
         document.getElementById('search').focus();
-      } else if (event.key === ' ' && event.target.tagName !== 'BUTTON' && queue.state && queue.state.current) {
-        event.preventDefault();
-        queue.send({ op: queue.state.playing ? 'pause' : 'resume' });
+        return;
+      }
+      const keys = [' ', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'];
+      if (!keys.includes(event.key) || (event.key === ' ' && event.target.tagName === 'BUTTON')) return;
+      const audio = privateDeck.current && privateDeck.current.key ? privateDeck.current.audio : null;
+      const state = queue.state;
+      const household = state && state.current && (state.playing || !audio || audio.paused);
+      if (!audio && !household) return;
+      event.preventDefault();
+      const shift = event.shiftKey;
+      if (household) {
+        const ops = {
+          ' ': { op: state.playing ? 'pause' : 'resume' },
+          ArrowLeft: shift ? { op: 'previous' } : { op: 'seek', position_ms: Math.max(0, state.position_ms - 10000) },
+          ArrowRight: shift ? { op: 'next' } : { op: 'seek', position_ms: state.position_ms + 10000 },
+          ArrowUp: { op: 'set_volume', volume: Math.min(100, state.volume + 5) },
+          ArrowDown: { op: 'set_volume', volume: Math.max(0, state.volume - 5) },
+        };
+        queue.send(ops[event.key]);
+      } else if (event.key === ' ') {
+        if (audio.paused) audio.play().catch(() => {});
+        else audio.pause();
+      } else if (event.key === 'ArrowLeft' || event.key === 'ArrowRight') {
+        const forward = event.key === 'ArrowRight';
+        if (shift) privateSkip(forward ? 1 : -1);
+        else audio.currentTime = Math.max(0, audio.currentTime + (forward ? 10 : -10));
+      } else {
+        audio.volume = Math.min(1, Math.max(0, audio.volume + (event.key === 'ArrowUp' ? 0.05 : -0.05)));
       }
     }
     window.addEventListener('keydown', onKey);
@@ -271,34 +164,60 @@ function useShortcuts(queue) {
 }
 
 function Home({ me, onLogout }) {
-  const [album, setAlbum] = useState(null);
-  const queue = useQueue();
-  useShortcuts(queue);
+  const route = useRoute();
+  const queue = useQueue(me.user);
   const [playing, setPlaying] = useState({ list: [], index: 0 });
-  const play = (list, index) => setPlaying({ list, index });
+  const [dialog, setDialog] = useState(null);
+  const [notice, setNotice] = useState('');
+  const [theme, nextTheme] = useTheme();
+  const privateDeck = useRef(null);
+  const skip = (by) => setPlaying((p) => ({ ...p, index: Math.min(p.list.length - 1, Math.max(0, p.index + by)) }));
+  useShortcuts(queue, privateDeck, skip);
+  useEffect(() => {
+    if (!notice) return undefined;
+    const timer = setTimeout(() => setNotice(''), 4000);
+    return () => clearTimeout(timer);
+  }, [notice]);
+  const actions = {
+    play: (list, index) => setPlaying({ list, index }),
+    queue,
+    dialog: (name, props) => setDialog({ name, props }),
+    notify: setNotice,
+  };
   async function logout() {
     await api('/api/logout', { method: 'POST' }).catch(() => {});
     onLogout();
   }
+  const section = { album: 'albums', artist: 'artists', genre: 'genres', year: 'years', playlist: 'playlists' }[route[0]] || route[0] || '';
+  const close = () => setDialog(null);
   return html`
-    <div class="shell">
-      <header class="top">
-        <h1 class="brand">Houseband</h1>
-        <${Search} open=${setAlbum} play=${play} />
-        <span class="who">${me.user}</span>
-        <button class="link" onClick=${logout}>Log out</button>
-      </header>
-      <div class="body">
-        <main>
-          ${album
-            ? html`<${Album} id=${album} play=${play} queue=${queue} back=${() => setAlbum(null)} />`
-            : html`<${Mixes} queue=${queue} /><${Albums} open=${setAlbum} />`}
-        </main>
-        <${QueuePanel} queue=${queue} />
+    <${Actions.Provider} value=${actions}>
+      <div class="shell">
+        ${!queue.connected && queue.problem && html`<p class="banner" role="alert">The server cannot be reached right now: trying again by itself…</p>`}
+        <header class="top">
+          <h1 class="brand"><a href="#/">Houseband</a></h1>
+          <${Search} />
+          <span class="who">${me.user}</span>
+          <button class="link" onClick=${nextTheme} title="Device, dark or light">${{ auto: 'Theme: device', dark: 'Theme: dark', light: 'Theme: light' }[theme]}</button>
+          <button class="link" onClick=${logout}>Log out</button>
+          <nav class="sections" aria-label="Library">
+            ${SECTIONS.map(([s, label]) => html`<a key=${s} href=${s ? href(s) : '#/'} aria-current=${section === s ? 'page' : undefined}>${label}</a>`)}
+          </nav>
+        </header>
+        <div class="body">
+          <main>
+            <${Screen} route=${route} me=${me} />
+          </main>
+          <${QueuePanel} queue=${queue} />
+        </div>
+        <${HouseholdPlayer} queue=${queue} />
+        <${Player} list=${playing.list} index=${playing.index} deckRef=${privateDeck}
+          setIndex=${(index) => setPlaying({ ...playing, index })} />
+        ${notice && html`<p class="toast" role="status">${notice}</p>`}
+        ${dialog && dialog.name === 'playlist' && html`<${AddToPlaylist} ...${dialog.props} close=${close} />`}
+        ${dialog && dialog.name === 'share' && html`<${Share} ...${dialog.props} close=${close} />`}
       </div>
-      <${Player} list=${playing.list} index=${playing.index}
-        setIndex=${(index) => setPlaying({ ...playing, index })} />
-    </div>`;
+    </${Actions.Provider}>`;
 }
 
 function App() {

@@ -1,17 +1,29 @@
 // The household queue, live: one WebSocket (`/api/queue/ws`) brings the whole state on connect and
 // after every change, whoever made it; ops go back on the same socket. It reconnects by itself.
+// The same socket registers this browser as one of the queue's outputs (player.js plays it).
 
-import { h } from 'preact';
 import { useState, useEffect, useRef } from 'preact/hooks';
-import htm from 'htm';
 import { api } from './api.js';
+import { html, Icon, duration, dropTarget } from './ui.js';
 
-const html = htm.bind(h);
+/** This browser's name in everyone's speaker list. */
+function deviceName(user) {
+  const ua = navigator.userAgent;
+  const device = /iPhone|iPad/.test(ua) ? 'iPhone or iPad' : /Android/.test(ua) ? 'Android'
+    : /Mac OS X/.test(ua) ? 'Mac' : /Windows/.test(ua) ? 'Windows' : /Linux/.test(ua) ? 'Linux' : 'browser';
+  return `${user}'s browser (${device})`;
+}
 
-/** The queue's state and a way to send ops, kept live over the socket. */
-export function useQueue() {
+/**
+ * The queue's state, a way to send ops, and this browser's part as an output: its id once
+ * registered, the last order the server gave it, and a way to report.
+ */
+export function useQueue(user) {
   const [state, setState] = useState(null);
   const [problem, setProblem] = useState('');
+  const [connected, setConnected] = useState(false);
+  const [output, setOutput] = useState(null);
+  const [order, setOrder] = useState(null);
   const socket = useRef(null);
   useEffect(() => {
     let closed = false;
@@ -23,14 +35,22 @@ export function useQueue() {
       ws.onopen = () => {
         retry = 500;
         setProblem('');
+        setConnected(true);
+        ws.send(JSON.stringify({ type: 'register_player', name: deviceName(user) }));
       };
       ws.onmessage = (event) => {
         const message = JSON.parse(event.data);
         if (message.state) setState(message.state);
         if (message.type === 'error') setProblem(message.message);
+        if (message.type === 'registered') setOutput(message.output);
+        if (message.type === 'order') setOrder(message);
       };
       ws.onclose = () => {
+        setConnected(false);
+        setOutput(null);
         if (closed) return;
+        // The old output is gone with the socket: stop playing as it.
+        setOrder({ type: 'order', action: 'stop' });
         setProblem('Lost the connection to the server: trying again…');
         setTimeout(connect, retry);
         retry = Math.min(retry * 2, 10000);
@@ -42,27 +62,18 @@ export function useQueue() {
       if (socket.current) socket.current.close();
     };
   }, []);
-  function send(op) {
+  function raw(message) {
     const ws = socket.current;
     if (ws && ws.readyState === WebSocket.OPEN) {
-      ws.send(JSON.stringify(op));
-    } else {
-      setProblem('Not connected to the server yet.');
+      ws.send(JSON.stringify(message));
+      return true;
     }
+    return false;
   }
-  return { state, problem, send };
-}
-
-/** Icons drawn here, not taken from fonts (a device may lack the symbol). */
-const PATHS = {
-  previous: 'M6 5h2v14H6zM20 5v14L9 12z',
-  next: 'M16 5h2v14h-2zM4 5l11 7-11 7z',
-  play: 'M7 4l13 8-13 8z',
-  pause: 'M6 4h4v16H6zM14 4h4v16h-4z',
-};
-
-function Icon({ name }) {
-  return html`<svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false"><path d=${PATHS[name]} fill="currentColor" /></svg>`;
+  function send(op) {
+    if (!raw(op)) setProblem('Not connected to the server yet.');
+  }
+  return { state, problem, connected, output, order, send, report: raw };
 }
 
 /** The household's autoplay switch (`/api/autoplay`): radio when the queue runs out. */
@@ -85,25 +96,61 @@ function Autoplay() {
     <label class="switch"><input type="checkbox" checked=${on} onChange=${flip} /> Autoplay: radio when the queue runs out</label>`;
 }
 
-function Outputs({ state, send }) {
+const KINDS = { local: 'server', browser: 'browser', upnp: 'UPnP/DLNA', googlecast: 'Google Cast', airplay: 'AirPlay' };
+
+/** The speaker picker: every output, its kind, and whether it can play now. */
+function Outputs({ state, send, mine }) {
   const [outputs, setOutputs] = useState([]);
+  const refresh = () => api('/api/outputs').then(setOutputs).catch(() => {});
   useEffect(() => {
-    api('/api/outputs').then(setOutputs).catch(() => setOutputs([]));
-  }, [state && state.output]);
+    refresh();
+    // Speakers come and go; look again now and then.
+    const timer = setInterval(refresh, 15000);
+    return () => clearInterval(timer);
+  }, [state && state.output, mine]);
+  const name = (o) => `${o.id === mine ? 'This browser' : `${o.name} · ${KINDS[o.kind] || o.kind}`}${o.available ? '' : ` (unavailable${o.problem ? `: ${o.problem}` : ''})`}`;
   return html`
     <label class="output">Play on
-      <select value=${state.output || ''} onChange=${(e) => send({ op: 'set_output', output: e.target.value || null })}>
+      <select value=${state.output || ''} onFocus=${refresh}
+        onChange=${(e) => send({ op: 'set_output', output: e.target.value || null })}>
         <option value="">Nowhere (paused)</option>
-        ${outputs.map((o) => html`<option key=${o.id} value=${o.id} disabled=${!o.available}>${o.name}${o.available ? '' : ' (unavailable)'}</option>`)}
+        ${outputs.map((o) => html`<option key=${o.id} value=${o.id} disabled=${!o.available}>${name(o)}</option>`)}
       </select>
     </label>`;
+}
+
+/** The current song's place, as the queue knows it (moving on between reports while it plays). */
+function Position({ state, send }) {
+  const [, tick] = useState(0);
+  const since = useRef({ at: Date.now(), version: null, position: 0 });
+  if (since.current.position !== state.position_ms || since.current.version !== state.version) {
+    since.current = { at: Date.now(), version: state.version, position: state.position_ms };
+  }
+  useEffect(() => {
+    if (!state.playing) return undefined;
+    const timer = setInterval(() => tick((n) => n + 1), 1000);
+    return () => clearInterval(timer);
+  }, [state.playing]);
+  const entry = (state.entries || []).find((e) => e.id === state.current);
+  if (!entry) return null;
+  const length = entry.song.duration || 0;
+  const ms = Math.min(length * 1000, state.position_ms + (state.playing ? Date.now() - since.current.at : 0));
+  return html`
+    <div class="position">
+      <span class="time">${duration(ms / 1000)}</span>
+      <input type="range" min="0" max=${Math.max(1, length)} value=${Math.round(ms / 1000)} aria-label="Queue position"
+        onChange=${(e) => send({ op: 'seek', position_ms: Number(e.target.value) * 1000 })} />
+      <span class="time">${duration(length)}</span>
+    </div>`;
 }
 
 /** The queue panel: what plays, what comes, and the controls, for every device at once. */
 export function QueuePanel({ queue }) {
   const { state, problem, send } = queue;
+  const [dragged, setDragged] = useState(null);
   if (!state) return html`<aside class="queue" aria-label="Household queue"><p>Connecting to the queue…</p></aside>`;
   const entries = state.entries || [];
+  const move = (entry, to) => send({ op: 'move', entry, to, version: state.version });
   return html`
     <aside class="queue" aria-label="Household queue">
       <header>
@@ -116,19 +163,41 @@ export function QueuePanel({ queue }) {
           ? html`<button onClick=${() => send({ op: 'pause' })} aria-label="Pause"><${Icon} name="pause" /></button>`
           : html`<button onClick=${() => send({ op: 'resume' })} aria-label="Resume" disabled=${!state.current}><${Icon} name="play" /></button>`}
         <button onClick=${() => send({ op: 'next' })} aria-label="Next"><${Icon} name="next" /></button>
+        <button class=${state.shuffle ? 'toggle on' : 'toggle'} aria-pressed=${state.shuffle}
+          onClick=${() => send({ op: 'set_shuffle', shuffle: !state.shuffle })}>Shuffle</button>
+        <button class=${state.repeat !== 'off' ? 'toggle on' : 'toggle'} aria-label=${`Repeat: ${state.repeat}`}
+          onClick=${() => send({ op: 'set_repeat', repeat: { off: 'all', all: 'one', one: 'off' }[state.repeat] || 'off' })}>
+          ${state.repeat === 'one' ? 'Repeat one' : 'Repeat'}</button>
         <button class="link" onClick=${() => send({ op: 'clear' })} disabled=${entries.length === 0}>Clear</button>
       </div>
-      <${Outputs} state=${state} send=${send} />
-      <${Autoplay} />
+      <${Position} state=${state} send=${send} />
+      <${Outputs} state=${state} send=${send} mine=${queue.output} />
       <label class="volume">Volume
         <input type="range" min="0" max="100" value=${state.volume}
           onChange=${(e) => send({ op: 'set_volume', volume: Number(e.target.value) })} />
       </label>
+      <${Autoplay} />
       ${problem && html`<p class="error" role="status">${problem}</p>`}
-      <ol class="entries">
-        ${entries.map((e) => html`
-          <li key=${e.id} class=${e.id === state.current ? 'current' : ''} aria-current=${e.id === state.current ? 'true' : undefined}>
-            <button class="plain row" onClick=${() => send({ op: 'play', entry: e.id })}>
+      ${entries.length === 0 && html`<p class="subtitle">Nothing queued. Add an album, a song (its ⋯ menu) or a mix.</p>`}
+      <ol class="entries" ...${dropTarget('.entries', dragged, (to) => {
+        move(dragged, to);
+        setDragged(null);
+      })}>
+        ${entries.map((e, i) => html`
+          <li key=${e.id} class=${e.id === state.current ? 'current' : ''} aria-current=${e.id === state.current ? 'true' : undefined}
+            draggable="true" onDragStart=${(ev) => {
+              setDragged(e.id);
+              ev.dataTransfer.effectAllowed = 'move';
+              ev.dataTransfer.setData('text/plain', e.id);
+            }} onDragEnd=${() => setDragged(null)}>
+            <button class="plain row" onClick=${() => send({ op: 'play', entry: e.id })}
+              onKeyDown=${(ev) => {
+                if (!ev.altKey || (ev.key !== 'ArrowUp' && ev.key !== 'ArrowDown')) return;
+                ev.preventDefault();
+                const to = ev.key === 'ArrowUp' ? i - 1 : i + 1;
+                if (to >= 0 && to < entries.length) move(e.id, to);
+              }}
+              aria-label=${`${e.song.title} by ${e.song.artist || 'unknown artist'} (Alt+arrows move it)`}>
               <span class="title">${e.song.title}</span>
               <span class="subtitle">${e.song.artist}</span>
             </button>
