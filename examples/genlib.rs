@@ -1,5 +1,5 @@
 //! Makes a synthetic music library for benchmarks and experiments:
-//! `cargo run --release --example genlib -- DIR --tracks N [--base FIXTURES_LIBRARY]`.
+//! `cargo run --release --example genlib -- DIR --tracks N [--per-album N] [--base FIXTURES_LIBRARY]`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -13,9 +13,10 @@ fn main() -> anyhow::Result<()> {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--tracks" => opts.tracks = args.next().unwrap_or_default().parse()?,
+            "--per-album" => opts.tracks_per_album = args.next().unwrap_or_default().parse()?,
             "--base" => opts.base = PathBuf::from(args.next().unwrap_or_default()),
             "-h" | "--help" => {
-                println!("usage: genlib DIR --tracks N [--base DIR]");
+                println!("usage: genlib DIR --tracks N [--per-album N] [--base DIR]");
                 return Ok(());
             }
             other if out.is_none() => out = Some(PathBuf::from(other)),

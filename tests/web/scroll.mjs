@@ -1,14 +1,15 @@
-// For `cargo bench --bench web`: scrolls the A-to-Z album grid of a big library from top to
-// bottom in Debian's Chromium at a steady speed, and prints (as JSON) how the frames went: every
-// frame's interval is taken from requestAnimationFrame, and a frame over 1.5 times the display's
-// usual interval counts as dropped.
+// For `cargo bench --bench web`: scrolls the A-to-Z album grid of a big library in Debian's
+// Chromium at a steady speed, from the top to the bottom (or for `seconds`), and prints (as
+// JSON) how the frames went: every frame's interval is taken from requestAnimationFrame, and a
+// frame over 1.5 times the display's usual interval counts as dropped.
 // Long tasks (main-thread work over 50 ms) are counted too: frames dropped with none of them were
 // held up outside the page's scripts (rasterising, the server busy resizing covers on the same
 // cores). With `covers` off, cover requests are refused, to see the grid's own share.
-//   node scroll.mjs <base url> <user> <password> <pixels per second> <covers: on|off>
+//   node scroll.mjs <base url> <user> <password> <pixels per second> <covers: on|off> [seconds]
 import { chromium } from 'playwright-core';
 
-const [base, user, password, speed, covers] = [process.argv[2], process.argv[3], process.argv[4], Number(process.argv[5] || 4000), process.argv[6] || 'on'];
+const [base, user, password, speed, covers, seconds] = [process.argv[2], process.argv[3], process.argv[4],
+  Number(process.argv[5] || 4000), process.argv[6] || 'on', Number(process.argv[7] || 120)];
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -24,7 +25,7 @@ await page.getByRole('heading', { name: 'Newest albums' }).waitFor();
 await page.goto(`${base}#/albums/alphabeticalByName`);
 await page.locator('.grid .album').first().waitFor();
 await page.waitForLoadState('networkidle');
-const result = await page.evaluate((pxPerSecond) => new Promise((done) => {
+const result = await page.evaluate(([pxPerSecond, limit]) => new Promise((done) => {
   const frames = [];
   const nodes = [];
   const long = [];
@@ -39,9 +40,9 @@ const result = await page.evaluate((pxPerSecond) => new Promise((done) => {
     const grid = document.querySelector('.grid.virtual');
     const bottom = window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2;
     const all = grid && Number(grid.dataset.count);
-    // At the bottom with every album loaded (the grid stops growing), or after two minutes.
+    // At the bottom with every album loaded (the grid stops growing), or after `seconds`.
     if ((bottom && all > 0 && frames.length > 60 && document.querySelectorAll('.grid + p').length === 0 && window.__lastCount === all)
-      || now - started > 120000) {
+      || now - started > limit * 1000) {
       done({ frames: frames.slice(1), albums: all, scrolled: window.scrollY, nodes: Math.max(...nodes), seconds: (now - started) / 1000, long });
       return;
     }
@@ -49,7 +50,7 @@ const result = await page.evaluate((pxPerSecond) => new Promise((done) => {
     requestAnimationFrame(frame);
   }
   requestAnimationFrame(frame);
-}), speed);
+}), [speed, seconds]);
 const sorted = result.frames.slice().sort((a, b) => a - b);
 const typical = sorted[Math.floor(sorted.length / 2)];
 const dropped = result.frames.filter((f) => f > typical * 1.5).length;

@@ -346,6 +346,10 @@ try {
     await page.getByRole('status').filter({ hasText: 'Made the user cy.' }).waitFor();
     await page.getByRole('cell', { name: 'cy', exact: true }).waitFor();
     say('the admin adds cy, who may see the music folder only');
+    // cy's players, as the admin sees them (none yet: cy has streamed nothing).
+    await tabs.getByRole('link', { name: 'Players and transcoding' }).click();
+    await page.getByLabel('Players of').selectOption('cy');
+    await page.getByText('No players yet').waitFor();
     await page.screenshot({ path: `${shots}/admin-users-desktop.png` });
     // An API key, shown once.
     await tabs.getByRole('link', { name: 'API keys' }).click();

@@ -25,7 +25,7 @@ export function Settings({ tab, me }) {
           href=${href('settings', t)}>${label}</a>`)}
       </nav>
       ${current[0] === 'keys' && html`<${Keys} />`}
-      ${current[0] === 'players' && html`<${Players} />`}
+      ${current[0] === 'players' && html`<${Players} me=${me} />`}
       ${current[0] === 'users' && html`<${Users} me=${me} />`}
       ${current[0] === 'library' && html`<${Library} />`}
       ${current[0] === 'server' && html`<${Server} />`}
@@ -84,12 +84,18 @@ function Keys() {
 
 const FORMATS = [['', 'as the server decides'], ['raw', 'never transcode'], ['mp3', 'MP3'], ['opus', 'Opus'], ['ogg', 'Ogg Vorbis'], ['flac', 'FLAC'], ['wav', 'WAV']];
 
-function Players() {
+/** Players and their transcoding; an admin chooses whose (a child's phone on mobile data). */
+function Players({ me }) {
   const [players, setPlayers] = useState(null);
   const [error, setError] = useState('');
-  const load = () => api('/api/players').then(setPlayers).catch((e) => setError(e.message));
+  const [owner, setOwner] = useState(me.user);
+  const [users, setUsers] = useState([]);
+  const load = () => api(`/api/players?${new URLSearchParams({ user: owner })}`).then(setPlayers).catch((e) => setError(e.message));
   useEffect(() => {
     load();
+  }, [owner]);
+  useEffect(() => {
+    if (me.admin) rest('getUsers').then((r) => setUsers((r.users.user || []).map((u) => u.username))).catch(() => {});
   }, []);
   async function save(p, event) {
     event.preventDefault();
@@ -107,6 +113,8 @@ function Players() {
   return html`
     <div>
       <p>Each app you stream with is a player. Choose what it gets: the original files, or a format and a bit rate (for phones on mobile data).</p>
+      ${users.length > 1 && html`<label>Players of <select value=${owner} onChange=${(e) => setOwner(e.target.value)}>
+        ${users.map((u) => html`<option key=${u} value=${u}>${u}</option>`)}</select></label>`}
       <${Message} error=${error} />
       ${players && players.length === 0 && html`<p>No players yet: they appear when an app streams.</p>`}
       ${players && players.map((p) => html`

@@ -8,11 +8,17 @@ import { api, rest } from './api.js';
 import { html, Message, Cover, href, go } from './ui.js';
 import { SongList, StarButton, useActions, radio } from './songs.js';
 
-function AlbumCard({ album }) {
+/** The cover size to ask for: the card's width in device pixels, in steps of 100. */
+function coverSize(cardWidth) {
+  const pixels = cardWidth * (window.devicePixelRatio || 1);
+  return Math.min(600, Math.max(100, Math.ceil(pixels / 100) * 100));
+}
+
+function AlbumCard({ album, pictures = true, size = 300 }) {
   return html`
     <li class="album">
       <a class="plain" href=${href('album', album.id)} aria-label=${`${album.name} by ${album.artist || 'unknown artist'}`}>
-        <${Cover} id=${album.coverArt || album.id} size=${300} />
+        <${Cover} id=${pictures ? album.coverArt || album.id : null} size=${size} />
         <span class="title">${album.name}</span>
         <span class="subtitle">${album.artist}${album.year ? ` · ${album.year}` : ''}</span>
       </a>
@@ -22,7 +28,14 @@ function AlbumCard({ album }) {
 const CARD_MIN = 150; // px, the narrowest card
 const GAP = 16; // px, as .grid's gap
 const TEXT = 44; // px, the two lines under a cover
-const OVERSCAN = 3; // rows drawn beyond the screen's edges
+const OVERSCAN = 3; // rows drawn beyond the screen's edges, at least
+// The rows drawn move in steps of this many: fewer, slightly bigger updates while scrolling.
+const STEP = 2;
+// Faster than this (px/s), covers wait: a fling shows plain squares, and the pictures come
+// when the grid slows down or stops (decoding and drawing them is what drops frames).
+const FLING = 2500;
+const CALM = 1200; // and slower than this, they come back (between the two, no change)
+const SETTLED_MS = 150;
 
 /**
  * Albums as a cover grid that draws only the rows in view. `load(offset, size)` gives a page of
@@ -33,10 +46,11 @@ export function AlbumGrid({ load, pageSize = 300, empty = 'None yet.' }) {
   const [albums, setAlbums] = useState([]);
   const [done, setDone] = useState(false);
   const [error, setError] = useState('');
-  const [view, setView] = useState({ columns: 1, rowHeight: CARD_MIN + TEXT + GAP, first: 0, last: 20 });
+  const [view, setView] = useState({ columns: 1, rowHeight: CARD_MIN + TEXT + GAP, first: 0, last: 20, cover: 300 });
   const grid = useRef(null);
   const loading = useRef(false);
   const generation = useRef(0);
+  const [flinging, setFlinging] = useState(false);
 
   function more(have) {
     if (loading.current) return;
@@ -69,19 +83,31 @@ export function AlbumGrid({ load, pageSize = 300, empty = 'None yet.' }) {
   // Which rows are in view, from the grid's place on the screen (the page itself scrolls).
   useLayoutEffect(() => {
     let frame = 0;
+    let settle = 0;
+    let before = { y: window.scrollY, at: performance.now(), speed: 0 };
     function measure() {
       frame = 0;
       const el = grid.current;
       if (!el) return;
+      // The speed, smoothed over the last few frames: one odd frame does not flip the covers.
+      const now = performance.now();
+      const instant = (Math.abs(window.scrollY - before.y) * 1000) / Math.max(1, now - before.at);
+      const speed = before.speed * 0.7 + instant * 0.3;
+      before = { y: window.scrollY, at: now, speed };
+      if (speed > FLING) setFlinging(true);
+      else if (speed < CALM) setFlinging(false);
+      clearTimeout(settle);
+      settle = setTimeout(() => setFlinging(false), SETTLED_MS);
       const width = el.clientWidth;
       const columns = Math.max(1, Math.floor((width + GAP) / (CARD_MIN + GAP)));
       const card = (width - GAP * (columns - 1)) / columns;
       const rowHeight = card + TEXT + GAP;
       const top = el.getBoundingClientRect().top;
-      const first = Math.max(0, Math.floor(-top / rowHeight) - OVERSCAN);
-      const last = Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN;
+      const above = Math.max(0, Math.floor(-top / rowHeight) - OVERSCAN);
+      const first = above - (above % STEP);
+      const last = first + STEP * Math.ceil((Math.ceil((window.innerHeight - top) / rowHeight) + OVERSCAN - first) / STEP);
       setView((v) => (v.columns === columns && v.first === first && v.last === last && Math.abs(v.rowHeight - rowHeight) < 0.5
-        ? v : { columns, rowHeight, first, last }));
+        ? v : { columns, rowHeight, first, last, cover: coverSize(card) }));
     }
     const later = () => {
       if (!frame) frame = requestAnimationFrame(measure);
@@ -93,13 +119,17 @@ export function AlbumGrid({ load, pageSize = 300, empty = 'None yet.' }) {
       window.removeEventListener('scroll', later);
       window.removeEventListener('resize', later);
       if (frame) cancelAnimationFrame(frame);
+      clearTimeout(settle);
     };
   }, []);
 
   const rows = Math.ceil(albums.length / view.columns);
   const lastRow = Math.min(rows, view.last);
+  // The next page is asked for half a page ahead, so a fast scroll seldom reaches the end of
+  // what has come.
   useEffect(() => {
-    if (!done && !error && lastRow * view.columns + view.columns * OVERSCAN >= albums.length) more(albums);
+    const ahead = Math.max(view.columns * OVERSCAN, (pageSize || 60) / 2);
+    if (!done && !error && lastRow * view.columns + ahead >= albums.length) more(albums);
   }, [lastRow, albums, done]);
 
   const shown = albums.slice(view.first * view.columns, lastRow * view.columns);
@@ -114,7 +144,7 @@ export function AlbumGrid({ load, pageSize = 300, empty = 'None yet.' }) {
           gridTemplateColumns: `repeat(${view.columns}, 1fr)`,
           gridAutoRows: `${view.rowHeight - GAP}px`,
         }}>
-        ${shown.map((a) => html`<${AlbumCard} key=${a.id} album=${a} />`)}
+        ${shown.map((a) => html`<${AlbumCard} key=${a.id} album=${a} pictures=${!flinging} size=${view.cover} />`)}
       </ul>
       ${!done && !error && albums.length === 0 && html`<p>Loading…</p>`}
     </div>`;

@@ -12,14 +12,19 @@ export function Message({ error }) {
   return error ? html`<p class="error" role="alert">${error}</p>` : null;
 }
 
-/** A cover, or a plain square where there is none. */
+/**
+ * A cover, or a plain square where there is none. A missing picture is hidden straight in the
+ * page, not through a render: in a grid scrolled fast, many answer at once.
+ */
 export function Cover({ id, size }) {
-  const [missing, setMissing] = useState(false);
-  useEffect(() => setMissing(false), [id]);
   return html`
     <div class="cover">
-      ${!missing && id && html`<img src=${coverUrl(id, size)} alt="" loading="lazy" onError=${() => setMissing(true)} />`}
+      ${id && html`<img key=${id} src=${coverUrl(id, size)} alt="" decoding="async" onError=${hide} />`}
     </div>`;
+}
+
+function hide(event) {
+  event.target.style.visibility = 'hidden';
 }
 
 /** Icons drawn here, not taken from fonts (a device may lack the symbol). */
