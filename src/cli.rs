@@ -401,21 +401,22 @@ fn start_background(app: &Arc<App>) -> Result<()> {
         *app.watcher.lock().unwrap_or_else(|p| p.into_inner()) =
             Some(watcher::start(library.clone(), settings.watch_debounce)?);
     }
-    if library.roots().is_empty() {
-        return Ok(());
-    }
     let app = app.clone();
     std::thread::Builder::new()
         .name("library-scan".into())
         .spawn(move || {
-            if settings.scan_on_start {
+            if settings.scan_on_start && !library.roots().is_empty() {
                 let _ = library.scan(&ScanRequest::default());
             }
             if settings.scan_interval.is_zero() {
                 return;
             }
+            // Runs with no folder too: one added in the app is rescanned like the others.
             loop {
                 std::thread::sleep(settings.scan_interval.max(Duration::from_secs(1)));
+                if library.roots().is_empty() {
+                    continue;
+                }
                 let _ = library.scan(&ScanRequest::default());
                 if let Some(w) = app
                     .watcher

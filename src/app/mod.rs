@@ -105,13 +105,23 @@ impl App {
         self.watcher.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Starts a scan on its own thread, and waits (a moment at most) for it to say it runs, so
+    /// an answer given right after shows it running.
     fn scan_in_background(&self) {
         let library = self.library.clone();
+        let done = library.scans_done();
         let started = std::thread::Builder::new()
             .name("folder-scan".into())
             .spawn(move || library.scan(&library::ScanRequest::default()));
         if let Err(e) = started {
             tracing::error!("cannot start a scan: {e}");
+            return;
+        }
+        for _ in 0..50 {
+            if self.library.is_scanning() || self.library.scans_done() != done {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
 

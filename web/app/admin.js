@@ -4,7 +4,7 @@
 
 import { useState, useEffect } from 'preact/hooks';
 import { api, rest } from './api.js';
-import { html, Message, href, duration } from './ui.js';
+import { html, Message, href, duration, focusOnce } from './ui.js';
 
 const TABS = [
   ['keys', 'API keys', false],
@@ -180,7 +180,7 @@ function Users({ me }) {
   async function create(event) {
     event.preventDefault();
     const form = new FormData(event.target);
-    if (form.getAll('musicFolderId').length === 0) {
+    if (folders.length > 0 && form.getAll('musicFolderId').length === 0) {
       setError('Choose at least one music folder.');
       return;
     }
@@ -195,6 +195,10 @@ function Users({ me }) {
   async function update(user, event) {
     event.preventDefault();
     const form = new FormData(event.target);
+    if (folders.length > 0 && form.getAll('musicFolderId').length === 0) {
+      setError(`Choose at least one music folder for ${user.username}.`);
+      return;
+    }
     try {
       await rest('updateUser', { username: user.username, ...rightsOf(form) });
       if (form.get('password')) await rest('changePassword', { username: user.username, password: form.get('password') });
@@ -310,7 +314,7 @@ function Library() {
         <thead><tr><th>Folder</th><th>Path</th><th>Songs</th><th>Last scanned</th><th></th></tr></thead>
         <tbody>${report.folders.map((f) => html`<tr key=${f.id}><td>${f.name}</td><td><code>${f.path}</code></td><td>${f.songs}</td><td>${when(f.last_scan_at)}</td>
           <td>${!f.added_in_app ? html`<span class="subtitle">from the configuration</span>`
-            : removing === f.id ? html`<button class="danger" onClick=${() => remove(f)}>Take it away</button> <button class="link" onClick=${() => setRemoving(null)}>Keep it</button>`
+            : removing === f.id ? html`<button class="danger" ref=${focusOnce} onClick=${() => remove(f)}>Take it away</button> <button class="link" onClick=${() => setRemoving(null)}>Keep it</button>`
             : html`<button class="link" onClick=${() => setRemoving(f.id)} aria-label=${`Remove ${f.name}`}>Remove</button>`}</td></tr>`)}</tbody>
       </table>
       <form class="inline" onSubmit=${add}>

@@ -388,13 +388,18 @@ export function Search() {
       setFound(null);
       return undefined;
     }
-    // As you type, but not on every key: a quarter of a second after the last one.
+    // As you type, but not on every key: a quarter of a second after the last one. An answer
+    // to an older query (or one that comes after the field was cleared) is dropped.
+    let live = true;
     const timer = setTimeout(() => {
       rest('search3', { query, artistCount: 5, albumCount: 8, songCount: 10 })
-        .then((r) => setFound(r.searchResult3))
-        .catch(() => setFound({}));
+        .then((r) => live && setFound(r.searchResult3))
+        .catch(() => live && setFound({}));
     }, 250);
-    return () => clearTimeout(timer);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
   }, [query]);
   const artists = (found && found.artist) || [];
   const albums = (found && found.album) || [];

@@ -131,10 +131,12 @@ function useShortcuts(queue, privateDeck, privateSkip) {
         return;
       }
       const keys = [' ', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'];
-      if (!keys.includes(event.key) || (event.key === ' ' && event.target.tagName === 'BUTTON')) return;
+      if (!keys.includes(event.key) || event.defaultPrevented) return;
+      // A control keeps its own keys (a button's space, a menu's or a playlist grip's arrows).
+      if (event.target.closest && event.target.closest('button, a, input, select, textarea, [role=menu], [tabindex]')) return;
       const audio = privateDeck.current && privateDeck.current.key ? privateDeck.current.audio : null;
       const state = queue.state;
-      const household = state && state.current && (state.playing || !audio || audio.paused);
+      const household = state && state.current && (!audio || audio.paused);
       if (!audio && !household) return;
       event.preventDefault();
       const shift = event.shiftKey;

@@ -4,7 +4,7 @@
 
 import { useState, useEffect } from 'preact/hooks';
 import { rest } from './api.js';
-import { html, Message, Icon, href, go, duration, dropTarget } from './ui.js';
+import { html, Message, Icon, href, go, duration, dropTarget, focusOnce } from './ui.js';
 import { SongList, useActions } from './songs.js';
 
 export function Playlists({ me }) {
@@ -61,6 +61,8 @@ export function Playlist({ id }) {
   const [renaming, setRenaming] = useState(false);
   const [deleting, setDeleting] = useState(false);
   const [dragged, setDragged] = useState(null);
+  // One edit at a time: removals name songs by index, which the edit before may have moved.
+  const [busy, setBusy] = useState(false);
   useEffect(() => {
     setList(null);
     rest('getPlaylist', { id }).then((r) => setList(r.playlist)).catch((e) => setError(e.message));
@@ -73,24 +75,31 @@ export function Playlist({ id }) {
 
   // Every edit sends the whole new order (Subsonic's createPlaylist with the playlist's id
   // replaces its songs), then shows what the server kept.
-  async function reorder(order) {
+  async function edit(change) {
+    if (busy) return;
+    setBusy(true);
+    try {
+      await change();
+    } catch (e) {
+      setError(e.message);
+    } finally {
+      setBusy(false);
+    }
+  }
+  const reorder = (order) => edit(async () => {
     const before = list;
     setList({ ...list, entry: order });
     try {
       await rest('createPlaylist', { playlistId: list.id, songId: order.map((s) => s.id) });
     } catch (e) {
       setList(before);
-      setError(e.message);
+      throw e;
     }
-  }
-  async function remove(index) {
-    try {
-      await rest('updatePlaylist', { playlistId: list.id, songIndexToRemove: index });
-      setList({ ...list, entry: songs.filter((_, i) => i !== index), songCount: list.songCount - 1 });
-    } catch (e) {
-      setError(e.message);
-    }
-  }
+  });
+  const remove = (index) => edit(async () => {
+    await rest('updatePlaylist', { playlistId: list.id, songIndexToRemove: index });
+    setList((now) => ({ ...now, entry: (now.entry || []).filter((_, i) => i !== index), songCount: now.songCount - 1 }));
+  });
   async function rename(event) {
     event.preventDefault();
     const form = new FormData(event.target);
@@ -156,7 +165,7 @@ export function Playlist({ id }) {
           <button class="secondary" onClick=${() => actions.dialog('share', { id: list.id, what: list.name })}>Share</button>
           ${mine && !renaming && html`<button class="secondary" onClick=${() => setRenaming(true)}>Rename</button>`}
           ${mine && !deleting && html`<button class="secondary" onClick=${() => setDeleting(true)}>Delete</button>`}
-          ${mine && deleting && html`<button class="danger" onClick=${destroy}>Delete “${list.name}” for good</button>
+          ${mine && deleting && html`<button class="danger" ref=${focusOnce} onClick=${destroy}>Delete “${list.name}” for good</button>
             <button class="link" onClick=${() => setDeleting(false)}>Keep it</button>`}
         </div>
       </header>

@@ -108,6 +108,12 @@ function SongMenu({ song, close }) {
 export function SongList({ songs, numbered = true, showAlbum = false, extra }) {
   const actions = useActions();
   const [open, setOpen] = useState(null);
+  // The ⋯ button that opened the menu gets the focus back when it closes.
+  const opener = useRef(null);
+  const close = () => {
+    setOpen(null);
+    if (opener.current) opener.current.focus();
+  };
   const Tag = numbered ? 'ol' : 'ul';
   return html`
     <${Tag} class="songs">
@@ -121,8 +127,11 @@ export function SongList({ songs, numbered = true, showAlbum = false, extra }) {
           <${StarButton} item=${s} label=${s.title} />
           <span class="menu-anchor">
             <button class="icon" aria-haspopup="menu" aria-expanded=${open === i} aria-label=${`More for ${s.title}`}
-              onClick=${() => setOpen(open === i ? null : i)}><${Icon} name="more" /></button>
-            ${open === i && html`<${SongMenu} song=${s} close=${() => setOpen(null)} />`}
+              onClick=${(e) => {
+                opener.current = e.currentTarget;
+                setOpen(open === i ? null : i);
+              }}><${Icon} name="more" /></button>
+            ${open === i && html`<${SongMenu} song=${s} close=${close} />`}
           </span>
           ${extra && extra(s, i)}
         </li>`)}

@@ -61,8 +61,8 @@ export function useRoute() {
   useEffect(() => {
     const changed = () => {
       setRoute(currentRoute());
-      const main = document.querySelector('main');
-      if (main) main.scrollTop = 0;
+      // A new screen starts at its top (the page itself scrolls).
+      window.scrollTo(0, 0);
     };
     window.addEventListener('hashchange', changed);
     return () => window.removeEventListener('hashchange', changed);
@@ -93,4 +93,12 @@ export function dropTarget(list, dragged, drop) {
       drop(Array.prototype.indexOf.call(row.parentNode.children, row));
     },
   };
+}
+
+/** A ref that moves the keyboard focus to the element when it first appears (a confirm button). */
+export function focusOnce(element) {
+  if (element && !element.dataset.focused) {
+    element.dataset.focused = 'yes';
+    element.focus();
+  }
 }

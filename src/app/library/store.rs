@@ -98,11 +98,17 @@ pub fn remove_folder_in_app(conn: &mut SqliteConnection, id: i64) -> DbResult<Op
     Ok(path)
 }
 
-/// Marks folders that are no longer configured as disabled (their tracks stay, hidden).
+/// Marks folders that are no longer configured (nor added in the app) as disabled (their tracks
+/// stay, hidden). A folder added in the app while a scan was starting with the list before it
+/// is not in `roots`, but stays enabled.
 pub fn set_enabled_folders(conn: &mut SqliteConnection, roots: &[String]) -> DbResult<()> {
-    diesel::update(music_folders::table.filter(music_folders::path.ne_all(roots)))
-        .set(music_folders::enabled.eq(false))
-        .execute(conn)?;
+    diesel::update(
+        music_folders::table
+            .filter(music_folders::path.ne_all(roots))
+            .filter(music_folders::added_in_app.eq(false)),
+    )
+    .set(music_folders::enabled.eq(false))
+    .execute(conn)?;
     Ok(())
 }
 
