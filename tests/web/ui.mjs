@@ -165,8 +165,9 @@ try {
       const a = document.querySelector('audio.household.active');
       return { time: a.currentTime, paused: a.paused, src: a.src };
     });
-    const mine = async (queue) => queue.getByLabel('Play on').locator('option', { hasText: /^This browser/ }).getAttribute('value');
-    await annsQueue.getByLabel('Play on').selectOption(await mine(annsQueue));
+    const picker = (queue) => queue.getByRole('group', { name: 'Play on' });
+    const mine = async (queue) => picker(queue).getByRole('button', { name: /^This browser/ }).getAttribute('data-output');
+    await picker(annsQueue).getByRole('button', { name: /^This browser/ }).click();
     // A 20-second song (the fixtures' songs last a second), found by search and queued.
     await ann.getByRole('searchbox', { name: 'Search' }).fill('long tone');
     await ann.getByRole('button', { name: 'Add Long Tone to the queue' }).click();
@@ -177,10 +178,10 @@ try {
     }, null, { timeout: 15000 });
     const onAnn = await household(ann);
     say(`the queue plays in ann's browser (${onAnn.time.toFixed(1)} s in)`);
-    const annsId = await annsQueue.getByLabel('Play on').inputValue();
+    const annsId = await picker(annsQueue).locator('button[aria-pressed=true]').getAttribute('data-output');
     const bobsId = await mine(bobsQueue);
     assert.notEqual(annsId, bobsId);
-    await bobsQueue.getByLabel('Play on').selectOption(bobsId);
+    await picker(bobsQueue).getByRole('button', { name: /^This browser/ }).click();
     await bob.waitForFunction(() => {
       const a = document.querySelector('audio.household.active');
       return a && !a.paused && a.currentTime > 0;
@@ -192,7 +193,7 @@ try {
     assert.ok(leftAnn.paused, 'ann\'s browser stopped');
     await bob.screenshot({ path: `${shots}/speaker-picker-desktop.png` });
     say(`switched to bob's browser: it goes on at ${onBob.time.toFixed(1)} s; ann's stopped`);
-    await bob.getByRole('button', { name: 'Pause' }).click();
+    await bob.getByRole('button', { name: 'Pause', exact: true }).click();
 
     t0 = Date.now();
     await bob.getByRole('button', { name: 'Remove Ice Road' }).click();

@@ -98,7 +98,10 @@ function Autoplay() {
 
 const KINDS = { local: 'server', browser: 'browser', upnp: 'UPnP/DLNA', googlecast: 'Google Cast', airplay: 'AirPlay' };
 
-/** The speaker picker: every output, its kind, and whether it can play now. */
+/**
+ * The speaker picker: every output, its kind, and whether it can play now; one button each, so
+ * moving through the list with the keyboard hands nothing over by accident.
+ */
 function Outputs({ state, send, mine }) {
   const [outputs, setOutputs] = useState([]);
   const refresh = () => api('/api/outputs').then(setOutputs).catch(() => {});
@@ -109,14 +112,19 @@ function Outputs({ state, send, mine }) {
     return () => clearInterval(timer);
   }, [state && state.output, mine]);
   const name = (o) => `${o.id === mine ? 'This browser' : `${o.name} · ${KINDS[o.kind] || o.kind}`}${o.available ? '' : ` (unavailable${o.problem ? `: ${o.problem}` : ''})`}`;
+  const choice = (id, label, available = true) => html`
+    <li key=${id || 'none'}>
+      <button class=${(state.output || '') === id ? 'speaker on' : 'speaker'} aria-pressed=${(state.output || '') === id}
+        data-output=${id} disabled=${!available} onClick=${() => send({ op: 'set_output', output: id || null })}>${label}</button>
+    </li>`;
   return html`
-    <label class="output">Play on
-      <select value=${state.output || ''} onFocus=${refresh}
-        onChange=${(e) => send({ op: 'set_output', output: e.target.value || null })}>
-        <option value="">Nowhere (paused)</option>
-        ${outputs.map((o) => html`<option key=${o.id} value=${o.id} disabled=${!o.available}>${name(o)}</option>`)}
-      </select>
-    </label>`;
+    <div class="outputs" role="group" aria-labelledby="play-on" onFocusIn=${refresh}>
+      <span id="play-on">Play on</span>
+      <ul>
+        ${outputs.map((o) => choice(o.id, name(o), o.available))}
+        ${choice('', 'Nowhere (paused)')}
+      </ul>
+    </div>`;
 }
 
 /** The current song's place, as the queue knows it (moving on between reports while it plays). */
