@@ -329,9 +329,7 @@ fn an_admin_adds_and_takes_back_music_folders_and_no_user_data_is_lost() {
     assert_eq!(status, 201, "{folder}");
     assert_eq!(folder["added_in_app"], true);
     let id = folder["id"].as_i64().unwrap();
-    server.wait_for(Duration::from_secs(30), |h| {
-        h["scanning"] == false && h["tracks"].as_i64() == Some(base + 2)
-    });
+    server.wait_until_scanned(base + 2);
     // Starred by bob, who sees every folder.
     let rest = |port: u16, who: &str, method: &str, query: &str| -> Value {
         let url = format!(
@@ -368,9 +366,7 @@ fn an_admin_adds_and_takes_back_music_folders_and_no_user_data_is_lost() {
     drop(server);
     let server = start();
     let port = server.port;
-    server.wait_for(Duration::from_secs(30), |h| {
-        h["scanning"] == false && h["tracks"].as_i64() == Some(base + 2)
-    });
+    server.wait_until_scanned(base + 2);
     let (_, report) = as_user(port, "ann", "GET", "/api/server", None);
     let listed: Vec<(String, bool)> = report["folders"]
         .as_array()
@@ -403,9 +399,7 @@ fn an_admin_adds_and_takes_back_music_folders_and_no_user_data_is_lost() {
     assert_eq!(status, 409, "{body}");
     assert_eq!(take_back(port, "bob", id), 403);
     assert_eq!(take_back(port, "ann", id), 200);
-    server.wait_for(Duration::from_secs(30), |h| {
-        h["scanning"] == false && h["tracks"].as_i64() == Some(base)
-    });
+    server.wait_until_scanned(base);
     let hidden = rest(port, "bob", "search3", "query=symphony");
     assert!(
         hidden["searchResult3"]["song"]
@@ -429,9 +423,7 @@ fn an_admin_adds_and_takes_back_music_folders_and_no_user_data_is_lost() {
         Some(id),
         "the same folder, the same id"
     );
-    server.wait_for(Duration::from_secs(30), |h| {
-        h["scanning"] == false && h["tracks"].as_i64() == Some(base + 2)
-    });
+    server.wait_until_scanned(base + 2);
     let starred = rest(port, "bob", "getStarred2", "");
     assert_eq!(
         starred["starred2"]["song"][0]["id"].as_str(),

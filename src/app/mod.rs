@@ -75,19 +75,16 @@ impl App {
     }
 
     /// Adds a music folder (see [`Library::add_folder`]), watches it, and scans in the
-    /// background. Its path.
-    pub fn add_music_folder(
-        &self,
-        path: &std::path::Path,
-    ) -> Result<std::path::PathBuf, library::FolderRefusal> {
-        let root = self.library.add_folder(path, &self.settings.data)?;
+    /// background. Its id.
+    pub fn add_music_folder(&self, path: &std::path::Path) -> Result<i64, library::FolderRefusal> {
+        let (id, root) = self.library.add_folder(path, &self.settings.data)?;
         if self.settings.watch {
             if let Some(w) = self.watching().as_mut() {
                 w.watch(&root);
             }
         }
-        self.scan_in_background();
-        Ok(root)
+        self.scan_now();
+        Ok(id)
     }
 
     /// Takes back a folder added in the app (see [`Library::remove_folder`]) and scans, which
@@ -97,7 +94,7 @@ impl App {
         if let Some(w) = self.watching().as_mut() {
             w.unwatch(&root);
         }
-        self.scan_in_background();
+        self.scan_now();
         Ok(())
     }
 
@@ -105,23 +102,10 @@ impl App {
         self.watcher.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts a scan on its own thread, and waits (a moment at most) for it to say it runs, so
-    /// an answer given right after shows it running.
-    fn scan_in_background(&self) {
-        let library = self.library.clone();
-        let done = library.scans_done();
-        let started = std::thread::Builder::new()
-            .name("folder-scan".into())
-            .spawn(move || library.scan(&library::ScanRequest::default()));
-        if let Err(e) = started {
+    /// A scan after the folders changed (the change itself is kept whatever happens here).
+    fn scan_now(&self) {
+        if let Err(e) = self.library.scan_in_background(false) {
             tracing::error!("cannot start a scan: {e}");
-            return;
-        }
-        for _ in 0..50 {
-            if self.library.is_scanning() || self.library.scans_done() != done {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
 

@@ -69,13 +69,14 @@ async fn add_folder(
     let path = body.into_inner().path;
     with_user(&req, app, brake, move |app, user| {
         admin_only(&user, "add music folders")?;
-        let root = app
+        let id = app
             .add_music_folder(std::path::Path::new(&path))
             .map_err(refused)?;
-        let (folders, _, _) = app.library.report(0)?;
-        let folder = folders
+        let folder = app
+            .library
+            .folders()?
             .into_iter()
-            .find(|f| std::path::Path::new(&f.path) == root)
+            .find(|f| f.id == id)
             .ok_or_else(|| Failure::internal("the folder added is not in the list"))?;
         Ok((StatusCode::CREATED, folder))
     })
@@ -141,7 +142,8 @@ struct SettingsReport {
 async fn server(req: HttpRequest, app: web::Data<App>, brake: web::Data<Brake>) -> HttpResponse {
     with_user(&req, app, brake, |app, user| {
         admin_only(&user, "see the server's settings and scan problems")?;
-        let (folders, problems, problems_total) = app.library.report(PROBLEMS_SHOWN)?;
+        let folders = app.library.folders()?;
+        let (problems, problems_total) = app.library.problems(PROBLEMS_SHOWN)?;
         let s = &app.settings;
         let scanning = app.library.is_scanning();
         let (since, started_at) = started();

@@ -218,6 +218,13 @@ impl Server {
         }
     }
 
+    /// Waits (30 s at most) for no scan to run and `tracks` songs to be in the library.
+    pub fn wait_until_scanned(&self, tracks: i64) -> Duration {
+        self.wait_for(Duration::from_secs(30), |h| {
+            h["scanning"] == false && h["tracks"].as_i64() == Some(tracks)
+        })
+    }
+
     pub fn tracks(&self) -> i64 {
         self.health().unwrap()["tracks"].as_i64().unwrap()
     }

@@ -286,12 +286,13 @@ export function Artist({ id }) {
   const actions = useActions();
   const [artist, error] = useLoad(() => rest('getArtist', { id }).then((r) => r.artist), id);
   const [info] = useLoad(() => rest('getArtistInfo2', { id, count: 8 }).then((r) => r.artistInfo2).catch(() => ({})), id);
+  // Top songs are asked for by name, once the artist has come.
+  const name = artist && artist.name;
   const [top] = useLoad(
-    () => rest('getArtist', { id })
-      .then((r) => rest('getTopSongs', { artist: r.artist.name, count: 10 }))
-      .then((r) => r.topSongs.song || [])
-      .catch(() => []),
-    id,
+    () => (name
+      ? rest('getTopSongs', { artist: name, count: 10 }).then((r) => r.topSongs.song || []).catch(() => [])
+      : Promise.resolve(null)),
+    name,
   );
   if (error) return html`<${Message} error=${error} />`;
   if (!artist) return html`<p>Loading…</p>`;

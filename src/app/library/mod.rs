@@ -105,9 +105,9 @@ impl Library {
 
     /// Adds a music folder (an admin's choice in the app): it must be an absolute path to a
     /// readable directory, apart from the data folder and from every music folder (neither
-    /// inside one nor holding one, so no file is in two). Its path as it will be scanned; the
-    /// caller starts the scan.
-    pub fn add_folder(&self, path: &Path, data: &Path) -> Result<PathBuf, FolderRefusal> {
+    /// inside one nor holding one, so no file is in two). Its id and its path as it will be
+    /// scanned; the caller starts the scan.
+    pub fn add_folder(&self, path: &Path, data: &Path) -> Result<(i64, PathBuf), FolderRefusal> {
         if !path.is_absolute() {
             return Err(FolderRefusal::NotAbsolute);
         }
@@ -133,10 +133,10 @@ impl Library {
             }
         }
         let mut conn = self.db.write();
-        store::add_folder_in_app(&mut conn, &store::path_str(&root))
+        let id = store::add_folder_in_app(&mut conn, &store::path_str(&root))
             .map_err(|e| FolderRefusal::Failed(store::explain(e, "cannot record the folder")))?;
         added.push(root.clone());
-        Ok(root)
+        Ok((id, root))
     }
 
     /// Takes back a folder added in the app: it is no longer scanned and its songs are hidden,
@@ -151,16 +151,17 @@ impl Library {
             .iter()
             .map(|r| store::path_str(&scanner::absolute(r)))
             .collect::<Vec<_>>();
-        if let Some(path) = store::folder_path(&mut conn, id)
+        let path = store::folder_path(&mut conn, id)
             .map_err(|e| FolderRefusal::Failed(store::explain(e, "cannot read the folder")))?
-        {
-            if configured.contains(&path) {
-                return Err(FolderRefusal::Configured);
-            }
-        }
-        let path = store::remove_folder_in_app(&mut conn, id)
-            .map_err(|e| FolderRefusal::Failed(store::explain(e, "cannot record the change")))?
             .ok_or(FolderRefusal::NoSuchFolder)?;
+        if configured.contains(&path) {
+            return Err(FolderRefusal::Configured);
+        }
+        let removed = store::remove_folder_in_app(&mut conn, id)
+            .map_err(|e| FolderRefusal::Failed(store::explain(e, "cannot record the change")))?;
+        if !removed {
+            return Err(FolderRefusal::NoSuchFolder);
+        }
         let path = PathBuf::from(path);
         added.retain(|p| *p != path);
         Ok(path)
@@ -187,6 +188,23 @@ impl Library {
             tracing::error!("scan failed: {e:#}");
         }
         result
+    }
+
+    /// Starts a scan on a thread of its own, and waits (a moment at most) for it to say it runs,
+    /// so an answer given right after shows it running (or done).
+    pub fn scan_in_background(self: &Arc<Self>, full: bool) -> std::io::Result<()> {
+        let done = self.scans_done();
+        let library = self.clone();
+        std::thread::Builder::new()
+            .name("scan-now".into())
+            .spawn(move || library.scan(&ScanRequest { full, paths: None }))?;
+        for _ in 0..50 {
+            if self.is_scanning() || self.scans_done() != done {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        Ok(())
     }
 
     /// Scans finished since the server started (whatever started them: a change goes up by one
@@ -269,19 +287,19 @@ impl Library {
         &self.articles
     }
 
-    /// Tracks present in the library (missing ones not counted). Blocking.
-    /// The music folders with their songs, and the latest `limit` scan problems with their total:
-    /// what the admin screens show.
-    pub fn report(
-        &self,
-        limit: i64,
-    ) -> Result<(Vec<browse::FolderReport>, Vec<browse::ScanProblem>, i64)> {
+    /// The enabled music folders with their songs, as the admin screens show them.
+    pub fn folders(&self) -> Result<Vec<browse::FolderReport>> {
         let mut conn = self.db.read()?;
-        let folders = browse::folder_reports(&mut conn)?;
-        let (problems, total) = browse::scan_problems(&mut conn, limit)?;
-        Ok((folders, problems, total))
+        Ok(browse::folder_reports(&mut conn)?)
     }
 
+    /// The latest `limit` scan problems, and how many there are in all.
+    pub fn problems(&self, limit: i64) -> Result<(Vec<browse::ScanProblem>, i64)> {
+        let mut conn = self.db.read()?;
+        Ok(browse::scan_problems(&mut conn, limit)?)
+    }
+
+    /// Tracks present in the library (missing ones not counted). Blocking.
     pub fn track_count(&self) -> Result<i64> {
         let mut conn = self.db.read()?;
         Ok(store::count_tracks(&mut conn)?)

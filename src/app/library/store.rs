@@ -79,23 +79,19 @@ pub fn add_folder_in_app(conn: &mut SqliteConnection, root: &str) -> DbResult<i6
 }
 
 /// Takes back a folder added in the app: no longer added, disabled (its tracks stay, hidden).
-/// Its path, or `None` if there is no such folder added in the app.
-pub fn remove_folder_in_app(conn: &mut SqliteConnection, id: i64) -> DbResult<Option<String>> {
-    let path: Option<String> = music_folders::table
-        .find(id)
-        .filter(music_folders::added_in_app.eq(true))
-        .select(music_folders::path)
-        .first(conn)
-        .optional()?;
-    if path.is_some() {
-        diesel::update(music_folders::table.find(id))
-            .set((
-                music_folders::added_in_app.eq(false),
-                music_folders::enabled.eq(false),
-            ))
-            .execute(conn)?;
-    }
-    Ok(path)
+/// False if there is no such folder added in the app.
+pub fn remove_folder_in_app(conn: &mut SqliteConnection, id: i64) -> DbResult<bool> {
+    let changed = diesel::update(
+        music_folders::table
+            .find(id)
+            .filter(music_folders::added_in_app.eq(true)),
+    )
+    .set((
+        music_folders::added_in_app.eq(false),
+        music_folders::enabled.eq(false),
+    ))
+    .execute(conn)?;
+    Ok(changed > 0)
 }
 
 /// Marks folders that are no longer configured (nor added in the app) as disabled (their tracks

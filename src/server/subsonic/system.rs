@@ -4,7 +4,6 @@ use super::error::ApiError;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::library::ScanRequest;
 
 pub fn ping(_: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     Ok(Envelope::empty())
@@ -71,20 +70,10 @@ pub fn start_scan(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
     }
     let full = params.bool("fullScan")?.unwrap_or(false);
     if !ctx.app.library.is_scanning() {
-        let library = ctx.app.library.clone();
-        std::thread::Builder::new()
-            .name("api-scan".into())
-            .spawn(move || {
-                let _ = library.scan(&ScanRequest { full, paths: None });
-            })
+        ctx.app
+            .library
+            .scan_in_background(full)
             .map_err(|e| ApiError::internal(&e.into()))?;
-        // Let the scan raise its flag so the answer reflects it.
-        for _ in 0..50 {
-            if ctx.app.library.is_scanning() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
     }
     Ok(Envelope::ok("scanStatus", scan_status(ctx)?))
 }
