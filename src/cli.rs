@@ -339,14 +339,21 @@ fn serve(settings: Settings) -> Result<()> {
                 id: app.users.sign("server-id"),
                 version: env!("CARGO_PKG_VERSION"),
             };
-            Some(crate::app::lan::Lan::start(
-                &me,
-                app.outputs.clone(),
-                app.queues.home().clone(),
-                app.db.clone(),
-                app.users.clone(),
-                app.upnp_events.clone(),
-            )?)
+            let context = crate::app::lan::caster::Context {
+                queue: app.queues.home().clone(),
+                db: app.db.clone(),
+                users: app.users.clone(),
+                outputs: app.outputs.clone(),
+                devices: Default::default(),
+                events: app.upnp_events.clone(),
+                port: me.port,
+                library: crate::app::lan::airplay::Library {
+                    db: app.db.clone(),
+                    media: app.media.clone(),
+                    replay_gain: app.settings.replay_gain,
+                },
+            };
+            Some(crate::app::lan::Lan::start(&me, context)?)
         } else {
             None
         };

@@ -15,6 +15,15 @@ pub const ROOM_IP: &str = "10.77.0.2";
 /// A second address in the room, for announcements that point away from their sender.
 pub const ELSEWHERE_IP: &str = "10.77.0.3";
 
+/// Where the LAN's own programs log: to the test's output when `LAN_LOG` is set, else nowhere.
+fn lan_log() -> Stdio {
+    if std::env::var("LAN_LOG").is_ok() {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    }
+}
+
 fn ip(args: &[&str]) {
     let out = Command::new("ip").args(args).output().expect("ip runs");
     assert!(
@@ -251,11 +260,7 @@ impl Lan {
                 vec![]
             })
             .stdout(Stdio::null())
-            .stderr(if std::env::var("LAN_LOG").is_ok() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
+            .stderr(lan_log())
             .spawn()
             .unwrap();
         self.children.push(child);
@@ -558,5 +563,133 @@ impl Drop for CastReceiver {
         if let Some(stop) = self.announced.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+pub const AIRPLAY_PORT: u16 = 5000;
+
+/// Debian's shairport-sync, a real AirPlay 1 receiver, running in the room. It announces itself
+/// only through avahi-daemon, which talks to its clients over the D-Bus system bus: both run
+/// beside it, in the room's own mount namespace (a private `/run`), so nothing touches the
+/// machine's own. The audio it plays goes to a file (its `stdout` backend: raw 44.1 kHz 16-bit
+/// stereo), and what it is told about the songs to its metadata pipe. All of it is stopped on
+/// drop.
+pub struct AirPlayReceiver {
+    child: Child,
+    dir: std::path::PathBuf,
+    metadata: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl Lan {
+    /// Starts shairport-sync in the room as `name`; None when it is not installed.
+    pub fn airplay_receiver(&mut self, name: &str) -> Option<AirPlayReceiver> {
+        if Command::new("shairport-sync").arg("-V").output().is_err() {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("{}-airplay", self.room));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("metadata");
+        let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        let avahi = dir.join("avahi.conf");
+        std::fs::write(
+            &avahi,
+            "[server]\nuse-ipv6=no\nenable-dbus=yes\n[publish]\npublish-workstation=no\npublish-hinfo=no\n",
+        )
+        .unwrap();
+        let config = dir.join("shairport-sync.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "general = {{ name = \"{name}\"; port = {AIRPLAY_PORT}; mdns_backend = \"avahi\"; }};\n\
+                 metadata = {{ enabled = \"yes\"; include_cover_art = \"yes\"; pipe_name = \"{}\"; }};\n",
+                fifo.display()
+            ),
+        )
+        .unwrap();
+        // Read before shairport-sync opens it (it drops metadata nobody reads). Opened for
+        // writing too, so the read never ends while shairport-sync reopens it.
+        let metadata = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        {
+            let (metadata, fifo) = (metadata.clone(), fifo.clone());
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let Ok(mut f) = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&fifo)
+                else {
+                    return;
+                };
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = f.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    metadata.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        let script = format!(
+            "set -e\n\
+             mount -t tmpfs tmpfs /run\n\
+             mkdir -p /run/dbus /run/avahi-daemon\n\
+             dbus-daemon --system --nofork --nopidfile &\n\
+             for i in $(seq 100); do [ -S /run/dbus/system_bus_socket ] && break; sleep 0.05; done\n\
+             avahi-daemon -f '{avahi}' --no-drop-root --no-chroot --no-rlimits {quiet} &\n\
+             for i in $(seq 100); do [ -f /run/avahi-daemon/pid ] && break; sleep 0.05; done\n\
+             exec shairport-sync -c '{config}' -u {verbose} -o stdout > '{out}'\n",
+            avahi = avahi.display(),
+            config = config.display(),
+            out = dir.join("audio.raw").display(),
+            quiet = if std::env::var("LAN_LOG").is_ok() { "" } else { "-s" },
+            verbose = if std::env::var("LAN_LOG").is_ok() { "-v" } else { "" },
+        );
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.room, "sh", "-c", &script])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(lan_log())
+            .spawn()
+            .unwrap();
+        Some(AirPlayReceiver {
+            child,
+            dir,
+            metadata,
+        })
+    }
+}
+
+impl AirPlayReceiver {
+    /// The audio it played so far: interleaved 16-bit stereo samples at 44.1 kHz.
+    pub fn audio(&self) -> Vec<i16> {
+        std::fs::read(self.dir.join("audio.raw"))
+            .unwrap_or_default()
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect()
+    }
+
+    /// What it was told about the songs (shairport-sync's metadata pipe, XML items).
+    pub fn metadata(&self) -> String {
+        String::from_utf8_lossy(&self.metadata.lock().unwrap()).into_owned()
+    }
+}
+
+impl Drop for AirPlayReceiver {
+    fn drop(&mut self) {
+        let group = self.child.id() as i32;
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+        // The others in its group are the room's daemons' (reaped by init): wait until gone.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while unsafe { libc::kill(-group, 0) } == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

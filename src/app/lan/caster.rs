@@ -29,6 +29,7 @@ use crate::app::users::{Users, LINK_ART, LINK_STREAM};
 pub enum Target {
     Upnp(Box<upnp::Device>),
     GoogleCast(SocketAddr),
+    AirPlay(Box<super::airplay::Receiver>),
 }
 
 /// The speakers found so far, by output id.
@@ -36,7 +37,7 @@ pub type Devices = Arc<Mutex<HashMap<String, Target>>>;
 
 /// Whether an output id names a speaker this follower plays on.
 pub fn is_speaker(output: &str) -> bool {
-    output.starts_with("upnp-") || output.starts_with("cast-")
+    output.starts_with("upnp-") || output.starts_with("cast-") || output.starts_with("airplay-")
 }
 
 /// What a speaker is told to play: a stream link and what to show about it.
@@ -53,6 +54,8 @@ pub struct Media {
     pub art: Option<String>,
     /// The length of the stream (the song from where it starts).
     pub duration_ms: i64,
+    /// Where the stream starts in the song.
+    pub start_ms: i64,
     /// The file as it is, from its start: the speaker can seek in it (byte ranges).
     pub seekable: bool,
 }
@@ -196,6 +199,8 @@ pub struct Context {
     pub events: Arc<Events>,
     /// The port this server listens on.
     pub port: u16,
+    /// Songs' files, for the speakers sent audio rather than a link (AirPlay).
+    pub library: super::airplay::Library,
 }
 
 pub struct Caster {
@@ -304,6 +309,10 @@ impl Caster {
                 Target::GoogleCast(address) => {
                     Box::new(super::googlecast::CastDevice::new(address))
                 }
+                Target::AirPlay(receiver) => Box::new(super::airplay::AirPlay::new(
+                    *receiver,
+                    self.ctx.library.clone(),
+                )),
             };
             if let Err(e) = speaker.open() {
                 let why = format!("{e:#}");
@@ -690,11 +699,11 @@ impl Caster {
         }
     }
 
-    /// A renderer is forgotten, so its next announcement is read afresh. A Cast device is kept:
-    /// mDNS may not announce it again while its records hold, so it is looked for instead
-    /// ([`super::revive_cast_devices`]).
+    /// A renderer is forgotten, so its next announcement is read afresh. A Cast device or an
+    /// AirPlay receiver is kept: mDNS may not announce it again while its records hold, so it is
+    /// looked for instead ([`super::revive_cast_devices`]).
     fn forget(&self, id: &str) {
-        if id.starts_with("cast-") {
+        if id.starts_with("cast-") || id.starts_with("airplay-") {
             return;
         }
         self.ctx
@@ -760,6 +769,7 @@ impl Caster {
             album: row.album_name.clone(),
             art,
             duration_ms: (row.duration_ms - position_ms).max(0),
+            start_ms: position_ms,
             seekable: raw,
         })
     }

@@ -59,11 +59,31 @@ impl Mdns {
             std::thread::Builder::new()
                 .name("lan-mdns-browse".into())
                 .spawn(move || {
+                    // The output each instance became (an AirPlay receiver's id comes from its
+                    // record, not its name).
+                    let mut ids = std::collections::HashMap::<String, String>::new();
                     while let Ok(event) = events.recv() {
                         match event {
-                            ServiceEvent::ServiceResolved(s) => found(&outputs, &devices, &s),
+                            ServiceEvent::ServiceResolved(s) => {
+                                if let Some(id) = found(&outputs, &devices, &s) {
+                                    if ids.len() < crate::app::outputs::MAX_SPEAKERS * 4 {
+                                        ids.insert(s.fullname.clone(), id);
+                                    }
+                                }
+                            }
                             ServiceEvent::ServiceRemoved(ty, fullname) => {
-                                let id = speaker_id(&ty, &fullname);
+                                let id = ids
+                                    .remove(&fullname)
+                                    .unwrap_or_else(|| speaker_id(&ty, &fullname));
+                                // An AirPlay 2 record leaving says nothing of the device's
+                                // AirPlay 1 one, which is what plays.
+                                let playable = devices
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .contains_key(&id);
+                                if ty == AIRPLAY && playable {
+                                    continue;
+                                }
                                 outputs.speaker_lost(&id, "it left the network");
                                 devices
                                     .lock()
@@ -138,10 +158,9 @@ fn speaker_id(ty: &str, fullname: &str) -> String {
     format!("{kind}-{tidy}")
 }
 
-fn found(outputs: &Outputs, devices: &Devices, s: &ResolvedService) {
-    let Some(ip) = s.get_addresses_v4().into_iter().next() else {
-        return;
-    };
+/// A speaker announced: listed as an output (its id), and kept to play on if it can be.
+fn found(outputs: &Outputs, devices: &Devices, s: &ResolvedService) -> Option<String> {
+    let ip = s.get_addresses_v4().into_iter().next()?;
     let txt = |key: &str| {
         s.txt_properties
             .get_property_val_str(key)
@@ -154,20 +173,56 @@ fn found(outputs: &Outputs, devices: &Devices, s: &ResolvedService) {
         .unwrap_or(&s.fullname)
         .trim_end_matches('.');
     let address = format!("{ip}:{}", s.port);
-    let id = speaker_id(&s.ty_domain, &s.fullname);
     let cast = s.ty_domain == GOOGLECAST;
+    let mut id = speaker_id(&s.ty_domain, &s.fullname);
+    let mut receiver = None;
     let mut speaker = if cast {
         let name = txt("fn").unwrap_or_else(|| instance.to_string());
         let mut o = Output::speaker(id.clone(), &name, "googlecast", address);
         o.model = txt("md");
         o
     } else {
-        // RAOP instances are "<MAC>@<name>".
-        let name = instance.split_once('@').map_or(instance, |(_, n)| n);
+        // RAOP instances are "<MAC>@<name>"; AirPlay 2 records carry the MAC as `deviceid`: one
+        // device gets one id from both.
+        let (mac, name) = match instance.split_once('@') {
+            Some((mac, name)) if s.ty_domain == RAOP => (Some(mac.to_string()), name),
+            _ => (txt("deviceid"), instance),
+        };
+        if let Some(mac) = mac.map(|m| tidy_mac(&m)).filter(|m| m.len() == 12) {
+            id = format!("airplay-{mac}");
+        }
         let mut o = Output::speaker(id.clone(), name, "airplay", address);
         o.model = txt("am").or_else(|| txt("model"));
-        o.available = false;
-        o.problem = Some("playing on AirPlay speakers is not built yet".into());
+        if s.ty_domain == RAOP {
+            match raop_refusal(&txt) {
+                Some(why) => {
+                    o.available = false;
+                    o.problem = Some(why.into());
+                }
+                None => {
+                    let md = list(txt("md"));
+                    receiver = Some(super::airplay::Receiver {
+                        address: std::net::SocketAddr::from((ip, s.port)),
+                        text: md.iter().any(|m| m == "0"),
+                        artwork: md.iter().any(|m| m == "1"),
+                        progress: md.iter().any(|m| m == "2"),
+                    });
+                }
+            }
+        } else {
+            // The AirPlay 1 record, when the device has one, is what plays.
+            if devices
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(&id)
+            {
+                return Some(id);
+            }
+            o.available = false;
+            o.problem = Some(
+                "an AirPlay 2 speaker: Houseband plays on AirPlay 1 (RAOP) receivers only".into(),
+            );
+        }
         o
     };
     speaker.name = if speaker.name.is_empty() {
@@ -177,13 +232,103 @@ fn found(outputs: &Outputs, devices: &Devices, s: &ResolvedService) {
     };
     if !outputs.speaker_seen(speaker) {
         super::too_many(&s.fullname);
-        return;
+        return None;
     }
-    if cast {
-        let target = Target::GoogleCast(std::net::SocketAddr::from((ip, s.port)));
-        devices
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, target);
+    let target = if cast {
+        Some(Target::GoogleCast(std::net::SocketAddr::from((ip, s.port))))
+    } else {
+        receiver.map(|r| Target::AirPlay(Box::new(r)))
+    };
+    let mut devices = devices.lock().unwrap_or_else(|e| e.into_inner());
+    match target {
+        Some(t) => devices.insert(id.clone(), t),
+        // No longer playable (a new record asks for a password, say).
+        None if s.ty_domain == RAOP => devices.remove(&id),
+        None => None,
+    };
+    Some(id)
+}
+
+/// A MAC address as 12 lowercase hex digits (from "AA:BB:..." or "AABB...").
+fn tidy_mac(mac: &str) -> String {
+    mac.chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_lowercase())
+        .take(12)
+        .collect()
+}
+
+/// A TXT list ("0,1,2") as its items.
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// Why an AirPlay 1 receiver cannot be played on, from its record: Houseband sends ALAC over
+/// UDP, unencrypted, without a password.
+fn raop_refusal(txt: &dyn Fn(&str) -> Option<String>) -> Option<&'static str> {
+    let encryption = list(txt("et"));
+    let codecs = list(txt("cn"));
+    let transports = list(txt("tp"));
+    if txt("pw").is_some_and(|p| p.eq_ignore_ascii_case("true")) {
+        Some("it asks for a password, which Houseband cannot give")
+    } else if !encryption.is_empty() && !encryption.iter().any(|e| e == "0") {
+        Some("it takes only encrypted streams (AirPlay 2 or FairPlay), which Houseband does not send")
+    } else if !codecs.is_empty() && !codecs.iter().any(|c| c == "1") {
+        Some("it does not take Apple Lossless, the format Houseband sends")
+    } else if !transports.is_empty() && !transports.iter().any(|t| t.eq_ignore_ascii_case("UDP")) {
+        Some("it takes audio over TCP only; Houseband sends it over UDP")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(pairs: &[(&str, &str)]) -> Option<&'static str> {
+        let txt = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.to_string())
+        };
+        raop_refusal(&txt)
+    }
+
+    #[test]
+    fn airplay_receivers_that_cannot_be_played_on_say_why() {
+        // shairport-sync's record, and an old AirPort Express's.
+        assert_eq!(
+            refusal(&[("et", "0,1"), ("cn", "0,1"), ("tp", "UDP")]),
+            None
+        );
+        assert_eq!(
+            refusal(&[("et", "0,4"), ("cn", "0,1,2,3"), ("tp", "UDP")]),
+            None
+        );
+        assert_eq!(refusal(&[]), None);
+        assert!(refusal(&[("et", "0,3,5"), ("pw", "TRUE")])
+            .unwrap()
+            .contains("password"));
+        assert!(refusal(&[("et", "3,5")]).unwrap().contains("encrypted"));
+        assert!(refusal(&[("et", "1")]).unwrap().contains("encrypted"));
+        assert!(refusal(&[("cn", "2,3")])
+            .unwrap()
+            .contains("Apple Lossless"));
+        assert!(refusal(&[("tp", "TCP")]).unwrap().contains("TCP"));
+    }
+
+    #[test]
+    fn one_airplay_device_gets_one_id_from_both_its_records() {
+        assert_eq!(tidy_mac("AA:BB:CC:00:11:22"), "aabbcc001122");
+        assert_eq!(tidy_mac("AABBCC001122"), "aabbcc001122");
+        assert_eq!(list(Some(" 0, 1,,2 ".into())), ["0", "1", "2"]);
+        assert!(list(None).is_empty());
     }
 }

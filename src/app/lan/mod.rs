@@ -3,19 +3,19 @@
 //! the household queue on them ([`caster`]). Everything here sends multicast: the `lan` setting
 //! turns it all off.
 
+pub mod airplay;
 pub mod caster;
 pub mod castv2;
 pub mod gena;
 pub mod googlecast;
 pub mod mdns;
+pub mod raop;
 pub mod renderer;
 pub mod ssdp;
 pub mod upnp;
 
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-
 use anyhow::Result;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::app::outputs::Outputs;
 
@@ -26,17 +26,12 @@ pub struct Lan {
 }
 
 impl Lan {
-    /// Starts announcing and discovering. A part that cannot start (no multicast on this
-    /// machine, port 1900 taken) is logged and left out; the rest runs.
-    pub fn start(
-        me: &mdns::Announcement,
-        outputs: Arc<Outputs>,
-        queue: Arc<crate::app::queue::Queue>,
-        db: Arc<crate::app::db::Db>,
-        users: Arc<crate::app::users::Users>,
-        events: Arc<gena::Events>,
-    ) -> Result<Lan> {
-        let devices: caster::Devices = Arc::default();
+    /// Starts announcing and discovering, and playing the queue on the speakers found
+    /// (`context`, whose speakers are found here). A part that cannot start (no multicast on
+    /// this machine, port 1900 taken) is logged and left out; the rest runs.
+    pub fn start(me: &mdns::Announcement, context: caster::Context) -> Result<Lan> {
+        let outputs = context.outputs.clone();
+        let devices = context.devices.clone();
         let mdns = match mdns::Mdns::start(me, outputs.clone(), devices.clone()) {
             Ok(m) => {
                 tracing::info!(name = %me.name, "announced on the LAN by mDNS");
@@ -46,15 +41,6 @@ impl Lan {
                 tracing::warn!("mDNS is off: {e:#}");
                 None
             }
-        };
-        let context = caster::Context {
-            queue,
-            db,
-            users,
-            outputs: outputs.clone(),
-            devices: devices.clone(),
-            events,
-            port: me.port,
         };
         if let Err(e) = caster::Caster::start(context) {
             tracing::warn!("playing on renderers is off: {e:#}");
@@ -93,9 +79,10 @@ impl Lan {
 /// How often lost Cast devices are looked for.
 const REVIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Cast devices that stopped answering are listed again once they take a connection: mDNS
-/// announces a device again only when its records change or expire, which may be long after it
-/// is back. (Renderers come back by SSDP, which the server searches every 30 s.)
+/// Cast devices and AirPlay receivers that stopped answering are listed again once they take a
+/// connection: mDNS announces a device again only when its records change or expire, which may
+/// be long after it is back. (Renderers come back by SSDP, which the server searches every
+/// 30 s.)
 pub fn revive_cast_devices(outputs: &Outputs, devices: &caster::Devices) {
     let lost: Vec<(String, std::net::SocketAddr)> = devices
         .lock()
@@ -103,6 +90,7 @@ pub fn revive_cast_devices(outputs: &Outputs, devices: &caster::Devices) {
         .iter()
         .filter_map(|(id, t)| match t {
             caster::Target::GoogleCast(address) => Some((id.clone(), *address)),
+            caster::Target::AirPlay(r) => Some((id.clone(), r.address)),
             caster::Target::Upnp(_) => None,
         })
         .filter(|(id, _)| outputs.get(id).is_some_and(|o| !o.available))
@@ -112,7 +100,7 @@ pub fn revive_cast_devices(outputs: &Outputs, devices: &caster::Devices) {
             std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(1));
         if back.is_ok() {
             if let Some(mut o) = outputs.get(&id) {
-                tracing::info!(speaker = id, "a lost Cast device answers again");
+                tracing::info!(speaker = id, "a lost speaker answers again");
                 o.available = true;
                 o.problem = None;
                 o.last_seen = Some(crate::app::db::now());
@@ -139,6 +127,7 @@ fn too_many(which: &str) {
 mod tests {
     use super::*;
     use crate::app::outputs::Output;
+    use std::sync::Arc;
 
     #[test]
     fn a_lost_cast_device_is_listed_again_once_it_takes_a_connection() {

@@ -239,3 +239,87 @@ impl Resample {
         encoder.push(&self.interleaved)
     }
 }
+
+/// Decoded audio fitted to one shape (rate and channel count) with a gain applied, pulled block
+/// by block: for outputs fed samples as they play (AirPlay) rather than a file.
+pub struct Fitted {
+    source: Source,
+    channels: usize,
+    resampler: Option<Resample>,
+    scale: f32,
+    block: Vec<f32>,
+    fitted: Vec<f32>,
+    collected: Collect,
+    ended: bool,
+}
+
+impl Fitted {
+    pub fn new(source: Source, rate: u32, channels: usize, gain: f32) -> Result<Fitted> {
+        let resampler = if source.rate != rate {
+            Some(Resample::new(source.rate, rate, channels)?)
+        } else {
+            None
+        };
+        Ok(Fitted {
+            source,
+            channels,
+            resampler,
+            scale: gain,
+            block: Vec::new(),
+            fitted: Vec::new(),
+            collected: Collect(Vec::new()),
+            ended: false,
+        })
+    }
+
+    /// Appends the next samples (interleaved, whole frames) to `out`; `Ok(false)` at the end.
+    /// A file that breaks mid-way ends with an error after the audio that could be read.
+    pub fn next_block(&mut self, out: &mut Vec<f32>) -> Result<bool> {
+        loop {
+            if self.ended {
+                return Ok(false);
+            }
+            self.block.clear();
+            let more = self.source.next_block(&mut self.block)?;
+            if !more {
+                self.ended = true;
+                if let Some(r) = &mut self.resampler {
+                    r.finish(&mut self.collected)?;
+                }
+            } else {
+                let channels = self.source.channels.max(1);
+                fit_channels(&self.block, channels, self.channels, &mut self.fitted);
+                if self.scale != 1.0 {
+                    let scale = self.scale;
+                    self.fitted.iter_mut().for_each(|s| *s *= scale);
+                }
+                match &mut self.resampler {
+                    Some(r) => r.push(&self.fitted, &mut self.collected)?,
+                    None => self.collected.0.extend_from_slice(&self.fitted),
+                }
+            }
+            if !self.collected.0.is_empty() {
+                out.append(&mut self.collected.0);
+                return Ok(true);
+            }
+        }
+    }
+}
+
+/// An "encoder" that keeps the samples it is given, for [`Fitted`].
+struct Collect(Vec<f32>);
+
+impl Encoder for Collect {
+    fn push(&mut self, pcm: &[f32]) -> Result<()> {
+        self.0.extend_from_slice(pcm);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn take(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+}
