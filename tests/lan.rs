@@ -1546,6 +1546,41 @@ fn the_queue_plays_on_an_airplay_receiver() {
         sounding_rms < 5657.0 * 0.2 && sounding_rms > 5657.0 * 0.01,
         "RMS {sounding_rms}"
     );
+
+    // An Opus song at 48 kHz with a cover in its folder: fitted to 44.1 kHz (the pitch holds),
+    // and the cover goes to the receiver.
+    let before = receiver.audio().len();
+    lan.queue_op(port, serde_json::json!({"op": "set_volume", "volume": 100}));
+    let midnight = format!("tr-{}", sb.track_id("03 - Midnight Sun.opus"));
+    let q = lan.queue_op(port, serde_json::json!({"op": "add", "songs": [midnight]}));
+    let entry = q["entries"].as_array().unwrap().last().unwrap()["id"].clone();
+    lan.queue_op(port, serde_json::json!({"op": "play", "entry": entry}));
+    lan.wait_queue(
+        port,
+        "the Opus song under way",
+        Duration::from_secs(8),
+        |q| q["current"] == entry && q["playing"] == true,
+    );
+    lan.wait_queue(
+        port,
+        "the end of the Opus song",
+        Duration::from_secs(10),
+        |q| q["playing"] == false,
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let audio = receiver.audio();
+    let (tone, _) = sounding(&audio[before..]);
+    let (_, pitch) = loudness_and_pitch(tone);
+    let seconds = tone.len() as f64 / 2.0 / 44_100.0;
+    eprintln!("AirPlay: the Opus song: {seconds:.3} s at {pitch:.1} Hz");
+    assert!((seconds - 1.0).abs() < 0.1, "{seconds} s");
+    assert!((pitch - 262.0).abs() < 5.0, "{pitch} Hz");
+    let metadata = receiver.metadata();
+    // shairport-sync writes each item's code in hex: "PICT" is the cover.
+    assert!(
+        metadata.contains("<code>50494354</code>"),
+        "no cover: {metadata}"
+    );
 }
 
 /// Hostile AirPlay receivers: one that answers garbage, one that takes the connection and never
