@@ -290,8 +290,13 @@ impl Drop for Lan {
 
 /// A WAV file of `seconds` of a 440 Hz tone (16-bit stereo, 44.1 kHz).
 pub fn long_tone(path: &std::path::Path, seconds: u32) {
+    tone(path, seconds, 440.0);
+}
+
+/// A WAV file of `seconds` of a `hz` tone (16-bit stereo, 44.1 kHz, amplitude 8000).
+pub fn tone(path: &std::path::Path, seconds: u32, hz: f64) {
     let samples = (0..44_100 * seconds).flat_map(|i| {
-        let s = ((i as f64 * 440.0 * std::f64::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
+        let s = ((i as f64 * hz * std::f64::consts::TAU / 44_100.0).sin() * 8000.0) as i16;
         [s, s]
     });
     super::write_wav(path, 44_100, 2, samples);
