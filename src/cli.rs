@@ -366,6 +366,7 @@ fn serve(settings: Settings) -> Result<()> {
                 app.db.clone(),
                 app.users.clone(),
                 app.upnp_events.clone(),
+                app.podcasts.clone(),
             )?)
         } else {
             None
@@ -399,6 +400,7 @@ fn serve(settings: Settings) -> Result<()> {
                     app.queues.home().clone(),
                     app.db.clone(),
                     app.media.clone(),
+                    app.podcasts.clone(),
                     app.settings.replay_gain,
                 )?);
         }

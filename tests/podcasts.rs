@@ -563,6 +563,48 @@ fn episodes_download_and_stream_like_songs() {
         .unwrap();
     assert_eq!(art.header("content-type"), Some("image/jpeg"));
 
+    // The native API plays it too, and the household queue takes it like a song.
+    let auth = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("ann:{PASSWORD}")
+        )
+    );
+    let native = |path: &str| format!("http://127.0.0.1:{}{path}", api.server.port);
+    let resp = ureq::get(&native(&format!("/api/stream/{stream_id}")))
+        .set("Authorization", &auth)
+        .call()
+        .unwrap();
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut resp.into_reader(), &mut got).unwrap();
+    assert_eq!(got, served);
+    // The HTTP status of an add, and the state it answers.
+    let add = |song: &str| -> (u16, Value) {
+        let answer = ureq::post(&native("/api/queue"))
+            .set("Authorization", &auth)
+            .set("Content-Type", "application/json")
+            .send_string(&serde_json::json!({"op": "add", "songs": [song]}).to_string());
+        match answer {
+            Ok(r) => (
+                r.status(),
+                serde_json::from_str(&r.into_string().unwrap()).unwrap(),
+            ),
+            Err(ureq::Error::Status(code, _)) => (code, Value::Null),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let (status, state) = add(&stream_id);
+    assert_eq!(status, 200);
+    let song = &state["entries"][0]["song"];
+    assert_eq!(song["id"], stream_id.as_str(), "{state}");
+    assert_eq!(song["title"], "Episode 2: Three");
+    assert_eq!(song["artist"], "Kitchen Table Talk");
+    assert_eq!(song["coverArt"], cid.as_str());
+    assert_eq!(song["duration"], 1);
+    let not_downloaded = episodes[1]["id"].as_str().unwrap();
+    assert_eq!(add(not_downloaded).0, 409);
+
     // Newest episodes across channels.
     let newest = api.ok("getNewestPodcasts", "count=1");
     assert_eq!(newest["newestPodcasts"]["episode"][0]["id"], id.as_str());

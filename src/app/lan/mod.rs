@@ -35,6 +35,7 @@ impl Lan {
         db: Arc<crate::app::db::Db>,
         users: Arc<crate::app::users::Users>,
         events: Arc<gena::Events>,
+        podcasts: Arc<crate::app::podcasts::Podcasts>,
     ) -> Result<Lan> {
         let devices: caster::Devices = Arc::default();
         let mdns = match mdns::Mdns::start(me, outputs.clone(), devices.clone()) {
@@ -54,6 +55,7 @@ impl Lan {
             outputs: outputs.clone(),
             devices: devices.clone(),
             events,
+            podcasts,
             port: me.port,
         };
         if let Err(e) = caster::Caster::start(context) {

@@ -21,6 +21,8 @@ use diesel::prelude::*;
 
 use crate::app::db::schema::{podcast_channels as ch, podcast_episodes as ep};
 use crate::app::db::{now, Db};
+use crate::app::library::browse::SongRow;
+use crate::app::queue::SongSummary;
 pub use fetch::Limits;
 
 /// A subscribed feed.
@@ -213,6 +215,82 @@ impl Podcasts {
         let name = e.file_name.as_deref().filter(|_| e.downloaded())?;
         let path = self.config.folder.join(name);
         path.is_file().then_some(path)
+    }
+
+    /// A downloaded episode named as the household queue names it (`pe-12`), as a song row
+    /// for the outputs that play the queue (the sound card, speakers): its file in the podcast
+    /// folder, its channel as artist and album. Not a library song: no album, no directory.
+    pub fn queued(&self, id: &str) -> Result<SongRow> {
+        let n: i64 = id
+            .strip_prefix("pe-")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| anyhow!("{id:?} is not a podcast episode id"))?;
+        let e = self
+            .episode(n)?
+            .ok_or_else(|| anyhow!("podcast episode {id} is gone"))?;
+        let path = self
+            .file_of(&e)
+            .ok_or_else(|| anyhow!("podcast episode {id} is not downloaded (any more)"))?;
+        let channel = self
+            .channel(e.channel_id)?
+            .and_then(|c| c.title)
+            .unwrap_or_default();
+        let suffix = e.suffix.clone().unwrap_or_else(|| "mp3".into());
+        Ok(SongRow {
+            id: e.id,
+            album_id: 0,
+            directory_id: 0,
+            path: path.to_string_lossy().into_owned(),
+            folder_path: self.config.folder.to_string_lossy().into_owned(),
+            size: e.size.unwrap_or(0),
+            content_type: content_type(&suffix).to_string(),
+            suffix,
+            duration_ms: e.duration_s.unwrap_or(0) * 1000,
+            bit_rate: e.bit_rate,
+            sample_rate: None,
+            bit_depth: None,
+            channels: None,
+            title: e.title,
+            sort_title: None,
+            artist_display: channel.clone(),
+            album_name: channel.clone(),
+            album_artist_display: channel,
+            moods: None,
+            track_number: None,
+            disc_number: None,
+            disc_subtitle: None,
+            year: None,
+            bpm: None,
+            comment: None,
+            isrc: None,
+            explicit: None,
+            rg_track_gain: None,
+            rg_track_peak: None,
+            rg_album_gain: None,
+            rg_album_peak: None,
+            mbz_recording_id: None,
+            created_at: e.created_at,
+        })
+    }
+
+    /// What the household queue shows of a downloaded episode (`None` when it is not
+    /// downloaded: only files can be queued).
+    pub fn summary(&self, e: &Episode) -> Result<Option<SongSummary>> {
+        if !e.downloaded() {
+            return Ok(None);
+        }
+        let channel = self
+            .channel(e.channel_id)?
+            .and_then(|c| c.title)
+            .unwrap_or_default();
+        Ok(Some(SongSummary {
+            id: format!("pe-{}", e.id),
+            title: e.title.clone(),
+            artist: channel.clone(),
+            album: channel,
+            duration: e.duration_s.unwrap_or(0),
+            cover_art: format!("pc-{}", e.channel_id),
+        }))
     }
 
     /// The channel's picture, when its feed named one that could be fetched.

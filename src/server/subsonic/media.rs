@@ -248,7 +248,15 @@ fn episode_audio(
     params: &Params,
 ) -> Result<(crate::app::podcasts::Episode, Audio), ApiError> {
     let id = ids::parse(ids::PODCAST_EPISODE, params.required("id")?)?;
-    let podcasts = &ctx.app.podcasts;
+    downloaded_episode(ctx.app, id)
+}
+
+/// Episode `id` and its downloaded file as [`Audio`] (70 when it is not downloaded).
+pub fn downloaded_episode(
+    app: &crate::app::App,
+    id: i64,
+) -> Result<(crate::app::podcasts::Episode, Audio), ApiError> {
+    let podcasts = &app.podcasts;
     let e = podcasts
         .episode(id)?
         .ok_or_else(|| ApiError::not_found("podcast episode"))?;
