@@ -602,8 +602,44 @@ fn episodes_download_and_stream_like_songs() {
     assert_eq!(song["artist"], "Kitchen Table Talk");
     assert_eq!(song["coverArt"], cid.as_str());
     assert_eq!(song["duration"], 1);
+    assert_eq!(add(episodes[1]["id"].as_str().unwrap()).0, 409);
+
+    // The OpenSubsonic transcoding extension takes it as mediaType=podcast.
+    let client = r#"{"name":"Car","platform":"Test",
+        "transcodingProfiles":[{"container":"wav","audioCodec":"pcm","protocol":"http"}]}"#;
+    let decided: Value = serde_json::from_str(
+        &ureq::post(&api.url(
+            "ann",
+            "getTranscodeDecision",
+            &format!("mediaType=podcast&mediaId={stream_id}"),
+        ))
+        .set("Content-Type", "application/json")
+        .send_string(client)
+        .unwrap()
+        .into_string()
+        .unwrap(),
+    )
+    .unwrap();
+    let d = &decided["subsonic-response"]["transcodeDecision"];
+    assert_eq!(d["canDirectPlay"], false, "{decided}");
+    let params = d["transcodeParams"].as_str().unwrap();
+    let wav = ureq::get(&api.url(
+        "ann",
+        "getTranscodeStream",
+        &format!("mediaType=podcast&mediaId={stream_id}&transcodeParams={params}"),
+    ))
+    .call()
+    .unwrap();
+    let mut wav_bytes = Vec::new();
+    std::io::Read::read_to_end(&mut wav.into_reader(), &mut wav_bytes).unwrap();
+    assert_eq!(&wav_bytes[..4], b"RIFF");
     let not_downloaded = episodes[1]["id"].as_str().unwrap();
-    assert_eq!(add(not_downloaded).0, 409);
+    let v = api.call_as(
+        "ann",
+        "getTranscodeDecision",
+        &format!("mediaType=podcast&mediaId={not_downloaded}"),
+    );
+    assert_eq!(v["error"]["code"], 70, "{v}");
 
     // Newest episodes across channels.
     let newest = api.ok("getNewestPodcasts", "count=1");

@@ -541,11 +541,19 @@ pub fn public_art(
     picture(app, &mut c, item, &source, size, art::Output::Jpeg)
 }
 
-/// The song a transcoding-extension call names (`mediaId`, `mediaType`).
+/// The song a transcoding-extension call names (`mediaId`, `mediaType`): a library song, or a
+/// downloaded podcast episode as a song row.
 fn media_song(ctx: &Ctx<'_>, params: &Params) -> Result<SongRow, ApiError> {
     match params.required("mediaType")? {
         "song" => {}
-        "podcast" => return Err(ApiError::not_found("podcast episode")),
+        "podcast" => {
+            let id = ids::parse(ids::PODCAST_EPISODE, params.required("mediaId")?)?;
+            return ctx
+                .app
+                .podcasts
+                .queued(&ids::id(ids::PODCAST_EPISODE, id))
+                .map_err(|e| ApiError::not_found(&format!("{e:#}: downloaded podcast episode")));
+        }
         _ => return Err(ApiError::invalid("mediaType")),
     }
     let id = ids::parse(ids::TRACK, params.required("mediaId")?)?;
@@ -640,9 +648,12 @@ pub fn get_transcode_stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, Ap
     .and_then(|j| j.gain);
     let suffix = job.format.suffix();
     let delivery = ctx.app.media.transcode(&file, job)?;
-    ctx.app
-        .annotations
-        .playing(ctx.user.id, &ctx.user.name, song.id, params.get("c"));
+    // An episode is not a library song: it is not shown as one playing.
+    if params.get("mediaType") == Some("song") {
+        ctx.app
+            .annotations
+            .playing(ctx.user.id, &ctx.user.name, song.id, params.get("c"));
+    }
     Ok(Answer {
         delivery,
         name: file_name(&song, suffix),
