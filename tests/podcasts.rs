@@ -33,6 +33,11 @@ struct Manager {
 
 /// The podcast manager on a fresh database, with 1 MB episodes and short timeouts.
 fn manager() -> Manager {
+    manager_with(0)
+}
+
+/// [`manager`], downloading the newest `auto_download` episodes of each channel by itself.
+fn manager_with(auto_download: u32) -> Manager {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(Db::open(&dir.path().join("data")).unwrap());
     let folder = dir.path().join("podcasts");
@@ -45,7 +50,7 @@ fn manager() -> Manager {
         Config {
             folder: folder.clone(),
             limits,
-            auto_download: 0,
+            auto_download,
         },
     ));
     Manager {
@@ -743,4 +748,38 @@ fn changes_need_the_podcast_role() {
         let v = api.call_as("ann", method, extra);
         assert_eq!(v["error"]["code"], 70, "{method} {extra}: {v}");
     }
+}
+
+#[test]
+fn a_feed_host_that_never_answers_times_out() {
+    let host = host();
+    host.set("/hang.rss", Answer::Hang);
+    let m = manager();
+    let started = Instant::now();
+    let id = m.podcasts.subscribe(&host.url("/hang.rss")).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let c = m.podcasts.channel(id).unwrap().unwrap();
+    assert_eq!(c.status, "error");
+    let msg = c.error_message.unwrap();
+    assert!(msg.contains("stopped answering"), "{msg}");
+}
+
+#[test]
+fn the_newest_episodes_download_by_themselves_when_asked() {
+    let host = host();
+    host.feed("/show.rss", "show.rss");
+    let m = manager_with(1);
+    let id = m.podcasts.subscribe(&host.url("/show.rss")).unwrap();
+    let episodes = m.podcasts.episodes(id).unwrap();
+    assert_eq!(by_guid(&episodes, "ktt-2").status, "completed");
+    assert_eq!(
+        by_guid(&episodes, &host.url("/audio/four.mp3")).status,
+        "new"
+    );
+    // The next refresh brings a newer one, which downloads too.
+    host.feed("/show.rss", "show-more.rss");
+    m.podcasts.refresh(id).unwrap();
+    let episodes = m.podcasts.episodes(id).unwrap();
+    assert_eq!(by_guid(&episodes, "ktt-3").status, "completed");
+    assert_eq!(files_in(&m.folder).len(), 3, "two episodes and the picture");
 }

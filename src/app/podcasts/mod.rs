@@ -520,7 +520,7 @@ impl Podcasts {
                 if let Some(old) = old {
                     let _ = std::fs::remove_file(self.config.folder.join(old));
                 }
-                diesel::update(ep::table.find(id))
+                let kept = diesel::update(ep::table.find(id))
                     .set((
                         ep::status.eq("completed"),
                         ep::error_message.eq(None::<String>),
@@ -531,6 +531,11 @@ impl Podcasts {
                         done.duration_s.map(|d| ep::duration_s.eq(d)),
                     ))
                     .execute(&mut *self.db.write())?;
+                // Unsubscribed while it downloaded: no file without its episode.
+                if kept == 0 {
+                    let _ = std::fs::remove_file(self.config.folder.join(&name));
+                    return Err(PodcastError::NotFound("podcast episode"));
+                }
                 Ok(())
             }
             Err(err) => {
