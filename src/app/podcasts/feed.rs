@@ -49,11 +49,15 @@ pub fn parse(bytes: &[u8]) -> Result<Feed> {
         .map(|i| i.uri.trim().to_string())
         .filter(|u| super::fetch::web_url(u).is_ok());
     let mut episodes = Vec::new();
+    let durations = itunes_durations(bytes);
     for entry in parsed.entries.iter() {
         if episodes.len() >= MAX_EPISODES {
             break;
         }
-        if let Some(item) = item(entry) {
+        if let Some(mut item) = item(entry) {
+            if item.duration_s.is_none() {
+                item.duration_s = durations.get(&normal_url(&item.url)).copied();
+            }
             if !episodes.iter().any(|e: &Item| e.key == item.key) {
                 episodes.push(item);
             }
@@ -132,6 +136,54 @@ fn item(entry: &feed_rs::model::Entry) -> Option<Item> {
     })
 }
 
+/// Each RSS item's `<itunes:duration>` by its enclosure URL. feed-rs keeps an iTunes duration
+/// only when the item has other iTunes tags too; most feeds give the duration alone. A document
+/// with a DTD is not read here (no entity expansion from hostile feeds): it just has no
+/// durations until its episodes are downloaded.
+fn itunes_durations(bytes: &[u8]) -> std::collections::HashMap<String, i64> {
+    const ITUNES: &str = "http://www.itunes.com/dtds/podcast-1.0.dtd";
+    let mut found = std::collections::HashMap::new();
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return found;
+    };
+    let Ok(doc) = roxmltree::Document::parse(text) else {
+        return found;
+    };
+    for item in doc.descendants().filter(|n| n.has_tag_name("item")) {
+        let child = |test: &dyn Fn(&roxmltree::Node) -> bool| item.children().find(|c| test(c));
+        let url = child(&|c| c.has_tag_name("enclosure")).and_then(|e| e.attribute("url"));
+        let duration = child(&|c| c.has_tag_name((ITUNES, "duration")))
+            .and_then(|d| d.text())
+            .and_then(duration_seconds);
+        if let (Some(url), Some(seconds)) = (url, duration) {
+            found.insert(normal_url(url.trim()), seconds);
+        }
+    }
+    found
+}
+
+/// An iTunes duration: `SS`, `MM:SS` or `HH:MM:SS`, maybe with a fraction of a second.
+fn duration_seconds(text: &str) -> Option<i64> {
+    let parts: Vec<&str> = text.trim().split(':').collect();
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    let mut seconds = 0i64;
+    for (i, part) in parts.iter().enumerate() {
+        let n: f64 = part.trim().parse().ok()?;
+        if !n.is_finite() || n < 0.0 || (i > 0 && n >= 60.0) {
+            return None;
+        }
+        seconds = seconds.checked_mul(60)?.checked_add(n as i64)?;
+    }
+    Some(seconds)
+}
+
+/// A URL written the way feed-rs writes it, so the two readings of a feed meet.
+fn normal_url(text: &str) -> String {
+    url::Url::parse(text).map_or_else(|_| text.to_string(), String::from)
+}
+
 /// Text from a feed: control characters out (newlines and tabs kept), trimmed, at most `max`
 /// characters.
 pub fn clean(text: &str, max: usize) -> String {
@@ -168,9 +220,24 @@ mod tests {
         assert_eq!(f.episodes[0].duration_s, Some(3723));
         assert_eq!(f.episodes[0].size, Some(10));
         assert_eq!(f.episodes[1].key, "https://media.example/b.mp3");
-        // feed-rs drops an iTunes duration that comes without other iTunes item tags; the
-        // download's own duration fills it in then.
-        assert_eq!(f.episodes[1].duration_s, None);
+        // An iTunes duration alone (feed-rs keeps it only with other iTunes tags).
+        assert_eq!(f.episodes[1].duration_s, Some(75));
+    }
+
+    #[test]
+    fn itunes_durations_in_every_form() {
+        for (text, want) in [
+            ("75", Some(75)),
+            ("01:15", Some(75)),
+            ("1:01:15", Some(3675)),
+            ("00:00:01.5", Some(1)),
+            ("1:75", None),
+            ("-3", None),
+            ("soon", None),
+            ("1:2:3:4", None),
+        ] {
+            assert_eq!(duration_seconds(text), want, "{text}");
+        }
     }
 
     #[test]
