@@ -486,8 +486,12 @@ impl Podcasts {
         if e.downloaded() && self.file_of(&e).is_some() {
             return Ok(());
         }
-        self.set_episode_status(id, "downloading", None)?;
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Asked twice while it waits or downloads: once is enough.
+        if e.status == "downloading" && queue.is_some() {
+            return Ok(());
+        }
+        self.set_episode_status(id, "downloading", None)?;
         match queue {
             Some(tx) => {
                 tx.send(id)
