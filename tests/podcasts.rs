@@ -613,6 +613,32 @@ fn episodes_download_and_stream_like_songs() {
     assert_eq!(song["duration"], 1);
     assert_eq!(add(episodes[1]["id"].as_str().unwrap()).0, 409);
 
+    // Speakers get the channel's picture by a signed link, as for songs.
+    let users = houseband::app::users::Users::new(
+        Arc::new(Db::open(&api.sb.data()).unwrap()),
+        &api.sb.data(),
+    )
+    .unwrap();
+    let expires = houseband::app::db::now() + 600;
+    let link = users.stream_link(
+        houseband::app::users::LINK_ART,
+        &stream_id,
+        "ann",
+        "",
+        expires,
+    );
+    let art = ureq::get(&native(&format!("/api/art/{stream_id}?size=100&{link}")))
+        .call()
+        .unwrap();
+    assert_eq!(art.header("content-type"), Some("image/jpeg"));
+    let forged = native(&format!(
+        "/api/art/{stream_id}?size=100&u=ann&exp={expires}&sig=00"
+    ));
+    assert!(matches!(
+        ureq::get(&forged).call(),
+        Err(ureq::Error::Status(403, _))
+    ));
+
     // The OpenSubsonic transcoding extension takes it as mediaType=podcast.
     let client = r#"{"name":"Car","platform":"Test",
         "transcodingProfiles":[{"container":"wav","audioCodec":"pcm","protocol":"http"}]}"#;

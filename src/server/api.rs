@@ -535,6 +535,21 @@ async fn art(
         let q = query.into_inner();
         let user = link_user(&app, LINK_ART, &id, "", (&q.u, q.exp, &q.sig))?;
         let not_found = || Failure::new(StatusCode::NOT_FOUND, format!("no picture for {id:?}"));
+        let size = q.size.map(|s| s.clamp(16, art::MAX_SIZE));
+        // A podcast episode's picture is its channel's.
+        if let Some(n) = id.strip_prefix("pe-") {
+            let podcasts = &app.podcasts;
+            let episode = n.parse().ok().map(|n| podcasts.episode(n)).transpose()?;
+            let path = episode
+                .flatten()
+                .and_then(|e| podcasts.art_of(e.channel_id))
+                .ok_or_else(not_found)?;
+            let folder = podcasts.folder().to_path_buf();
+            return app
+                .media
+                .art(&art::Source::File(path), size, art::Output::Jpeg, &[folder])
+                .map_err(media_failure);
+        }
         let n: i64 = id
             .strip_prefix("tr-")
             .and_then(|n| n.parse().ok())
@@ -549,7 +564,6 @@ async fn art(
             .into_iter()
             .map(Into::into)
             .collect();
-        let size = q.size.map(|s| s.clamp(16, art::MAX_SIZE));
         app.media
             .art(&row.into(), size, art::Output::Jpeg, &folders)
             .map_err(media_failure)

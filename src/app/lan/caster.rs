@@ -743,10 +743,15 @@ impl Caster {
         if position_ms > 0 {
             url.push_str(&format!("&timeOffset={:.3}", position_ms as f64 / 1000.0));
         }
-        // An episode has no song picture (its channel's is not sent to speakers yet).
-        let has_art = song.starts_with("tr-")
-            && browse::track_art(&mut *self.ctx.db.read()?, row.id, &browse::Scope::all())?
-                .is_some();
+        // An episode's picture is its channel's.
+        let has_art = if song.starts_with("pe-") {
+            self.ctx
+                .podcasts
+                .episode(row.id)?
+                .is_some_and(|e| self.ctx.podcasts.art_of(e.channel_id).is_some())
+        } else {
+            browse::track_art(&mut *self.ctx.db.read()?, row.id, &browse::Scope::all())?.is_some()
+        };
         let art = has_art.then(|| {
             format!(
                 "http://{host}/api/art/{song}?size=600&{}",
