@@ -85,6 +85,18 @@ enum Command {
         /// Serve files whose symlinks lead outside their music folder [env: HOUSEBAND_ALLOW_OUTSIDE_LINKS]
         #[arg(long, value_name = "BOOL")]
         allow_outside_links: Option<String>,
+        /// Where downloaded podcast episodes go [env: HOUSEBAND_PODCAST_FOLDER; default: <data>/podcasts]
+        #[arg(long, value_name = "DIR")]
+        podcast_folder: Option<String>,
+        /// Largest podcast episode downloaded, e.g. 500MB [env: HOUSEBAND_PODCAST_MAX_EPISODE_SIZE]
+        #[arg(long, value_name = "SIZE")]
+        podcast_max_episode_size: Option<String>,
+        /// Scheduled podcast refresh, e.g. 6h; 0 = off [env: HOUSEBAND_PODCAST_REFRESH_INTERVAL]
+        #[arg(long, value_name = "DURATION")]
+        podcast_refresh_interval: Option<String>,
+        /// Newest episodes per channel downloaded by themselves; 0 = none [env: HOUSEBAND_PODCAST_AUTO_DOWNLOAD]
+        #[arg(long, value_name = "N")]
+        podcast_auto_download: Option<String>,
         /// ReplayGain for transcoded streams: off, track, album [env: HOUSEBAND_REPLAY_GAIN]
         #[arg(long, value_name = "MODE")]
         replay_gain: Option<String>,
@@ -226,6 +238,10 @@ fn flags_of(cli: &Cli) -> Flags {
             transcode_slots,
             transcode_cache,
             allow_outside_links,
+            podcast_folder,
+            podcast_max_episode_size,
+            podcast_refresh_interval,
+            podcast_auto_download,
             replay_gain,
             local_output,
             sound_analysis,
@@ -243,6 +259,10 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("transcode_slots", transcode_slots.clone());
             f.set("transcode_cache", transcode_cache.clone());
             f.set("allow_outside_links", allow_outside_links.clone());
+            f.set("podcast_folder", podcast_folder.clone());
+            f.set("podcast_max_episode_size", podcast_max_episode_size.clone());
+            f.set("podcast_refresh_interval", podcast_refresh_interval.clone());
+            f.set("podcast_auto_download", podcast_auto_download.clone());
             f.set("replay_gain", replay_gain.clone());
             f.set("local_output", local_output.clone());
             f.set("sound_analysis", sound_analysis.clone());
@@ -346,10 +366,12 @@ fn serve(settings: Settings) -> Result<()> {
                 outputs: app.outputs.clone(),
                 devices: Default::default(),
                 events: app.upnp_events.clone(),
+                podcasts: app.podcasts.clone(),
                 port: me.port,
                 library: crate::app::lan::airplay::Library {
                     db: app.db.clone(),
                     media: app.media.clone(),
+                    podcasts: app.podcasts.clone(),
                     replay_gain: app.settings.replay_gain,
                 },
             };
@@ -386,6 +408,7 @@ fn serve(settings: Settings) -> Result<()> {
                     app.queues.home().clone(),
                     app.db.clone(),
                     app.media.clone(),
+                    app.podcasts.clone(),
                     app.settings.replay_gain,
                 )?);
         }
@@ -401,6 +424,7 @@ fn serve(settings: Settings) -> Result<()> {
 
 /// The first scan, the watcher and the periodic scan: all off the HTTP workers.
 fn start_background(app: &Arc<App>) -> Result<()> {
+    app.podcasts.start(app.settings.podcast_refresh_interval)?;
     let library = app.library.clone();
     let settings = app.settings.clone();
     if settings.watch {

@@ -143,6 +143,30 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "Disk space for finished transcodes (in <data>/cache/transcodes), least recently used removed first: a size such as 500MB or 2GB; 0 turns the cache off.",
     },
     SettingInfo {
+        key: "podcast_folder",
+        flag: Some("--podcast-folder"),
+        default: "<data>/podcasts",
+        help: "Where downloaded podcast episodes are kept (one file per episode, named from its id).",
+    },
+    SettingInfo {
+        key: "podcast_max_episode_size",
+        flag: Some("--podcast-max-episode-size"),
+        default: "500MB",
+        help: "The largest podcast episode downloaded; a bigger or endless one is stopped there, marked as an error and its partial file removed.",
+    },
+    SettingInfo {
+        key: "podcast_refresh_interval",
+        flag: Some("--podcast-refresh-interval"),
+        default: "6h",
+        help: "How often every podcast feed is read again for new episodes; 0 turns the scheduled refresh off.",
+    },
+    SettingInfo {
+        key: "podcast_auto_download",
+        flag: Some("--podcast-auto-download"),
+        default: "0",
+        help: "How many of each channel's newest episodes are downloaded by themselves after a refresh; 0 keeps downloads manual.",
+    },
+    SettingInfo {
         key: "replay_gain",
         flag: Some("--replay-gain"),
         default: "off",
@@ -224,6 +248,11 @@ pub struct Settings {
     pub transcode_slots: usize,
     pub transcode_cache: u64,
     pub allow_outside_links: bool,
+    /// `None`: `<data>/podcasts`.
+    pub podcast_folder: Option<PathBuf>,
+    pub podcast_max_episode_size: u64,
+    pub podcast_refresh_interval: Duration,
+    pub podcast_auto_download: u32,
     pub replay_gain: ReplayGain,
     pub local_output: bool,
     pub sound_analysis: bool,
@@ -236,6 +265,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The podcast folder: the setting, else `<data>/podcasts`.
+    pub fn podcast_dir(&self) -> PathBuf {
+        self.podcast_folder
+            .clone()
+            .unwrap_or_else(|| self.data.join("podcasts"))
+    }
+
     /// Settings for tests and tools: defaults, with the given data dir and music folders.
     pub fn for_dirs(data: &Path, music: &[PathBuf]) -> Settings {
         Settings {
@@ -254,6 +290,10 @@ impl Settings {
             transcode_slots: 32,
             transcode_cache: 1 << 30,
             allow_outside_links: false,
+            podcast_folder: None,
+            podcast_max_episode_size: 500 << 20,
+            podcast_refresh_interval: Duration::from_secs(6 * 3600),
+            podcast_auto_download: 0,
             replay_gain: ReplayGain::Off,
             local_output: true,
             sound_analysis: true,
@@ -614,6 +654,27 @@ pub fn resolve(
             false,
             "true or false",
             parse_bool,
+        )?,
+        podcast_folder: resolver.one("podcast_folder", None, "a directory path", |s| {
+            (!s.is_empty()).then(|| Some(PathBuf::from(s)))
+        })?,
+        podcast_max_episode_size: resolver.one(
+            "podcast_max_episode_size",
+            500 << 20,
+            "a size such as 200MB or 1GB",
+            |s| parse_size(s).filter(|n| *n > 0),
+        )?,
+        podcast_refresh_interval: resolver.one(
+            "podcast_refresh_interval",
+            Duration::from_secs(6 * 3600),
+            "a duration such as 1h or 1d, or 0 for off",
+            parse_duration,
+        )?,
+        podcast_auto_download: resolver.one(
+            "podcast_auto_download",
+            0,
+            "a number of episodes (0 = none)",
+            |s| s.parse::<u32>().ok().filter(|n| *n <= 1000),
         )?,
         replay_gain: resolver.one("replay_gain", ReplayGain::Off, "off, track or album", |s| {
             match s.to_ascii_lowercase().as_str() {

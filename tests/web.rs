@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Sandbox, Server};
+use common::{Sandbox, Server, QUIET};
 
 fn chromium() -> PathBuf {
     let path =
@@ -162,6 +162,26 @@ fn artists_genres_years_stars_playlists_and_shares_in_the_browser() {
     // What the browser did is in the database: the stars stayed, the playlist is gone.
     assert_eq!(sb.count("FROM playlists"), 0);
     assert!(sb.count("FROM annotations WHERE starred_at IS NOT NULL") >= 2);
+}
+
+#[test]
+fn podcasts_in_the_browser() {
+    let host = common::feeds::FeedServer::demo();
+    host.feed("/show.rss", "show.rss");
+    host.feed("/hostile.rss", "hostile.rss");
+    let sb = Sandbox::with_library();
+    add_ann(&sb);
+    let server = Server::start(&sb, QUIET);
+    server.wait_for(Duration::from_secs(30), |h| {
+        h["scanning"] == false && h["tracks"].as_i64() > Some(0)
+    });
+    let (feed, hostile) = (host.url("/show.rss"), host.url("/hostile.rss"));
+    in_the_browser_with(
+        "podcasts",
+        &server,
+        &[("FEED", feed.as_str()), ("HOSTILE", hostile.as_str())],
+    );
+    assert!(screenshots().join("podcast-desktop.png").exists());
 }
 
 #[test]

@@ -11,6 +11,7 @@ pub mod media;
 pub mod outputs;
 pub mod players;
 pub mod playlists;
+pub mod podcasts;
 pub mod queue;
 pub mod radio;
 pub mod reco;
@@ -44,6 +45,8 @@ pub struct App {
     pub playlists: Playlists,
     pub bookmarks: Bookmarks,
     pub radio: Radio,
+    /// Podcast channels, episodes and their downloads.
+    pub podcasts: Arc<podcasts::Podcasts>,
     pub chat: Chat,
     pub shares: Shares,
     pub media: Arc<Media>,
@@ -118,6 +121,14 @@ impl App {
         let playlists = Playlists::new(db.clone());
         let bookmarks = Bookmarks::new(db.clone());
         let radio = Radio::new(db.clone());
+        let podcasts = Arc::new(podcasts::Podcasts::new(
+            db.clone(),
+            podcasts::Config {
+                folder: settings.podcast_dir(),
+                limits: podcasts::Limits::new(settings.podcast_max_episode_size),
+                auto_download: settings.podcast_auto_download,
+            },
+        ));
         let chat = Chat::new(db.clone());
         let shares = Shares::new(db.clone());
         let players = Players::new(db.clone());
@@ -140,6 +151,7 @@ impl App {
             playlists,
             bookmarks,
             radio,
+            podcasts,
             chat,
             shares,
             media,

@@ -400,15 +400,6 @@ async fn stream(
             ));
         }
         let not_found = || Failure::new(StatusCode::NOT_FOUND, format!("no song {id:?}"));
-        let n: i64 = id
-            .strip_prefix("tr-")
-            .unwrap_or(&id)
-            .parse()
-            .map_err(|_| not_found())?;
-        let scope = Scope::new(user.allowed_folders(), None);
-        let song = browse::song(&mut *app.db.read()?, n, &scope)
-            .map_err(Failure::internal)?
-            .ok_or_else(not_found)?;
         let offset = q.time_offset.unwrap_or(0.0);
         if !offset.is_finite() || offset < 0.0 {
             return Err(Failure::new(
@@ -424,14 +415,30 @@ async fn stream(
             max_bit_rate: q.max_bit_rate.unwrap_or(0),
             offset,
         };
-        let (delivery, suffix) =
-            media::deliver(app, &user, &song, &asked).map_err(|f| match f {
-                media::StreamFailure::Request(e) => {
-                    Failure::new(StatusCode::BAD_REQUEST, e.message)
-                }
-                media::StreamFailure::Media(e) => media_failure(e),
-                media::StreamFailure::Internal(e) => Failure::internal(format!("{e:#}")),
-            })?;
+        let failed = |f| match f {
+            media::StreamFailure::Request(e) => Failure::new(StatusCode::BAD_REQUEST, e.message),
+            media::StreamFailure::Media(e) => media_failure(e),
+            media::StreamFailure::Internal(e) => Failure::internal(format!("{e:#}")),
+        };
+        // A downloaded podcast episode plays like a song (not a play of a library song).
+        if let Some(n) = id.strip_prefix("pe-") {
+            let n: i64 = n.parse().map_err(|_| not_found())?;
+            let (e, audio) = media::downloaded_episode(app, n)
+                .map_err(|e| Failure::new(StatusCode::NOT_FOUND, e.message))?;
+            let (delivery, suffix) =
+                media::deliver_audio(app, &user, &audio, &asked).map_err(failed)?;
+            return Ok((delivery, format!("episode-{}.{suffix}", e.id), None));
+        }
+        let n: i64 = id
+            .strip_prefix("tr-")
+            .unwrap_or(&id)
+            .parse()
+            .map_err(|_| not_found())?;
+        let scope = Scope::new(user.allowed_folders(), None);
+        let song = browse::song(&mut *app.db.read()?, n, &scope)
+            .map_err(Failure::internal)?
+            .ok_or_else(not_found)?;
+        let (delivery, suffix) = media::deliver(app, &user, &song, &asked).map_err(failed)?;
         // Heard from its start by a logged-in user (a speaker's signed link is the queue's
         // play, recorded by the queue itself).
         let heard = (offset <= 0.0).then_some(media::Heard {
@@ -528,6 +535,21 @@ async fn art(
         let q = query.into_inner();
         let user = link_user(&app, LINK_ART, &id, "", (&q.u, q.exp, &q.sig))?;
         let not_found = || Failure::new(StatusCode::NOT_FOUND, format!("no picture for {id:?}"));
+        let size = q.size.map(|s| s.clamp(16, art::MAX_SIZE));
+        // A podcast episode's picture is its channel's.
+        if let Some(n) = id.strip_prefix("pe-") {
+            let podcasts = &app.podcasts;
+            let episode = n.parse().ok().map(|n| podcasts.episode(n)).transpose()?;
+            let path = episode
+                .flatten()
+                .and_then(|e| podcasts.art_of(e.channel_id))
+                .ok_or_else(not_found)?;
+            let folder = podcasts.folder().to_path_buf();
+            return app
+                .media
+                .art(&art::Source::File(path), size, art::Output::Jpeg, &[folder])
+                .map_err(media_failure);
+        }
         let n: i64 = id
             .strip_prefix("tr-")
             .and_then(|n| n.parse().ok())
@@ -542,7 +564,6 @@ async fn art(
             .into_iter()
             .map(Into::into)
             .collect();
-        let size = q.size.map(|s| s.clamp(16, art::MAX_SIZE));
         app.media
             .art(&row.into(), size, art::Output::Jpeg, &folders)
             .map_err(media_failure)

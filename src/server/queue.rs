@@ -59,6 +59,9 @@ fn songs_to_add(app: &App, user: &User, op: &Op) -> Result<Vec<SongSummary>, Fai
                     crate::app::queue::state::MAX_ENTRIES
                 )));
             }
+            if songs.iter().any(|s| s.starts_with("pe-")) {
+                return songs_and_episodes(app, &mut c, songs, &scope);
+            }
             let ids = songs
                 .iter()
                 .map(|s| id_of(s, "tr"))
@@ -109,6 +112,34 @@ fn songs_to_add(app: &App, user: &User, op: &Op) -> Result<Vec<SongSummary>, Fai
         }
     };
     Ok(rows.iter().map(SongSummary::of).collect())
+}
+
+/// A list that names downloaded podcast episodes (`pe-3`), maybe among songs: each in turn.
+fn songs_and_episodes(
+    app: &App,
+    c: &mut diesel::SqliteConnection,
+    ids: &[String],
+    scope: &Scope,
+) -> Result<Vec<SongSummary>, Failure> {
+    let gone = || Failure::new(StatusCode::NOT_FOUND, "some of those songs do not exist");
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if id.starts_with("pe-") {
+            let n = id_of(id, "pe")?;
+            let episode = app.podcasts.episode(n)?.ok_or_else(gone)?;
+            out.push(app.podcasts.summary(&episode)?.ok_or_else(|| {
+                Failure::new(
+                    StatusCode::CONFLICT,
+                    format!("podcast episode {id} is not downloaded: download it first"),
+                )
+            })?);
+        } else {
+            let found =
+                browse::songs_by_ids(c, &[id_of(id, "tr")?], scope).map_err(Failure::internal)?;
+            out.push(SongSummary::of(found.first().ok_or_else(gone)?));
+        }
+    }
+    Ok(out)
 }
 
 /// Turns a client's op into a command (looking up the songs of an `add`).

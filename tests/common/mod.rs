@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 pub use houseband::testkit::{exec, rows};
 
+pub mod feeds;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_houseband");
 
 pub fn fixtures() -> PathBuf {
@@ -157,6 +159,21 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// `serve` flags that keep a test's server to itself: no watcher, no multicast, no sound card,
+/// no background analysis, no autoplay.
+pub const QUIET: &[&str] = &[
+    "--watch",
+    "off",
+    "--lan",
+    "off",
+    "--local-output",
+    "false",
+    "--sound-analysis",
+    "false",
+    "--autoplay",
+    "false",
+];
 
 /// A running `houseband serve` on loopback, killed on drop.
 pub struct Server {

@@ -1,5 +1,5 @@
 // Houseband's web app: the first run (make the admin), logging in, and the home screen: the
-// library, the household queue, the players, and the settings, one address per screen
+// library, podcasts, the household queue, the players, and the settings, one address per screen
 // (`#/album/al-4`). Preact with htm templates: every value is put into the page as text, never as
 // HTML, so tags from music files (titles like `<img onerror=...>`) show as the text they are.
 
@@ -11,6 +11,7 @@ import { useQueue, QueuePanel } from './queue.js';
 import { Actions, AddToPlaylist, Share } from './songs.js';
 import { Albums, Album, Artists, Artist, Genres, Genre, Years, Year, Mixes, Search } from './library.js';
 import { Playlists, Playlist } from './playlists.js';
+import { Podcasts, Podcast } from './podcasts.js';
 import { Player, HouseholdPlayer } from './player.js';
 import { Settings } from './admin.js';
 
@@ -68,6 +69,7 @@ const SECTIONS = [
   ['genres', 'Genres'],
   ['years', 'Years'],
   ['playlists', 'Playlists'],
+  ['podcasts', 'Podcasts'],
   ['settings', 'Settings'],
 ];
 
@@ -97,6 +99,10 @@ function Screen({ route, me }) {
       return html`<${Playlists} me=${me} />`;
     case 'playlist':
       return html`<${Playlist} id=${id} />`;
+    case 'podcasts':
+      return html`<${Podcasts} />`;
+    case 'podcast':
+      return html`<${Podcast} id=${id} />`;
     case 'settings':
       return html`<${Settings} tab=${id} me=${me} />`;
     default:
@@ -190,7 +196,7 @@ function Home({ me, onLogout }) {
     await api('/api/logout', { method: 'POST' }).catch(() => {});
     onLogout();
   }
-  const section = { album: 'albums', artist: 'artists', genre: 'genres', year: 'years', playlist: 'playlists' }[route[0]] || route[0] || '';
+  const section = { album: 'albums', artist: 'artists', genre: 'genres', year: 'years', playlist: 'playlists', podcast: 'podcasts' }[route[0]] || route[0] || '';
   const close = () => setDialog(null);
   return html`
     <${Actions.Provider} value=${actions}>

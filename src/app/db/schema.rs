@@ -461,3 +461,42 @@ diesel::table! {
         source -> Text,
     }
 }
+
+diesel::table! {
+    podcast_channels (id) {
+        id -> BigInt,
+        url -> Text,
+        title -> Nullable<Text>,
+        description -> Nullable<Text>,
+        image_url -> Nullable<Text>,
+        status -> Text,
+        error_message -> Nullable<Text>,
+        refreshed_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    podcast_episodes (id) {
+        id -> BigInt,
+        channel_id -> BigInt,
+        guid -> Text,
+        url -> Text,
+        title -> Text,
+        description -> Nullable<Text>,
+        published_at -> Nullable<BigInt>,
+        duration_s -> Nullable<BigInt>,
+        content_type -> Nullable<Text>,
+        feed_size -> Nullable<BigInt>,
+        status -> Text,
+        error_message -> Nullable<Text>,
+        file_name -> Nullable<Text>,
+        size -> Nullable<BigInt>,
+        suffix -> Nullable<Text>,
+        bit_rate -> Nullable<Integer>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(podcast_episodes -> podcast_channels (channel_id));
+diesel::allow_tables_to_appear_in_same_query!(podcast_episodes, podcast_channels);

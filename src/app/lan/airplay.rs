@@ -50,6 +50,7 @@ pub struct Receiver {
 pub struct Library {
     pub db: Arc<Db>,
     pub media: Arc<crate::app::media::Media>,
+    pub podcasts: Arc<crate::app::podcasts::Podcasts>,
     pub replay_gain: ReplayGain,
 }
 
@@ -355,7 +356,9 @@ impl AirPlay {
     /// Opens `media`'s song where it starts.
     fn open_song(&self, media: &Media) -> Result<transcode::Fitted> {
         let problem = |e: anyhow::Error| anyhow::Error::new(SongProblem(format!("{e:#}")));
-        let row = crate::app::queue::queued_song(&self.library.db, &media.id).map_err(problem)?;
+        let row =
+            crate::app::queue::queued_audio(&self.library.db, &self.library.podcasts, &media.id)
+                .map_err(problem)?;
         let path = self
             .library
             .media

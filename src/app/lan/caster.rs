@@ -21,7 +21,7 @@ use super::upnp;
 use crate::app::db::Db;
 use crate::app::library::browse;
 use crate::app::outputs::Outputs;
-use crate::app::queue::{queued_song, Command, Playback, Published, Queue};
+use crate::app::queue::{queued_audio, Command, Playback, Published, Queue};
 use crate::app::users::{Users, LINK_ART, LINK_STREAM};
 
 /// A speaker found on the network, as discovery describes it.
@@ -197,6 +197,8 @@ pub struct Context {
     pub outputs: Arc<Outputs>,
     pub devices: Devices,
     pub events: Arc<Events>,
+    /// Downloaded podcast episodes are queued too.
+    pub podcasts: Arc<crate::app::podcasts::Podcasts>,
     /// The port this server listens on.
     pub port: u16,
     /// Songs' files, for the speakers sent audio rather than a link (AirPlay).
@@ -719,7 +721,7 @@ impl Caster {
     /// plays.
     fn media(&self, entry: &str, song: &str, position_ms: i64) -> Result<Media> {
         let a = self.active.as_ref().ok_or_else(|| anyhow!("no speaker"))?;
-        let row = queued_song(&self.ctx.db, song)?;
+        let row = queued_audio(&self.ctx.db, &self.ctx.podcasts, song)?;
         let user = self
             .ctx
             .users
@@ -750,8 +752,15 @@ impl Caster {
         if position_ms > 0 {
             url.push_str(&format!("&timeOffset={:.3}", position_ms as f64 / 1000.0));
         }
-        let has_art =
-            browse::track_art(&mut *self.ctx.db.read()?, row.id, &browse::Scope::all())?.is_some();
+        // An episode's picture is its channel's.
+        let has_art = if song.starts_with("pe-") {
+            self.ctx
+                .podcasts
+                .episode(row.id)?
+                .is_some_and(|e| self.ctx.podcasts.art_of(e.channel_id).is_some())
+        } else {
+            browse::track_art(&mut *self.ctx.db.read()?, row.id, &browse::Scope::all())?.is_some()
+        };
         let art = has_art.then(|| {
             format!(
                 "http://{host}/api/art/{song}?size=600&{}",

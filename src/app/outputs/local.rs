@@ -180,6 +180,7 @@ impl Local {
         queue: Arc<Queue>,
         db: Arc<Db>,
         media: Arc<Media>,
+        podcasts: Arc<crate::app::podcasts::Podcasts>,
         replay_gain: ReplayGain,
     ) -> Result<Local> {
         let status = Arc::new(Mutex::new(Status {
@@ -197,6 +198,7 @@ impl Local {
             queue,
             db,
             media,
+            podcasts,
             replay_gain,
             status: status.clone(),
             shared: Arc::new(Shared {
@@ -236,6 +238,7 @@ struct Follower {
     queue: Arc<Queue>,
     db: Arc<Db>,
     media: Arc<Media>,
+    podcasts: Arc<crate::app::podcasts::Podcasts>,
     replay_gain: ReplayGain,
     status: Arc<Mutex<Status>>,
     shared: Arc<Shared>,
@@ -451,7 +454,7 @@ impl Follower {
 
     /// Opens song `song` (an id such as `tr-12`) at `position_ms`.
     fn open(&self, entry: &str, song: &str, position_ms: i64) -> Result<Track> {
-        let row = queue::queued_song(&self.db, song)?;
+        let row = queue::queued_audio(&self.db, &self.podcasts, song)?;
         let path = self.media.file_of(&row.file())?;
         let mut source = decode::Source::open(&path)?;
         if position_ms > 0 {

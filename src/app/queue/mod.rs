@@ -286,6 +286,20 @@ pub fn queued_song(db: &Db, song: &str) -> Result<crate::app::library::browse::S
         .ok_or_else(|| anyhow::anyhow!("song {song} is no longer in the library"))
 }
 
+/// What an output plays for a queued id: a library song (`tr-12`) or a downloaded podcast
+/// episode (`pe-3`), as a song row.
+pub fn queued_audio(
+    db: &Db,
+    podcasts: &crate::app::podcasts::Podcasts,
+    song: &str,
+) -> Result<crate::app::library::browse::SongRow> {
+    if song.starts_with("pe-") {
+        podcasts.queued(song)
+    } else {
+        queued_song(db, song)
+    }
+}
+
 /// Why a command did not change the queue.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {

@@ -1,5 +1,5 @@
 //! Subsonic ids: strings with a kind prefix (`ar-12`, `al-5`, `tr-9`, `dir-3`, `pl-2`, `ir-1`,
-//! `sh-4`), so that one id
+//! `sh-4`, podcast channels `pc-7` and episodes `pe-8`), so that one id
 //! names one thing whatever endpoint it is sent to (getCoverArt takes all of them).
 
 use super::error::ApiError;
@@ -11,6 +11,8 @@ pub const DIRECTORY: &str = "dir";
 pub const PLAYLIST: &str = "pl";
 pub const RADIO: &str = "ir";
 pub const SHARE: &str = "sh";
+pub const PODCAST_CHANNEL: &str = "pc";
+pub const PODCAST_EPISODE: &str = "pe";
 
 pub fn id(kind: &str, n: i64) -> String {
     format!("{kind}-{n}")
@@ -28,10 +30,20 @@ pub fn parse(kind: &str, text: &str) -> Result<i64, ApiError> {
 pub fn split(text: &str) -> Option<(&str, i64)> {
     let (kind, n) = text.split_once('-')?;
     let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
-    [ARTIST, ALBUM, TRACK, DIRECTORY, PLAYLIST, RADIO, SHARE]
-        .into_iter()
-        .find(|k| *k == kind)
-        .map(|k| (k, n))
+    [
+        ARTIST,
+        ALBUM,
+        TRACK,
+        DIRECTORY,
+        PLAYLIST,
+        RADIO,
+        SHARE,
+        PODCAST_CHANNEL,
+        PODCAST_EPISODE,
+    ]
+    .into_iter()
+    .find(|k| *k == kind)
+    .map(|k| (k, n))
 }
 
 fn kind_name(kind: &str) -> &'static str {
@@ -42,6 +54,8 @@ fn kind_name(kind: &str) -> &'static str {
         PLAYLIST => "playlist",
         RADIO => "radio station",
         SHARE => "share",
+        PODCAST_CHANNEL => "podcast channel",
+        PODCAST_EPISODE => "podcast episode",
         _ => "directory",
     }
 }

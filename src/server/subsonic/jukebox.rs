@@ -84,10 +84,13 @@ pub fn jukebox_control(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
     match params.required("action")? {
         "get" => {
             let s = ctx.app.queues.home().state();
+            // Podcast episodes in the queue are not Subsonic songs: left out of this list.
             let ids: Vec<i64> = s
                 .entries
                 .iter()
-                .filter_map(|e| ids::split(&e.song.id).map(|(_, n)| n))
+                .filter_map(|e| ids::split(&e.song.id))
+                .filter(|(kind, _)| *kind == ids::TRACK)
+                .map(|(_, n)| n)
                 .collect();
             let mut c = conn(ctx)?;
             let rows = db(browse::songs_by_ids(&mut c, &ids, &Scope::new(None, None)))?;

@@ -9,7 +9,7 @@ use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
 use crate::app::library::browse::{self, SongRow};
-use crate::app::media::{art, decision, transcode, Delivery, Format, Job, MediaError};
+use crate::app::media::{art, decision, transcode, Delivery, Format, Job, MediaError, SongFile};
 use crate::app::players::Player;
 use crate::app::users::User;
 use crate::config::ReplayGain;
@@ -58,6 +58,29 @@ fn file_name(s: &SongRow, suffix: &str) -> String {
     format!("{stem}.{suffix}")
 }
 
+/// What choosing a stream needs to know of a piece of audio: a library song or a downloaded
+/// podcast episode.
+pub struct Audio {
+    pub file: SongFile,
+    pub suffix: String,
+    pub bit_rate: Option<i32>,
+    pub duration_ms: i64,
+    /// The ReplayGain the settings ask for, if the audio has it.
+    pub gain: Option<(f32, Option<f32>)>,
+}
+
+impl Audio {
+    pub fn of_song(song: &SongRow, replay_gain: ReplayGain) -> Audio {
+        Audio {
+            file: song.file(),
+            suffix: song.suffix.clone(),
+            bit_rate: song.bit_rate,
+            duration_ms: song.duration_ms,
+            gain: song.gain(replay_gain),
+        }
+    }
+}
+
 /// The transcode a request asks for, or `None` for the file as it is.
 pub fn decide(
     song: &SongRow,
@@ -65,6 +88,21 @@ pub fn decide(
     max_bit_rate: u32,
     offset: f64,
     replay_gain: ReplayGain,
+) -> Result<Option<Job>, ApiError> {
+    decide_audio(
+        &Audio::of_song(song, replay_gain),
+        format,
+        max_bit_rate,
+        offset,
+    )
+}
+
+/// [`decide`] for any [`Audio`].
+pub fn decide_audio(
+    song: &Audio,
+    format: Option<&str>,
+    max_bit_rate: u32,
+    offset: f64,
 ) -> Result<Option<Job>, ApiError> {
     let source_rate = song.bit_rate.unwrap_or(0).max(0) as u32;
     if offset > 0.0 && song.duration_ms > 0 && offset * 1000.0 >= song.duration_ms as f64 {
@@ -106,7 +144,7 @@ pub fn decide(
             .min(max_bit_rate)
             .max(if bitrate == 0 { 0 } else { 1 });
     }
-    let gain = song.gain(replay_gain);
+    let gain = song.gain;
     Ok(Some(Job {
         format,
         bitrate: format.fit_bitrate(bitrate),
@@ -175,20 +213,12 @@ pub fn stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
     if !ctx.user.has_role("stream") {
         return Err(ApiError::not_authorized("stream"));
     }
+    if is_episode(params) {
+        return stream_episode(ctx, params);
+    }
     let song = song_of(ctx, params)?;
-    let asked = Asked {
-        client: params.get("c").unwrap_or(""),
-        ip: &ctx.ip,
-        user_agent: &ctx.user_agent,
-        format: params.get("format"),
-        max_bit_rate: max_bit_rate(params)?,
-        offset: offset_of(params)?,
-    };
-    let (delivery, suffix) = deliver(ctx.app, &ctx.user, &song, &asked).map_err(|f| match f {
-        StreamFailure::Request(e) => e,
-        StreamFailure::Media(e) => e.into(),
-        StreamFailure::Internal(e) => ApiError::internal(&e),
-    })?;
+    let asked = asked_of(ctx, params)?;
+    let (delivery, suffix) = deliver(ctx.app, &ctx.user, &song, &asked)?;
     let from_start = asked.offset <= 0.0;
     Ok(Answer {
         delivery,
@@ -201,6 +231,95 @@ pub fn stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
             duration_ms: song.duration_ms,
         }),
     })
+}
+
+/// Whether `id` names a podcast episode (its `streamId`) rather than a song.
+fn is_episode(params: &Params) -> bool {
+    params
+        .get("id")
+        .and_then(ids::split)
+        .is_some_and(|(kind, _)| kind == ids::PODCAST_EPISODE)
+}
+
+/// A downloaded episode's file as [`Audio`]: the file is checked to be inside the podcast
+/// folder like a song inside its music folder.
+fn episode_audio(
+    ctx: &Ctx<'_>,
+    params: &Params,
+) -> Result<(crate::app::podcasts::Episode, Audio), ApiError> {
+    let id = ids::parse(ids::PODCAST_EPISODE, params.required("id")?)?;
+    downloaded_episode(ctx.app, id)
+}
+
+/// Episode `id` and its downloaded file as [`Audio`] (70 when it is not downloaded).
+pub fn downloaded_episode(
+    app: &crate::app::App,
+    id: i64,
+) -> Result<(crate::app::podcasts::Episode, Audio), ApiError> {
+    let podcasts = &app.podcasts;
+    let e = podcasts
+        .episode(id)?
+        .ok_or_else(|| ApiError::not_found("podcast episode"))?;
+    let path = podcasts.file_of(&e).ok_or_else(|| {
+        ApiError::not_found(
+            "downloaded podcast episode (download it first with downloadPodcastEpisode)",
+        )
+    })?;
+    let suffix = e.suffix.clone().unwrap_or_else(|| "mp3".into());
+    let duration_ms = e.duration_s.unwrap_or(0) * 1000;
+    let file = SongFile {
+        id: e.id,
+        path,
+        folder: podcasts.folder().to_path_buf(),
+        content_type: crate::app::podcasts::content_type(&suffix).to_string(),
+        suffix: suffix.clone(),
+        duration: duration_ms as f64 / 1000.0,
+    };
+    let audio = Audio {
+        file,
+        suffix,
+        bit_rate: e.bit_rate,
+        duration_ms,
+        gain: None,
+    };
+    Ok((e, audio))
+}
+
+/// `stream` of a downloaded podcast episode: as a song, file or transcode, with ranges; not
+/// a play of a library song, so no now-playing entry and no listening history.
+fn stream_episode(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
+    let (e, audio) = episode_audio(ctx, params)?;
+    let asked = asked_of(ctx, params)?;
+    let (delivery, suffix) = deliver_audio(ctx.app, &ctx.user, &audio, &asked)?;
+    Ok(Answer {
+        delivery,
+        name: format!("episode-{}.{suffix}", e.id),
+        attachment: false,
+        estimate_length: params.bool("estimateContentLength")?.unwrap_or(false),
+        heard: None,
+    })
+}
+
+/// What the request asks for: format, bit rate, offset, and who asks.
+fn asked_of<'a>(ctx: &'a Ctx<'_>, params: &'a Params) -> Result<Asked<'a>, ApiError> {
+    Ok(Asked {
+        client: params.get("c").unwrap_or(""),
+        ip: &ctx.ip,
+        user_agent: &ctx.user_agent,
+        format: params.get("format"),
+        max_bit_rate: max_bit_rate(params)?,
+        offset: offset_of(params)?,
+    })
+}
+
+impl From<StreamFailure> for ApiError {
+    fn from(f: StreamFailure) -> ApiError {
+        match f {
+            StreamFailure::Request(e) => e,
+            StreamFailure::Media(e) => e.into(),
+            StreamFailure::Internal(e) => ApiError::internal(&e),
+        }
+    }
 }
 
 /// What a client asked for when it streams a song.
@@ -233,32 +352,54 @@ pub fn deliver(
     song: &SongRow,
     asked: &Asked<'_>,
 ) -> Result<(Delivery, String), StreamFailure> {
-    let player = app
-        .players
-        .seen(user.id, asked.client, asked.user_agent, asked.ip)
-        .map_err(StreamFailure::Internal)?;
-    let (format, max) = preferred(asked.format, asked.max_bit_rate, &player, user);
-    let job = decide(song, format, max, asked.offset, app.settings.replay_gain)
-        .map_err(StreamFailure::Request)?;
-    let file = song.file();
-    let delivered = match job {
-        None => app.media.raw(&file).map(|d| (d, song.suffix.clone())),
-        Some(job) => {
-            let suffix = job.format.suffix().to_string();
-            app.media.transcode(&file, job).map(|d| (d, suffix))
-        }
-    }
-    .map_err(StreamFailure::Media)?;
+    let audio = Audio::of_song(song, app.settings.replay_gain);
+    let delivered = deliver_audio(app, user, &audio, asked)?;
     let client = Some(asked.client).filter(|c| !c.is_empty());
     app.annotations
         .playing(user.id, &user.name, song.id, client);
     Ok(delivered)
 }
 
+/// [`deliver`] for any [`Audio`] (a podcast episode too), without marking it as playing.
+pub fn deliver_audio(
+    app: &crate::app::App,
+    user: &User,
+    audio: &Audio,
+    asked: &Asked<'_>,
+) -> Result<(Delivery, String), StreamFailure> {
+    let player = app
+        .players
+        .seen(user.id, asked.client, asked.user_agent, asked.ip)
+        .map_err(StreamFailure::Internal)?;
+    let (format, max) = preferred(asked.format, asked.max_bit_rate, &player, user);
+    let job = decide_audio(audio, format, max, asked.offset).map_err(StreamFailure::Request)?;
+    match job {
+        None => app
+            .media
+            .raw(&audio.file)
+            .map(|d| (d, audio.suffix.clone())),
+        Some(job) => {
+            let suffix = job.format.suffix().to_string();
+            app.media.transcode(&audio.file, job).map(|d| (d, suffix))
+        }
+    }
+    .map_err(StreamFailure::Media)
+}
+
 /// The original file, offered as a download.
 pub fn download(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError> {
     if !ctx.user.has_role("download") {
         return Err(ApiError::not_authorized("download"));
+    }
+    if is_episode(params) {
+        let (e, audio) = episode_audio(ctx, params)?;
+        return Ok(Answer {
+            delivery: ctx.app.media.raw(&audio.file)?,
+            name: format!("episode-{}.{}", e.id, audio.suffix),
+            attachment: true,
+            estimate_length: false,
+            heard: None,
+        });
     }
     let song = song_of(ctx, params)?;
     let file = song.file();
@@ -286,6 +427,25 @@ pub fn get_cover_art(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, ApiError>
         _ => art::Output::Jpeg,
     };
     let (kind, id) = ids::split(text).ok_or_else(|| ApiError::not_found("cover art"))?;
+    if kind == ids::PODCAST_CHANNEL {
+        let path = ctx
+            .app
+            .podcasts
+            .art_of(id)
+            .ok_or_else(|| ApiError::not_found("cover art"))?;
+        let folder = ctx.app.podcasts.folder().to_path_buf();
+        let delivery = ctx
+            .app
+            .media
+            .art(&art::Source::File(path), size, output, &[folder])?;
+        return Ok(Answer {
+            delivery,
+            name: format!("{text}.{}", if size.is_some() { "jpg" } else { "img" }),
+            attachment: false,
+            estimate_length: false,
+            heard: None,
+        });
+    }
     let scope = ctx.scope();
     let mut c = conn(ctx)?;
     let source = match kind {
@@ -381,11 +541,19 @@ pub fn public_art(
     picture(app, &mut c, item, &source, size, art::Output::Jpeg)
 }
 
-/// The song a transcoding-extension call names (`mediaId`, `mediaType`).
+/// The song a transcoding-extension call names (`mediaId`, `mediaType`): a library song, or a
+/// downloaded podcast episode as a song row.
 fn media_song(ctx: &Ctx<'_>, params: &Params) -> Result<SongRow, ApiError> {
     match params.required("mediaType")? {
         "song" => {}
-        "podcast" => return Err(ApiError::not_found("podcast episode")),
+        "podcast" => {
+            let id = ids::parse(ids::PODCAST_EPISODE, params.required("mediaId")?)?;
+            return ctx
+                .app
+                .podcasts
+                .queued(&ids::id(ids::PODCAST_EPISODE, id))
+                .map_err(|e| ApiError::not_found(&format!("{e:#}: downloaded podcast episode")));
+        }
         _ => return Err(ApiError::invalid("mediaType")),
     }
     let id = ids::parse(ids::TRACK, params.required("mediaId")?)?;
@@ -480,9 +648,12 @@ pub fn get_transcode_stream(ctx: &Ctx<'_>, params: &Params) -> Result<Answer, Ap
     .and_then(|j| j.gain);
     let suffix = job.format.suffix();
     let delivery = ctx.app.media.transcode(&file, job)?;
-    ctx.app
-        .annotations
-        .playing(ctx.user.id, &ctx.user.name, song.id, params.get("c"));
+    // An episode is not a library song: it is not shown as one playing.
+    if params.get("mediaType") == Some("song") {
+        ctx.app
+            .annotations
+            .playing(ctx.user.id, &ctx.user.name, song.id, params.get("c"));
+    }
     Ok(Answer {
         delivery,
         name: file_name(&song, suffix),

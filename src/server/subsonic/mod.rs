@@ -17,6 +17,7 @@ pub mod media;
 mod nodes;
 pub mod params;
 mod playlists;
+mod podcasts;
 mod queue;
 pub mod response;
 pub mod shares;
@@ -171,6 +172,14 @@ fn handler(method: &str) -> Option<Handler> {
         "deleteShare" => shares::delete_share,
         "getTranscodeDecision" => media::get_transcode_decision,
         "jukeboxControl" => jukebox::jukebox_control,
+        "getPodcasts" => podcasts::get_podcasts,
+        "getNewestPodcasts" => podcasts::get_newest_podcasts,
+        "getPodcastEpisode" => podcasts::get_podcast_episode,
+        "refreshPodcasts" => podcasts::refresh_podcasts,
+        "createPodcastChannel" => podcasts::create_podcast_channel,
+        "deletePodcastChannel" => podcasts::delete_podcast_channel,
+        "deletePodcastEpisode" => podcasts::delete_podcast_episode,
+        "downloadPodcastEpisode" => podcasts::download_podcast_episode,
         _ => return None,
     })
 }

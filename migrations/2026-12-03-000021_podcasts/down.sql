@@ -1,0 +1,2 @@
+DROP TABLE podcast_episodes;
+DROP TABLE podcast_channels;
