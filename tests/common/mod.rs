@@ -2,6 +2,8 @@
 //! folders and read the real SQLite file it writes.
 #![allow(dead_code, unused_imports)]
 
+pub mod standin;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -383,6 +383,53 @@ try {
     say(`cy logs in and sees ${names.length} albums, none of the classical folder, and no admin screens`);
     await theirs.close();
     await context.close();
+  } else if (scenario === 'scrobbling') {
+    // The server's ListenBrainz and Last.fm are the stand-ins tests/web.rs started.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    watch(page);
+    await logIn(page, 'ann', 'pw-for-ann');
+    await page.getByRole('heading', { name: 'Newest albums' }).waitFor();
+    await page.getByRole('navigation', { name: 'Library' }).getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Scrobbling' }).click();
+    await page.getByRole('heading', { name: 'ListenBrainz' }).waitFor();
+    assert.equal(await page.getByText('Not linked.').count(), 2);
+    await page.getByRole('button', { name: 'Link Last.fm' }).waitFor();
+    const token = page.getByLabel('User token');
+    await token.fill('not-a-known-token');
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'does not know this token' }).waitFor();
+    say('a wrong ListenBrainz token is refused with what to do');
+    await token.fill('ann-token');
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
+    await page.getByText('Linked to ann-lb').waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await page.screenshot({ path: `${shots}/scrobbling-desktop.png` });
+    say('ListenBrainz linked with the right token: the account is shown');
+    // Songs played in this browser are scrobbled (the fixture songs last a second each).
+    await page.goto(`${base}#/`);
+    await page.getByRole('link', { name: /^Northern Lights by/ }).click();
+    await page.getByRole('heading', { name: 'Northern Lights' }).waitFor();
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await page.waitForFunction(() => {
+      const a = document.querySelector('audio.private.active');
+      return a && a.currentTime > 0.8;
+    }, null, { timeout: 10000 });
+    await page.goto(`${base}#/settings/scrobbling`);
+    await page.getByText(/^Linked to ann-lb/).waitFor();
+    await page.getByText(/listens? waits? to go out; last sent (?!never)/).waitFor({ timeout: 15000 });
+    say('a song played here reached ListenBrainz');
+    // The switch, kept; unlinking.
+    await page.getByLabel('Scrobble my plays').uncheck();
+    await page.reload();
+    await page.getByText(/^Linked to ann-lb/).waitFor();
+    assert.equal(await page.getByLabel('Scrobble my plays').isChecked(), false);
+    await page.getByLabel('Scrobble my plays').check();
+    await page.getByRole('button', { name: 'Unlink' }).click();
+    await page.getByRole('button', { name: 'Link', exact: true }).waitFor();
+    assert.equal(await page.getByText('Not linked.').count(), 2);
+    say('scrobbling switched off and on, ListenBrainz unlinked');
+    await context.close();
   } else {
     throw new Error(`no scenario ${scenario}`);
   }

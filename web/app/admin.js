@@ -164,6 +164,7 @@ function Scrobbling() {
       setError('');
     } catch (e) {
       setError(e.message);
+      load();
     } finally {
       setBusy(false);
     }
@@ -188,13 +189,18 @@ function Scrobbling() {
       setBusy(false);
     }
   }
+  function switchTo(enabled) {
+    // Shown switched at once; the answer (or a failure) then says how it is.
+    setStatus({ ...status, enabled });
+    act(() => api('/api/scrobbling', { method: 'PUT', body: { enabled } }));
+  }
   const unlink = (service) => act(() => api(`/api/scrobbling/${service}`, { method: 'DELETE' }));
   if (!status) return html`<div><${Message} error=${error} />${!error && html`<p>Loading…</p>`}</div>`;
   return html`
     <div>
       <p>Send what you play (in Subsonic apps, the web app, or on the household queue) to your ListenBrainz or Last.fm account. Listens wait here until the service has them, so none is lost when the internet is down.</p>
       <label class="switch"><input type="checkbox" checked=${status.enabled} disabled=${busy}
-        onChange=${(e) => act(() => api('/api/scrobbling', { method: 'PUT', body: { enabled: e.target.checked } }))} /> Scrobble my plays</label>
+        onChange=${(e) => switchTo(e.target.checked)} /> Scrobble my plays</label>
       <${Message} error=${error} />
       <section class="card" aria-labelledby="scrobble-lb">
         <h3 id="scrobble-lb">ListenBrainz</h3>
