@@ -579,6 +579,40 @@ fn a_refused_token_marks_the_link_keeps_the_listens_and_stops_trying() {
 }
 
 #[test]
+fn a_listen_the_service_refuses_is_set_aside_without_holding_back_the_others() {
+    let stand_in = stand_in_for_ann();
+    let home = Home::start(stand_in.port);
+    home.link_listenbrainz("ann", "ann-token");
+    let (frost, song) = home.song("07 - Frost.mpc");
+    let (snow, _) = home.song("04 - Snowfall.spx");
+    {
+        let mut s = stand_in.seen();
+        s.lb_refuse_track = Some(song["title"].as_str().unwrap().to_string());
+        // A first failure, so that both listens go out together afterwards.
+        s.lb_script
+            .push_back(json(503, serde_json::json!({"code": 503, "error": "busy"})));
+    }
+    home.scrobble("ann", frost, 1_764_000_000_000);
+    home.scrobble("ann", snow, 1_764_000_600_000);
+    wait_until("the other listen", Duration::from_secs(15), || {
+        stand_in.seen().lb_listens.len() == 1
+    });
+    wait_until("the refusal kept", Duration::from_secs(5), || {
+        home.status("ann")["listenbrainz"]["refused"] == 1
+    });
+    let status = home.status("ann");
+    assert_eq!(status["listenbrainz"]["pending"], 0, "{status}");
+    assert!(status["listenbrainz"]["needsAttention"].is_null());
+    let sent = stand_in.seen().lb_listens[0].1["listened_at"].clone();
+    assert_eq!(sent, 1_764_000_600);
+    // The failure, the two together (refused), then each alone; and not sent again.
+    let tries = stand_in.seen().deliveries.len();
+    assert_eq!(tries, 4);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(stand_in.seen().deliveries.len(), tries);
+}
+
+#[test]
 fn hostile_answers_do_no_harm() {
     let stand_in = stand_in_for_ann();
     let home = Home::start(stand_in.port);

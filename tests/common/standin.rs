@@ -44,6 +44,8 @@ pub struct Seen {
     pub lfm_sessions: Vec<String>,
     /// Answers for the next deliveries to ListenBrainz, in order; when empty, they are taken.
     pub lb_script: VecDeque<Answer>,
+    /// A track name ListenBrainz refuses (HTTP 400), as it refuses a listen it finds invalid.
+    pub lb_refuse_track: Option<String>,
     /// The same for Last.fm.
     pub lfm_script: VecDeque<Answer>,
     /// Listens taken by ListenBrainz: (token, the payload item).
@@ -249,6 +251,16 @@ pub fn listenbrainz(req: &Request, seen: &Mutex<Seen>) -> Answer {
                 if let Some(answer) = s.lb_script.pop_front() {
                     return answer;
                 }
+            }
+            let refused = s.lb_refuse_track.clone().map(Value::from);
+            if payload
+                .iter()
+                .any(|p| Some(&p["track_metadata"]["track_name"]) == refused.as_ref())
+            {
+                return json(
+                    400,
+                    serde_json::json!({"code": 400, "error": "Listen refused."}),
+                );
             }
             if known.is_none() {
                 return json(

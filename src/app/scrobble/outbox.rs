@@ -137,6 +137,24 @@ fn deliver(s: &Scrobbling, user: i64, service: Service) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
+    let outcome = send(s, service, &secret, &rows);
+    if matches!(outcome, Outcome::Refused(_)) && rows.len() > 1 {
+        // One listen the service will not take must not hold the others back: one at a time,
+        // so only the one refused is set aside.
+        for row in rows.chunks(1) {
+            let one = send(s, service, &secret, row);
+            let stop = matches!(one, Outcome::Later { .. } | Outcome::Unlinked(_));
+            settle(s, user, service, row, one)?;
+            if stop {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    settle(s, user, service, &rows, outcome)
+}
+
+fn send(s: &Scrobbling, service: Service, secret: &str, rows: &[Row]) -> Outcome {
     let listens: Vec<Listen> = rows
         .iter()
         .map(|r| Listen {
@@ -152,10 +170,20 @@ fn deliver(s: &Scrobbling, user: i64, service: Service) -> Result<()> {
             release_mbid: r.release_mbid.clone(),
         })
         .collect();
-    let outcome = match service {
-        Service::ListenBrainz => s.services.listenbrainz_submit(&secret, &listens, false),
-        Service::LastFm => s.services.lastfm_scrobble(&secret, &listens),
-    };
+    match service {
+        Service::ListenBrainz => s.services.listenbrainz_submit(secret, &listens, false),
+        Service::LastFm => s.services.lastfm_scrobble(secret, &listens),
+    }
+}
+
+/// Records what the service made of `rows`.
+fn settle(
+    s: &Scrobbling,
+    user: i64,
+    service: Service,
+    rows: &[Row],
+    outcome: Outcome,
+) -> Result<()> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let t = now();
     let mut c = s.db.write();
