@@ -100,6 +100,13 @@ impl Home {
     /// The Last.fm web flow: the server's link to Last.fm's page, the user allowing it there
     /// (the stand-in knows `auth_token` as allowed), and Last.fm sending the browser back.
     fn link_lastfm(&self, who: &str, auth_token: &str) {
+        let (status, body) = self.finish_lastfm(who, &self.start_lastfm(who), auth_token);
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// The first half of the Last.fm web flow: the callback Last.fm is told to send the user
+    /// back to.
+    fn start_lastfm(&self, who: &str) -> String {
         let (status, body) = self.send(who, "POST", "/api/scrobbling/lastfm", "");
         assert_eq!(status, 200, "{body}");
         let url = body["url"].as_str().unwrap();
@@ -109,19 +116,40 @@ impl Home {
             .into_owned()
             .collect();
         assert_eq!(params["api_key"], API_KEY);
-        let cb = &params["cb"];
+        let cb = params["cb"].clone();
         assert!(
             cb.starts_with(&self.url("/api/scrobbling/lastfm/callback?")),
             "{cb}"
         );
-        // Last.fm adds the token to the callback; the browser carries no login there.
+        cb
+    }
+
+    /// The second half, once the user allowed access on Last.fm's page: Last.fm adds the token
+    /// to the callback, which (with no login: the browser comes from another site) opens the
+    /// web app with them, which finishes as `who`.
+    fn finish_lastfm(&self, who: &str, cb: &str, auth_token: &str) -> (u16, Value) {
         let agent = ureq::AgentBuilder::new().redirects(0).build();
         let back = agent
             .get(&format!("{cb}&token={auth_token}"))
             .call()
             .unwrap();
         assert_eq!(back.status(), 303);
-        assert_eq!(back.header("Location"), Some("/#/settings/scrobbling"));
+        let to = back.header("Location").unwrap();
+        let query = to
+            .strip_prefix("/?")
+            .and_then(|q| q.strip_suffix("#/settings/scrobbling"))
+            .unwrap_or_else(|| panic!("{to}"));
+        let got: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        assert_eq!(got["lastfm_token"], auth_token);
+        let body = serde_json::json!({"state": got["lastfm_state"], "token": auth_token});
+        self.send(
+            who,
+            "POST",
+            "/api/scrobbling/lastfm/finish",
+            &body.to_string(),
+        )
     }
 
     fn song(&self, file: &str) -> (i64, Value) {
@@ -675,29 +703,32 @@ fn bad_requests_get_clear_errors() {
     assert_eq!(status, 200, "unlinking what is not linked is fine");
     let (status, _) = home.send("ann:wrong", "GET", "/api/scrobbling", "");
     assert_eq!(status, 401);
-    // A forged or stale callback links nothing.
-    for query in [
-        "state=1.9999999999.0000&token=ann-auth",
-        "state=garbage&token=ann-auth",
-        "token=ann-auth",
-    ] {
-        let r = ureq::get(&home.url(&format!("/api/scrobbling/lastfm/callback?{query}"))).call();
-        let Err(ureq::Error::Status(400, r)) = r else {
-            panic!("{query}: not refused");
-        };
-        assert!(r.into_string().unwrap().contains("start linking again"));
+    // A forged or stale state links nothing.
+    for state in ["1.9999999999.0000", "garbage", ""] {
+        let body = serde_json::json!({"state": state, "token": "ann-auth"}).to_string();
+        let (status, body) = home.send("ann", "POST", "/api/scrobbling/lastfm/finish", &body);
+        assert_eq!(status, 400, "{state}: {body}");
+        assert!(body["error"]
+            .as_str()
+            .unwrap()
+            .contains("start linking again"));
     }
-    // Last.fm refusing the token.
-    let (status, body) = home.send("ann", "POST", "/api/scrobbling/lastfm", "");
-    assert_eq!(status, 200);
-    let url = body["url"].as_str().unwrap();
-    let cb: String = form_urlencoded::parse(url.split_once('?').unwrap().1.as_bytes())
-        .find(|(k, _)| k == "cb")
+    // Ann's flow, finished by bob (ann sent him the link, or he sent her his): refused, nothing
+    // linked for either, and the token is not spent.
+    let cb = home.start_lastfm("ann");
+    let (status, body) = home.finish_lastfm("bob", &cb, "ann-auth");
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"]
+        .as_str()
         .unwrap()
-        .1
-        .into_owned();
-    let r = ureq::get(&format!("{cb}&token=never-allowed")).call();
-    assert!(matches!(r, Err(ureq::Error::Status(400, _))));
+        .contains("started by another Houseband user"));
+    assert_eq!(home.status("bob")["lastfm"]["linked"], false);
+    assert_eq!(home.status("ann")["lastfm"]["linked"], false);
+    assert!(stand_in.seen().lfm_tokens.contains_key("ann-auth"));
+    // Last.fm refusing the token.
+    let cb = home.start_lastfm("ann");
+    let (status, body) = home.finish_lastfm("ann", &cb, "never-allowed");
+    assert_eq!(status, 400, "{body}");
     assert_eq!(home.status("ann")["lastfm"]["linked"], false);
     // Unlinking forgets the link and what waited for it.
     home.link_listenbrainz("ann", "ann-token");

@@ -329,10 +329,13 @@ fn the_vendored_libraries_are_the_ones_npm_installs() {
 fn scrobbling_is_linked_in_settings_and_the_web_player_scrobbles() {
     // ListenBrainz and Last.fm are stand-ins on loopback (tests/common/standin.rs).
     let stand_in = StandIn::start();
-    stand_in
-        .seen()
-        .lb_tokens
-        .insert("ann-token".into(), "ann-lb".into());
+    {
+        let mut s = stand_in.seen();
+        s.lb_tokens.insert("ann-token".into(), "ann-lb".into());
+        s.lfm_tokens
+            .insert("web-auth".into(), ("ann-fm".into(), "ann-session".into()));
+        s.lfm_allow = Some("web-auth".into());
+    }
     let sb = Sandbox::with_library();
     add_ann(&sb);
     let env = StandIn::env(stand_in.port);
@@ -346,6 +349,8 @@ fn scrobbling_is_linked_in_settings_and_the_web_player_scrobbles() {
     assert!(s.bad.is_empty(), "{:?}", s.bad);
     assert!(!s.lb_playing.is_empty(), "now playing from the web player");
     assert!(!s.lb_listens.is_empty(), "plays from the web player");
+    assert!(!s.lfm_scrobbles.is_empty(), "plays from the web player");
+    assert!(s.lfm_scrobbles.iter().all(|(key, _)| key == "ann-session"));
     assert!(s
         .lb_listens
         .iter()

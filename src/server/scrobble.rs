@@ -25,7 +25,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::put().to(link_listenbrainz),
         )
         .route("/api/scrobbling/lastfm", web::post().to(start_lastfm))
-        .route(CALLBACK, web::get().to(finish_lastfm))
+        .route(CALLBACK, web::get().to(lastfm_callback))
+        .route(
+            "/api/scrobbling/lastfm/finish",
+            web::post().to(finish_lastfm),
+        )
         .route("/api/scrobbling/{service}", web::delete().to(unlink));
 }
 
@@ -130,32 +134,47 @@ struct Callback {
 }
 
 /// `GET /api/scrobbling/lastfm/callback?state=...&token=...`: Last.fm sends the browser here.
-/// No login: `state` is signed by this server and names the user. Success goes back to the
-/// web app's Scrobbling settings; a failure is a short page saying what to do.
-async fn finish_lastfm(query: web::Query<Callback>, app: web::Data<App>) -> HttpResponse {
+/// Nothing is linked yet: the browser may carry no login on a visit from another site (the
+/// session cookie is SameSite=Strict), and a link must be finished by the user who started it.
+/// So the web app is opened with the two, and finishes as the logged-in user.
+async fn lastfm_callback(query: web::Query<Callback>) -> HttpResponse {
     let Callback { state, token } = query.into_inner();
-    let done = web::block(move || {
-        app.scrobbling.lastfm_finish(
-            state.as_deref().unwrap_or(""),
-            token.as_deref().unwrap_or(""),
-        )
-    })
-    .await;
-    let failed = match done {
-        Ok(Ok(_)) => {
-            return HttpResponse::SeeOther()
-                .insert_header(("Location", "/#/settings/scrobbling"))
-                .finish()
-        }
-        Ok(Err(e)) => failure(e),
-        Err(e) => Failure::internal(e),
+    let enc = |s: Option<String>| {
+        form_urlencoded::byte_serialize(s.unwrap_or_default().as_bytes()).collect::<String>()
     };
-    HttpResponse::build(failed.status())
-        .content_type("text/plain; charset=utf-8")
-        .body(format!(
-            "Last.fm was not linked: {}\n\nBack to Houseband: /#/settings/scrobbling\n",
-            failed.message()
+    HttpResponse::SeeOther()
+        .insert_header((
+            "Location",
+            format!(
+                "/?lastfm_state={}&lastfm_token={}#/settings/scrobbling",
+                enc(state),
+                enc(token)
+            ),
         ))
+        .finish()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Finish {
+    state: String,
+    token: String,
+}
+
+/// `POST /api/scrobbling/lastfm/finish {"state", "token"}`: the caller's Last.fm link, made
+/// with what Last.fm sent back.
+async fn finish_lastfm(
+    req: HttpRequest,
+    body: web::Bytes,
+    app: web::Data<App>,
+    brake: web::Data<Brake>,
+) -> HttpResponse {
+    change(req, body, app, brake, |app, me, asked: Finish| {
+        app.scrobbling
+            .lastfm_finish(me.id, &asked.state, &asked.token)
+            .map_err(failure)
+    })
+    .await
 }
 
 /// `DELETE /api/scrobbling/listenbrainz` or `/lastfm`: the link and the listens waiting for it

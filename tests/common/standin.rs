@@ -46,7 +46,9 @@ pub struct Seen {
     pub lb_script: VecDeque<Answer>,
     /// A track name ListenBrainz refuses (HTTP 400), as it refuses a listen it finds invalid.
     pub lb_refuse_track: Option<String>,
-    /// The same for Last.fm.
+    /// The token Last.fm's page gives whoever allows the application there.
+    pub lfm_allow: Option<String>,
+    /// Answers for the next deliveries to Last.fm, in order; when empty, they are taken.
     pub lfm_script: VecDeque<Answer>,
     /// Listens taken by ListenBrainz: (token, the payload item).
     pub lb_listens: Vec<(String, Value)>,
@@ -187,7 +189,9 @@ pub fn serve(stream: TcpStream, seen: &Mutex<Seen>) {
     let Some(req) = read_request(&stream) else {
         return;
     };
-    let answer = if req.path.starts_with("/1/") {
+    let answer = if let Some(query) = req.path.strip_prefix("/api/auth/?") {
+        auth_page(query, seen)
+    } else if req.path.starts_with("/1/") {
         listenbrainz(&req, seen)
     } else if req.path == "/2.0/" {
         lastfm(&req, seen)
@@ -195,6 +199,30 @@ pub fn serve(stream: TcpStream, seen: &Mutex<Seen>) {
         json(404, serde_json::json!({"error": "no such page"}))
     };
     respond(&stream, &answer);
+}
+
+/// Last.fm's page where a user allows an application (https://www.last.fm/api/webauth): the
+/// user here always allows it, and is sent back to `cb` with `token` added, the token in
+/// `Seen::lfm_allow`.
+fn auth_page(query: &str, seen: &Mutex<Seen>) -> Answer {
+    let s = seen.lock().unwrap();
+    let params: HashMap<String, String> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    match (params.get("api_key"), params.get("cb"), &s.lfm_allow) {
+        (Some(key), Some(cb), Some(token)) if key == API_KEY => {
+            let sep = if cb.contains('?') { '&' } else { '?' };
+            Answer::Status(
+                302,
+                vec![("Location", format!("{cb}{sep}token={token}"))],
+                String::new(),
+            )
+        }
+        _ => json(
+            400,
+            serde_json::json!({"error": 6, "message": "Invalid parameters"}),
+        ),
+    }
 }
 
 /// ListenBrainz, as https://listenbrainz.readthedocs.io/en/latest/users/api/ documents it.

@@ -406,6 +406,12 @@ try {
     assert.equal(await page.getByRole('alert').count(), 0);
     await page.screenshot({ path: `${shots}/scrobbling-desktop.png` });
     say('ListenBrainz linked with the right token: the account is shown');
+    // Last.fm: its page (the stand-in's: the user allows at once) sends the browser back, and
+    // the app finishes the link as ann.
+    await page.getByRole('button', { name: 'Link Last.fm' }).click();
+    await page.getByText('Linked to ann-fm').waitFor();
+    assert.ok(!page.url().includes('lastfm_token'), page.url());
+    say('Last.fm linked through its page and back');
     // Songs played in this browser are scrobbled (the fixture songs last a second each).
     await page.goto(`${base}#/`);
     await page.getByRole('link', { name: /^Northern Lights by/ }).click();
@@ -417,7 +423,8 @@ try {
     }, null, { timeout: 10000 });
     await page.goto(`${base}#/settings/scrobbling`);
     await page.getByText(/^Linked to ann-lb/).waitFor();
-    await page.getByText(/listens? waits? to go out; last sent (?!never)/).waitFor({ timeout: 15000 });
+    const lb = page.getByRole('region', { name: 'ListenBrainz' });
+    await lb.getByText(/listens? waits? to go out; last sent (?!never)/).waitFor({ timeout: 15000 });
     say('a song played here reached ListenBrainz');
     // The switch, kept; unlinking.
     await page.getByLabel('Scrobble my plays').uncheck();
@@ -425,10 +432,11 @@ try {
     await page.getByText(/^Linked to ann-lb/).waitFor();
     assert.equal(await page.getByLabel('Scrobble my plays').isChecked(), false);
     await page.getByLabel('Scrobble my plays').check();
-    await page.getByRole('button', { name: 'Unlink' }).click();
-    await page.getByRole('button', { name: 'Link', exact: true }).waitFor();
-    assert.equal(await page.getByText('Not linked.').count(), 2);
-    say('scrobbling switched off and on, ListenBrainz unlinked');
+    for (const name of ['ListenBrainz', 'Last.fm']) {
+      await page.getByRole('region', { name }).getByRole('button', { name: 'Unlink' }).click();
+      await page.getByRole('region', { name }).getByText('Not linked.').waitFor();
+    }
+    say('scrobbling switched off and on, both unlinked');
     await context.close();
   } else {
     throw new Error(`no scenario ${scenario}`);

@@ -152,7 +152,16 @@ function Scrobbling() {
   const [busy, setBusy] = useState(false);
   const load = () => api('/api/scrobbling').then(setStatus).catch((e) => setError(e.message));
   useEffect(() => {
-    load();
+    // Back from Last.fm's page (through the server's callback): finish linking, as whoever is
+    // logged in here, and take the token out of the address.
+    const back = new URLSearchParams(window.location.search);
+    if (back.has('lastfm_state')) {
+      window.history.replaceState(null, '', `${window.location.pathname}${window.location.hash}`);
+      const body = { state: back.get('lastfm_state'), token: back.get('lastfm_token') || '' };
+      act(() => api('/api/scrobbling/lastfm/finish', { method: 'POST', body }));
+    } else {
+      load();
+    }
     // What waits goes out in the background: the counts follow.
     const timer = setInterval(load, 10000);
     return () => clearInterval(timer);

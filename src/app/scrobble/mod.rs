@@ -438,9 +438,11 @@ impl Scrobbling {
         ))
     }
 
-    /// The last step: Last.fm sent the user back with `token`; the session key it is worth is
-    /// kept for the user `state` names. The user's id.
-    pub fn lastfm_finish(&self, state: &str, token: &str) -> Result<i64, LinkError> {
+    /// The last step: Last.fm sent `user` back with `token`; the session key it is worth is
+    /// kept for them. `state` must be the one made for `user` when they started: Last.fm's
+    /// page could otherwise be used to link someone's Last.fm account to another Houseband
+    /// user (who started the flow and sent them the link).
+    pub fn lastfm_finish(&self, user: i64, state: &str, token: &str) -> Result<(), LinkError> {
         let expired = || {
             LinkError::Refused(
                 "this Last.fm link has expired or is not from this server: start linking again from Settings"
@@ -448,18 +450,22 @@ impl Scrobbling {
             )
         };
         let mut parts = state.splitn(3, '.');
-        let (Some(user), Some(expires), Some(sig)) = (parts.next(), parts.next(), parts.next())
+        let (Some(starter), Some(expires), Some(sig)) = (parts.next(), parts.next(), parts.next())
         else {
             return Err(expired());
         };
-        let (Ok(user), Ok(expires)) = (user.parse::<i64>(), expires.parse::<i64>()) else {
+        let (Ok(starter), Ok(expires)) = (starter.parse::<i64>(), expires.parse::<i64>()) else {
             return Err(expired());
         };
-        if expires < now() || !self.users.signed(&link_message(user, expires), sig) {
+        if expires < now() || !self.users.signed(&link_message(starter, expires), sig) {
             return Err(expired());
         }
-        if self.users.by_id(user)?.is_none() {
-            return Err(expired());
+        if starter != user {
+            return Err(LinkError::Refused(
+                "this Last.fm link was started by another Houseband user: nothing was linked. \
+                 To link your own Last.fm account, start from your Settings > Scrobbling"
+                    .into(),
+            ));
         }
         let token = token.trim();
         if token.is_empty() || token.len() > 200 {
@@ -469,7 +475,7 @@ impl Scrobbling {
         }
         let (account, session_key) = self.services.lastfm_session(token)?;
         self.store_link(user, Service::LastFm, &account, &session_key)?;
-        Ok(user)
+        Ok(())
     }
 
     /// The service refused the link: nothing more goes out for it until the user links again.
