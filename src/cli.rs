@@ -396,7 +396,7 @@ fn serve(settings: Settings) -> Result<()> {
             }),
             {
                 let app = app.clone();
-                Box::new(move |user, song| app.now_playing(user, song))
+                Box::new(move |user, song| app.queue_started(user, song))
             },
             {
                 let users = app.users.clone();

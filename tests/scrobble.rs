@@ -353,6 +353,12 @@ fn the_household_queue_scrobbles_what_it_plays_through() {
             !s.lb_playing.is_empty() && !s.lfm_playing.is_empty()
         },
     );
+    // And so it is in Subsonic's getNowPlaying.
+    let playing = home.rest("ann", "getNowPlaying", "");
+    let entry = &playing["nowPlaying"]["entry"][0];
+    assert_eq!(entry["id"], format!("tr-{frost}"), "{playing}");
+    assert_eq!(entry["username"], "ann");
+    assert_eq!(entry["playerName"], "Household queue");
     // Played nearly to its end, then the next song: a listen.
     let ms = song["duration"].as_i64().unwrap() * 1000;
     let op = format!(r#"{{"op":"seek","position_ms":{}}}"#, ms * 95 / 100);

@@ -37,6 +37,9 @@ use radio::Radio;
 use shares::Shares;
 use users::Users;
 
+/// The player name the household queue's songs are playing on, in `getNowPlaying`.
+pub const QUEUE_PLAYER: &str = "Household queue";
+
 pub struct App {
     pub settings: Settings,
     pub db: Arc<Db>,
@@ -95,6 +98,16 @@ impl App {
     /// to their scrobbling services, best effort.
     pub fn now_playing(&self, user: i64, song: i64) {
         self.scrobbling.now_playing(user, song);
+    }
+
+    /// The household queue started `song` for `user` (who last gave it a command): it is what
+    /// they are playing, in Subsonic's `getNowPlaying` and at their scrobbling services.
+    pub fn queue_started(&self, user: i64, song: i64) {
+        if let Ok(Some(u)) = self.users.by_id(user) {
+            self.annotations
+                .playing(user, &u.name, song, Some(QUEUE_PLAYER));
+        }
+        self.now_playing(user, song);
     }
 
     /// Adds a music folder (see [`Library::add_folder`]), watches it, and scans in the

@@ -1,8 +1,9 @@
 //! Scrobbling (issue 10): each user's links to ListenBrainz and Last.fm, their on/off switch, and
 //! getting their listens there. Every counted play ([`crate::app::App::count_play`]: Subsonic
-//! scrobbles, the household queue) puts one row per linked service in the outbox in the same
-//! transaction, so a crash right after loses nothing; the [`outbox`] worker delivers them and
-//! deletes a row only once the service took it. "Now playing" goes out at once, best effort,
+//! scrobbles, the web app's player through them, the household queue) puts one row per linked
+//! service in the outbox in the same transaction, so a crash right after loses nothing; the
+//! [`outbox`] worker delivers them and marks a row sent only once the service took it (and the
+//! same listen is never queued twice). "Now playing" goes out at once, best effort,
 //! from a thread of its own and a short queue (dropped when full or when it fails).
 //!
 //! Tokens and session keys are sealed under `secret.key` like passwords ([`Users::seal`]). The
