@@ -115,6 +115,24 @@ enum Command {
         /// The name announced on the LAN [env: HOUSEBAND_LAN_NAME]
         #[arg(long, value_name = "NAME")]
         lan_name: Option<String>,
+        /// Where the ListenBrainz API is [env: HOUSEBAND_LISTENBRAINZ_URL]
+        #[arg(long, value_name = "URL")]
+        listenbrainz_url: Option<String>,
+        /// The server's Last.fm API key [env: HOUSEBAND_LASTFM_API_KEY]
+        #[arg(long, value_name = "KEY")]
+        lastfm_api_key: Option<String>,
+        /// The Last.fm API key's shared secret [env: HOUSEBAND_LASTFM_SECRET]
+        #[arg(long, value_name = "SECRET")]
+        lastfm_secret: Option<String>,
+        /// Where the Last.fm API is [env: HOUSEBAND_LASTFM_URL]
+        #[arg(long, value_name = "URL")]
+        lastfm_url: Option<String>,
+        /// The Last.fm page where users allow scrobbling [env: HOUSEBAND_LASTFM_AUTH_URL]
+        #[arg(long, value_name = "URL")]
+        lastfm_auth_url: Option<String>,
+        /// How long a call to a scrobbling service may take [env: HOUSEBAND_SCROBBLE_TIMEOUT]
+        #[arg(long, value_name = "DURATION")]
+        scrobble_timeout: Option<String>,
     },
     /// Scan the music folders once and exit
     Scan {
@@ -248,6 +266,12 @@ fn flags_of(cli: &Cli) -> Flags {
             autoplay,
             lan,
             lan_name,
+            listenbrainz_url,
+            lastfm_api_key,
+            lastfm_secret,
+            lastfm_url,
+            lastfm_auth_url,
+            scrobble_timeout,
         } => {
             library(l, &mut f);
             f.set("bind", bind.clone());
@@ -269,6 +293,12 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("autoplay", autoplay.clone());
             f.set("lan", lan.clone());
             f.set("lan_name", lan_name.clone());
+            f.set("listenbrainz_url", listenbrainz_url.clone());
+            f.set("lastfm_api_key", lastfm_api_key.clone());
+            f.set("lastfm_secret", lastfm_secret.clone());
+            f.set("lastfm_url", lastfm_url.clone());
+            f.set("lastfm_auth_url", lastfm_auth_url.clone());
+            f.set("scrobble_timeout", scrobble_timeout.clone());
         }
         Command::Scan { library: l, .. } => library(l, &mut f),
         Command::User { .. } => {}
@@ -379,6 +409,7 @@ fn serve(settings: Settings) -> Result<()> {
         } else {
             None
         };
+        app.scrobbling.start()?;
         if app.settings.sound_analysis {
             crate::app::reco::analysis::start(app.db.clone(), app.library.clone())?;
         }
@@ -387,11 +418,15 @@ fn serve(settings: Settings) -> Result<()> {
             app.reco.clone(),
             app.queues.home().clone(),
             app.db.clone(),
-            Box::new(move |user, song| {
-                if let Err(e) = counts.count_play(user, song, crate::app::db::now()) {
+            Box::new(move |user, song, at| {
+                if let Err(e) = counts.count_play(user, song, at) {
                     tracing::warn!("a play of the household queue was not counted: {e:#}");
                 }
             }),
+            {
+                let app = app.clone();
+                Box::new(move |user, song| app.queue_started(user, song))
+            },
             {
                 let users = app.users.clone();
                 Box::new(move |user| {

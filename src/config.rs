@@ -209,6 +209,42 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "The name the server announces on the network.",
     },
     SettingInfo {
+        key: "listenbrainz_url",
+        flag: Some("--listenbrainz-url"),
+        default: "https://api.listenbrainz.org",
+        help: "Where the ListenBrainz API is (users link their accounts to it with a token).",
+    },
+    SettingInfo {
+        key: "lastfm_api_key",
+        flag: Some("--lastfm-api-key"),
+        default: "(none)",
+        help: "The server's Last.fm API key; with lastfm_secret, users can link their Last.fm accounts.",
+    },
+    SettingInfo {
+        key: "lastfm_secret",
+        flag: Some("--lastfm-secret"),
+        default: "(none)",
+        help: "The shared secret that comes with the Last.fm API key (prefer the env var or the file to the flag).",
+    },
+    SettingInfo {
+        key: "lastfm_url",
+        flag: Some("--lastfm-url"),
+        default: "https://ws.audioscrobbler.com/2.0/",
+        help: "Where the Last.fm API is.",
+    },
+    SettingInfo {
+        key: "lastfm_auth_url",
+        flag: Some("--lastfm-auth-url"),
+        default: "https://www.last.fm/api/auth/",
+        help: "The Last.fm page where a user allows the server to scrobble for them.",
+    },
+    SettingInfo {
+        key: "scrobble_timeout",
+        flag: Some("--scrobble-timeout"),
+        default: "10s",
+        help: "How long a call to ListenBrainz or Last.fm may take before it is given up (and retried later).",
+    },
+    SettingInfo {
         key: "log",
         flag: Some("--log"),
         default: "info",
@@ -262,6 +298,31 @@ pub struct Settings {
     pub lan_name: Option<String>,
     pub log: String,
     pub admin_password: Option<String>,
+    pub scrobble: ScrobbleSettings,
+}
+
+/// Where the scrobbling services are, and the server's Last.fm API account.
+#[derive(Debug, Clone)]
+pub struct ScrobbleSettings {
+    pub listenbrainz_url: String,
+    pub lastfm_url: String,
+    pub lastfm_auth_url: String,
+    pub lastfm_api_key: Option<String>,
+    pub lastfm_secret: Option<String>,
+    pub timeout: Duration,
+}
+
+impl Default for ScrobbleSettings {
+    fn default() -> ScrobbleSettings {
+        ScrobbleSettings {
+            listenbrainz_url: "https://api.listenbrainz.org".into(),
+            lastfm_url: "https://ws.audioscrobbler.com/2.0/".into(),
+            lastfm_auth_url: "https://www.last.fm/api/auth/".into(),
+            lastfm_api_key: None,
+            lastfm_secret: None,
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Settings {
@@ -302,6 +363,7 @@ impl Settings {
             lan_name: None,
             log: "info".into(),
             admin_password: None,
+            scrobble: ScrobbleSettings::default(),
         }
     }
 }
@@ -705,6 +767,42 @@ pub fn resolve(
             },
         )?,
         admin_password: env("HOUSEBAND_ADMIN_PASSWORD").filter(|p| !p.is_empty()),
+        scrobble: scrobble_settings(&resolver)?,
+    })
+}
+
+fn scrobble_settings(resolver: &Resolver<'_>) -> Result<ScrobbleSettings, ConfigError> {
+    let d = ScrobbleSettings::default();
+    let url = |s: &str| {
+        let s = s.trim();
+        (s.starts_with("http://") || s.starts_with("https://")).then(|| s.to_string())
+    };
+    let text = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty() && s.len() <= 200 && !s.contains(char::is_whitespace))
+            .then(|| Some(s.to_string()))
+    };
+    let expected_url = "an http:// or https:// address";
+    Ok(ScrobbleSettings {
+        listenbrainz_url: resolver.one(
+            "listenbrainz_url",
+            d.listenbrainz_url,
+            expected_url,
+            url,
+        )?,
+        lastfm_url: resolver.one("lastfm_url", d.lastfm_url, expected_url, url)?,
+        lastfm_auth_url: resolver.one("lastfm_auth_url", d.lastfm_auth_url, expected_url, url)?,
+        lastfm_api_key: resolver.one("lastfm_api_key", None, "the key Last.fm gave", text)?,
+        lastfm_secret: resolver.one("lastfm_secret", None, "the secret Last.fm gave", text)?,
+        timeout: resolver.one(
+            "scrobble_timeout",
+            d.timeout,
+            "a duration from 1s to 5m such as 10s",
+            |s| {
+                parse_duration(s)
+                    .filter(|t| *t >= Duration::from_secs(1) && *t <= Duration::from_secs(300))
+            },
+        )?,
     })
 }
 

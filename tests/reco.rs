@@ -190,14 +190,6 @@ fn off_means_nothing_is_analysed() {
     assert_eq!(sb.count("FROM track_sounds"), 0);
 }
 
-fn basic(who: &str) -> String {
-    use base64::Engine;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(who)
-    )
-}
-
 /// A household (ann, an admin, and bob) on a server over the fixture library.
 struct Home {
     sb: Sandbox,
@@ -240,24 +232,7 @@ impl Home {
     }
 
     fn send(&self, who: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
-        let request = ureq::request(method, &self.url(path)).set("Authorization", &basic(who));
-        let r = if method == "GET" {
-            request.call()
-        } else {
-            request
-                .set("Content-Type", "application/json")
-                .send_string(body)
-        };
-        let r = match r {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{path}: {e}"),
-        };
-        let status = r.status();
-        (
-            status,
-            serde_json::from_reader(r.into_reader()).unwrap_or(Value::Null),
-        )
+        common::api_call(self.server.port, who, method, path, body)
     }
 
     /// A Subsonic call as `who` (JSON), the `subsonic-response` object.

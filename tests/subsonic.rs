@@ -2863,3 +2863,47 @@ fn write_golden(api: &Api, method: &str, xml_extra: &str, json_extra: &str) {
 fn enc_url(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[test]
+fn get_user_says_whose_plays_are_scrobbled() {
+    // ListenBrainz is a stand-in on loopback (tests/common/standin.rs): no internet here.
+    let stand_in = standin::StandIn::start();
+    stand_in
+        .seen()
+        .lb_tokens
+        .insert("ann-token".into(), "ann-lb".into());
+    let url = format!("http://127.0.0.1:{}", stand_in.port);
+    let api = Api::start_in(Sandbox::with_library(), &["--listenbrainz-url", &url], 22);
+    let (status, body) = api_call(
+        api.server.port,
+        &format!("ann:{PASSWORD}"),
+        "PUT",
+        "/api/scrobbling/listenbrainz",
+        r#"{"token":"ann-token"}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    // Linked and switched on: true, in both formats (each checked against the spec).
+    assert_eq!(
+        api.json("getUser", "username=ann")["user"]["scrobblingEnabled"],
+        true
+    );
+    assert!(api
+        .xml("getUser", "username=ann")
+        .contains(r#"scrobblingEnabled="true""#));
+    assert_eq!(
+        api.bob("getUser", "username=bob")["user"]["scrobblingEnabled"],
+        false
+    );
+    // Switched off: false.
+    let (status, _) = api_call(
+        api.server.port,
+        &format!("ann:{PASSWORD}"),
+        "PUT",
+        "/api/scrobbling",
+        r#"{"enabled":false}"#,
+    );
+    assert_eq!(status, 200);
+    assert!(api
+        .xml("getUser", "username=ann")
+        .contains(r#"scrobblingEnabled="false""#));
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::standin::StandIn;
 use common::{Sandbox, Server, QUIET};
 
 fn chromium() -> PathBuf {
@@ -342,4 +343,40 @@ fn the_vendored_libraries_are_the_ones_npm_installs() {
             "web/vendor/{vendored} differs from {from}: run web/vendor.sh"
         );
     }
+}
+
+#[test]
+fn scrobbling_is_linked_in_settings_and_the_web_player_scrobbles() {
+    // ListenBrainz and Last.fm are stand-ins on loopback (tests/common/standin.rs).
+    let stand_in = StandIn::start();
+    {
+        let mut s = stand_in.seen();
+        s.lb_tokens.insert("ann-token".into(), "ann-lb".into());
+        s.lfm_tokens
+            .insert("web-auth".into(), ("ann-fm".into(), "ann-session".into()));
+        s.lfm_allow = Some("web-auth".into());
+    }
+    let sb = Sandbox::with_library();
+    add_ann(&sb);
+    let env = StandIn::env(stand_in.port);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = Server::start_with_env(&sb, &["--watch", "off", "--scan-interval", "0"], &env);
+    server.wait_for(Duration::from_secs(30), |h| {
+        h["scanning"] == false && h["tracks"].as_i64() > Some(0)
+    });
+    in_the_browser("scrobbling", &server);
+    let s = stand_in.seen();
+    assert!(s.bad.is_empty(), "{:?}", s.bad);
+    assert!(!s.lb_playing.is_empty(), "now playing from the web player");
+    assert!(!s.lb_listens.is_empty(), "plays from the web player");
+    assert!(!s.lfm_scrobbles.is_empty(), "plays from the web player");
+    assert!(s.lfm_scrobbles.iter().all(|(key, _)| key == "ann-session"));
+    assert!(s
+        .lb_listens
+        .iter()
+        .chain(&s.lb_playing)
+        .all(|(token, _)| token == "ann-token"));
+    let first = &s.lb_listens[0].1["track_metadata"];
+    assert_eq!(first["track_name"], "Polar Night");
+    assert_eq!(first["release_name"], "Northern Lights");
 }

@@ -15,12 +15,14 @@ pub mod podcasts;
 pub mod queue;
 pub mod radio;
 pub mod reco;
+pub mod scrobble;
 pub mod shares;
 pub mod users;
 
 use std::sync::Arc;
 
 use anyhow::Result;
+use diesel::Connection;
 
 use crate::config::Settings;
 use annotations::Annotations;
@@ -35,6 +37,9 @@ use queue::Queues;
 use radio::Radio;
 use shares::Shares;
 use users::Users;
+
+/// The player name the household queue's songs are playing on, in `getNowPlaying`.
+pub const QUEUE_PLAYER: &str = "Household queue";
 
 pub struct App {
     pub settings: Settings,
@@ -57,14 +62,17 @@ pub struct App {
     pub upnp_events: Arc<lan::gena::Events>,
     /// Recommendations and the listening history they learn from.
     pub reco: Arc<reco::Reco>,
+    /// Each user's links to ListenBrainz and Last.fm, and the outbox of listens for them.
+    pub scrobbling: Arc<scrobble::Scrobbling>,
     /// The live watch on the music folders, when `watch` is on (set once the server starts).
     pub watcher: std::sync::Mutex<Option<library::watcher::Watcher>>,
 }
 
 impl App {
     /// A song played through by `user` at `at` (a scrobble, the household queue): the play
-    /// counts of the song, its album and its artists go up. A song no longer in the library
-    /// counts nothing.
+    /// counts of the song, its album and its artists go up, and the listen is queued for the
+    /// user's scrobbling services in the same transaction (a crash right after loses neither).
+    /// A song no longer in the library counts nothing.
     pub fn count_play(&self, user: i64, song: i64, at: i64) -> Result<()> {
         use library::browse;
         let mut c = self.db.read()?;
@@ -72,9 +80,37 @@ impl App {
             return Ok(());
         };
         let artists = browse::track_artist_ids(&mut c, song)?;
+        let listen = scrobble::Scrobbling::listen_of(&mut c, song, at)?;
         drop(c);
-        self.annotations
-            .played(user, song, row.album_id, &artists, at)
+        let mut w = self.db.write();
+        let queued = w.transaction(|c| {
+            annotations::Annotations::played_in(c, user, song, row.album_id, &artists, at)?;
+            match &listen {
+                Some(l) => scrobble::Scrobbling::enqueue(c, user, l),
+                None => Ok(0),
+            }
+        })?;
+        drop(w);
+        if queued > 0 {
+            self.scrobbling.queued();
+        }
+        Ok(())
+    }
+
+    /// `user` started playing `song` (a Subsonic "now playing", the household queue): sent on
+    /// to their scrobbling services, best effort.
+    pub fn now_playing(&self, user: i64, song: i64) {
+        self.scrobbling.now_playing(user, song);
+    }
+
+    /// The household queue started `song` for `user` (who last gave it a command): it is what
+    /// they are playing, in Subsonic's `getNowPlaying` and at their scrobbling services.
+    pub fn queue_started(&self, user: i64, song: i64) {
+        if let Ok(Some(u)) = self.users.by_id(user) {
+            self.annotations
+                .playing(user, &u.name, song, Some(QUEUE_PLAYER));
+        }
+        self.now_playing(user, song);
     }
 
     /// Adds a music folder (see [`Library::add_folder`]), watches it, and scans in the
@@ -134,6 +170,11 @@ impl App {
         let players = Players::new(db.clone());
         let queues = Queues::open(db.clone())?;
         let reco = Arc::new(reco::Reco::new(db.clone(), library.clone()));
+        let scrobbling = Arc::new(scrobble::Scrobbling::new(
+            db.clone(),
+            users.clone(),
+            settings.scrobble.clone(),
+        ));
         reco.set_autoplay(settings.autoplay);
         let media = Arc::new(Media::new(
             &settings.data.join("cache"),
@@ -160,6 +201,7 @@ impl App {
             outputs: Arc::default(),
             upnp_events: Arc::default(),
             reco,
+            scrobbling,
             watcher: std::sync::Mutex::new(None),
         })
     }

@@ -727,7 +727,7 @@ fn checked_format(format: Option<String>) -> Result<Option<String>, Failure> {
     }
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+pub fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     serde_json::from_slice(body).map_err(|e| {
         Failure::new(
             StatusCode::BAD_REQUEST,

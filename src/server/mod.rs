@@ -7,6 +7,7 @@ pub mod media;
 pub mod queue;
 pub mod queue_socket;
 pub mod reco;
+pub mod scrobble;
 pub mod share;
 pub mod subsonic;
 pub mod upnp_events;
@@ -50,6 +51,7 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
                 .configure(api::routes)
                 .configure(queue::routes)
                 .configure(reco::routes)
+                .configure(scrobble::routes)
                 .configure(share::routes)
                 .configure(subsonic::routes)
                 .configure(upnp_events::routes)

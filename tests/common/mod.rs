@@ -2,6 +2,8 @@
 //! folders and read the real SQLite file it writes.
 #![allow(dead_code, unused_imports)]
 
+pub mod standin;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -293,4 +295,43 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
+}
+
+/// The `Authorization` header for HTTP Basic with `login` (`name:password`).
+pub fn basic(login: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(login)
+    )
+}
+
+/// A native API call to the server on `port` as `login` (`name:password`), with a JSON body
+/// unless it is a GET: (status, JSON body, or null when there is none).
+pub fn api_call(
+    port: u16,
+    login: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let request = ureq::request(method, &url).set("Authorization", &basic(login));
+    let r = if method == "GET" {
+        request.call()
+    } else {
+        request
+            .set("Content-Type", "application/json")
+            .send_string(body)
+    };
+    let r = match r {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{path}: {e}"),
+    };
+    let status = r.status();
+    (
+        status,
+        serde_json::from_reader(r.into_reader()).unwrap_or(serde_json::Value::Null),
+    )
 }

@@ -423,6 +423,61 @@ try {
     await page.getByRole('link', { name: '../../etc/passwd <script>alert(1)</script>' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'Kitchen Table Talk' }).count(), 0);
     say('a download deleted, a channel unsubscribed');
+  } else if (scenario === 'scrobbling') {
+    // The server's ListenBrainz and Last.fm are the stand-ins tests/web.rs started.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    watch(page);
+    await logIn(page, 'ann', 'pw-for-ann');
+    await page.getByRole('heading', { name: 'Newest albums' }).waitFor();
+    await page.getByRole('navigation', { name: 'Library' }).getByRole('link', { name: 'Settings' }).click();
+    await page.getByRole('navigation', { name: 'Settings' }).getByRole('link', { name: 'Scrobbling' }).click();
+    await page.getByRole('heading', { name: 'ListenBrainz' }).waitFor();
+    assert.equal(await page.getByText('Not linked.').count(), 2);
+    await page.getByRole('button', { name: 'Link Last.fm' }).waitFor();
+    const token = page.getByLabel('User token');
+    await token.fill('not-a-known-token');
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'does not know this token' }).waitFor();
+    say('a wrong ListenBrainz token is refused with what to do');
+    await token.fill('ann-token');
+    await page.getByRole('button', { name: 'Link', exact: true }).click();
+    await page.getByText('Linked to ann-lb').waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0);
+    await page.screenshot({ path: `${shots}/scrobbling-desktop.png` });
+    say('ListenBrainz linked with the right token: the account is shown');
+    // Last.fm: its page (the stand-in's: the user allows at once) sends the browser back, and
+    // the app finishes the link as ann.
+    await page.getByRole('button', { name: 'Link Last.fm' }).click();
+    await page.getByText('Linked to ann-fm').waitFor();
+    assert.ok(!page.url().includes('lastfm_token'), page.url());
+    say('Last.fm linked through its page and back');
+    // Songs played in this browser are scrobbled (the fixture songs last a second each).
+    await page.goto(`${base}#/`);
+    await page.getByRole('link', { name: /^Northern Lights by/ }).click();
+    await page.getByRole('heading', { name: 'Northern Lights' }).waitFor();
+    await page.getByRole('button', { name: 'Play', exact: true }).click();
+    await page.waitForFunction(() => {
+      const a = document.querySelector('audio.private.active');
+      return a && a.currentTime > 0.8;
+    }, null, { timeout: 10000 });
+    await page.goto(`${base}#/settings/scrobbling`);
+    await page.getByText(/^Linked to ann-lb/).waitFor();
+    const lb = page.getByRole('region', { name: 'ListenBrainz' });
+    await lb.getByText(/listens? waits? to go out; last sent (?!never)/).waitFor({ timeout: 15000 });
+    say('a song played here reached ListenBrainz');
+    // The switch, kept; unlinking.
+    await page.getByLabel('Scrobble my plays').uncheck();
+    await page.reload();
+    await page.getByText(/^Linked to ann-lb/).waitFor();
+    assert.equal(await page.getByLabel('Scrobble my plays').isChecked(), false);
+    await page.getByLabel('Scrobble my plays').check();
+    for (const name of ['ListenBrainz', 'Last.fm']) {
+      await page.getByRole('region', { name }).getByRole('button', { name: 'Unlink' }).click();
+      await page.getByRole('region', { name }).getByText('Not linked.').waitFor();
+    }
+    say('scrobbling switched off and on, both unlinked');
+    await context.close();
   } else {
     throw new Error(`no scenario ${scenario}`);
   }

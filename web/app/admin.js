@@ -1,4 +1,5 @@
-// Settings: for everyone, their API keys and their players (the transcoding each client gets);
+// Settings: for everyone, their API keys, their players (the transcoding each client gets) and
+// their scrobbling (ListenBrainz and Last.fm links, what waits to go out);
 // for admins, the users (roles, folders, passwords), the library (music folders, scan now with
 // live progress, the files the scan could not read) and the server (version, settings).
 
@@ -9,6 +10,7 @@ import { html, Message, href, duration, focusOnce } from './ui.js';
 const TABS = [
   ['keys', 'API keys', false],
   ['players', 'Players and transcoding', false],
+  ['scrobbling', 'Scrobbling', false],
   ['users', 'Users', true],
   ['library', 'Library and scans', true],
   ['server', 'Server', true],
@@ -26,6 +28,7 @@ export function Settings({ tab, me }) {
       </nav>
       ${current[0] === 'keys' && html`<${Keys} />`}
       ${current[0] === 'players' && html`<${Players} me=${me} />`}
+      ${current[0] === 'scrobbling' && html`<${Scrobbling} />`}
       ${current[0] === 'users' && html`<${Users} me=${me} />`}
       ${current[0] === 'library' && html`<${Library} />`}
       ${current[0] === 'server' && html`<${Server} />`}
@@ -127,6 +130,106 @@ function Players({ me }) {
             <button type="submit">Save</button>
           </div>
         </form>`)}
+    </div>`;
+}
+
+/** One service's link: who it is linked to, what waits, the last problem. */
+function LinkFacts({ link }) {
+  return html`
+    <ul>
+      <li>${link.linked ? html`Linked to <strong>${link.account}</strong> since ${when(link.linkedAt)}` : 'Not linked.'}</li>
+      ${link.needsAttention && html`<li class="error" role="alert">Link again: ${link.needsAttention}. Your listens wait until you do.</li>`}
+      ${(link.linked || link.pending > 0) && html`<li>${link.pending === 1 ? '1 listen waits' : `${link.pending} listens wait`} to go out; last sent ${when(link.lastSentAt)}.</li>`}
+      ${link.lastError && !link.needsAttention && html`<li>Last problem (${when(link.lastErrorAt)}): ${link.lastError}. Houseband tries again by itself.</li>`}
+      ${link.refused > 0 && html`<li>${link.refused} refused by the service as they were (kept, not sent again).</li>`}
+    </ul>`;
+}
+
+/** The caller's scrobbling: the switch, ListenBrainz by token, Last.fm by its own page. */
+function Scrobbling() {
+  const [status, setStatus] = useState(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const load = () => api('/api/scrobbling').then(setStatus).catch((e) => setError(e.message));
+  useEffect(() => {
+    // Back from Last.fm's page (through the server's callback): finish linking, as whoever is
+    // logged in here, and take the token out of the address.
+    const back = new URLSearchParams(window.location.search);
+    if (back.has('lastfm_state')) {
+      window.history.replaceState(null, '', `${window.location.pathname}${window.location.hash}`);
+      const body = { state: back.get('lastfm_state'), token: back.get('lastfm_token') || '' };
+      act(() => api('/api/scrobbling/lastfm/finish', { method: 'POST', body }));
+    } else {
+      load();
+    }
+    // What waits goes out in the background: the counts follow.
+    const timer = setInterval(load, 10000);
+    return () => clearInterval(timer);
+  }, []);
+  async function act(call) {
+    setBusy(true);
+    try {
+      setStatus(await call());
+      setError('');
+    } catch (e) {
+      setError(e.message);
+      load();
+    } finally {
+      setBusy(false);
+    }
+  }
+  function linkListenBrainz(event) {
+    event.preventDefault();
+    const token = new FormData(event.target).get('token').trim();
+    if (!token) {
+      setError('Paste your ListenBrainz user token first.');
+      return;
+    }
+    act(() => api('/api/scrobbling/listenbrainz', { method: 'PUT', body: { token } })).then(() => event.target.reset());
+  }
+  async function linkLastFm() {
+    setBusy(true);
+    try {
+      const { url } = await api('/api/scrobbling/lastfm', { method: 'POST' });
+      // Last.fm asks the user, then sends this browser back to Settings.
+      window.location.assign(url);
+    } catch (e) {
+      setError(e.message);
+      setBusy(false);
+    }
+  }
+  function switchTo(enabled) {
+    // Shown switched at once; the answer (or a failure) then says how it is.
+    setStatus({ ...status, enabled });
+    act(() => api('/api/scrobbling', { method: 'PUT', body: { enabled } }));
+  }
+  const unlink = (service) => act(() => api(`/api/scrobbling/${service}`, { method: 'DELETE' }));
+  if (!status) return html`<div><${Message} error=${error} />${!error && html`<p>Loading…</p>`}</div>`;
+  return html`
+    <div>
+      <p>Send what you play (in Subsonic apps, the web app, or on the household queue) to your ListenBrainz or Last.fm account. Listens wait here until the service has them, so none is lost when the internet is down.</p>
+      <label class="switch"><input type="checkbox" checked=${status.enabled} disabled=${busy}
+        onChange=${(e) => switchTo(e.target.checked)} /> Scrobble my plays</label>
+      <${Message} error=${error} />
+      <section class="card" aria-labelledby="scrobble-lb">
+        <h3 id="scrobble-lb">ListenBrainz</h3>
+        <${LinkFacts} link=${status.listenbrainz} />
+        <form onSubmit=${linkListenBrainz} class="inline">
+          <label>User token <input name="token" autocomplete="off" spellcheck="false" maxlength="200" placeholder="from listenbrainz.org/settings" /></label>
+          <button type="submit" disabled=${busy}>${status.listenbrainz.linked ? 'Link again' : 'Link'}</button>
+          ${status.listenbrainz.linked && html`<button type="button" class="danger" disabled=${busy} onClick=${() => unlink('listenbrainz')}>Unlink</button>`}
+        </form>
+      </section>
+      <section class="card" aria-labelledby="scrobble-fm">
+        <h3 id="scrobble-fm">Last.fm</h3>
+        <${LinkFacts} link=${status.lastfm} />
+        ${status.lastfmAvailable
+          ? html`<div class="inline">
+              <button type="button" disabled=${busy} onClick=${linkLastFm}>${status.lastfm.linked ? 'Link again' : 'Link Last.fm'}</button>
+              ${status.lastfm.linked && html`<button type="button" class="danger" disabled=${busy} onClick=${() => unlink('lastfm')}>Unlink</button>`}
+            </div>`
+          : html`<p>Last.fm is not set up on this server: an admin sets <code>lastfm_api_key</code> and <code>lastfm_secret</code>.</p>`}
+      </section>
     </div>`;
 }
 

@@ -6,7 +6,7 @@
 // browser allows. Only one of them sounds at a time.
 
 import { useState, useEffect, useRef } from 'preact/hooks';
-import { coverUrl, streamUrl } from './api.js';
+import { coverUrl, streamUrl, rest } from './api.js';
 import { html, Icon, duration } from './ui.js';
 
 /** Says "I play now": the other player pauses. */
@@ -140,6 +140,30 @@ function mediaSession(song, previous, next) {
   navigator.mediaSession.setActionHandler('nexttrack', next);
 }
 
+/**
+ * Scrobbling for the private player, as Subsonic apps do it: "now playing" when a song first
+ * plays, and a play once half of it (or 4 minutes) was heard, with the time it started. Time
+ * heard is counted from the position moving while playing, so a seek forward is not listening.
+ */
+function useScrobbler() {
+  const heard = useRef({ key: null });
+  return (key, id, audio) => {
+    let h = heard.current;
+    if (h.key !== key) {
+      h = heard.current = { key, id, started: Date.now(), last: audio.currentTime, played: 0, submitted: false };
+      rest('scrobble', { id, submission: false }).catch(() => {});
+    }
+    const step = audio.currentTime - h.last;
+    h.last = audio.currentTime;
+    if (step > 0 && step < 3) h.played += step;
+    const length = audio.duration;
+    if (!h.submitted && Number.isFinite(length) && length > 0 && h.played >= Math.min(length / 2, 240)) {
+      h.submitted = true;
+      rest('scrobble', { id, submission: true, time: h.started }).catch(() => {});
+    }
+  };
+}
+
 /** The private player: a list of songs, played here one after the other. */
 export function Player({ list, index, setIndex, deckRef }) {
   const deck = useDeck('private');
@@ -147,7 +171,9 @@ export function Player({ list, index, setIndex, deckRef }) {
   const song = list[index];
   const [blocked, setBlocked] = useState(false);
   const advance = () => index + 1 < list.length && setIndex(index + 1);
-  useAudioState(deck, { ended: advance });
+  const scrobble = useScrobbler();
+  const heard = (audio) => song && !audio.paused && scrobble(deck.key, song.id, audio);
+  useAudioState(deck, { ended: advance, timeupdate: heard, play: heard });
   function start() {
     claimSpeaker('private');
     deck.audio.play().then(() => setBlocked(false)).catch((e) => setBlocked(e.name === 'NotAllowedError'));

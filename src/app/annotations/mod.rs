@@ -123,27 +123,24 @@ impl Annotations {
         Ok(())
     }
 
-    /// A finished play: counts for the track, its album and its artists.
-    pub fn played(
-        &self,
+    /// A finished play: counts for the track, its album and its artists, inside the caller's
+    /// transaction (so what else a play leads to is written with it, or not at all).
+    pub fn played_in(
+        c: &mut SqliteConnection,
         user: i64,
         track: i64,
         album: i64,
         artists: &[i64],
         at: i64,
-    ) -> Result<()> {
-        let mut conn = self.db.write();
+    ) -> QueryResult<()> {
         let set = format!(
             "play_count = play_count + 1, last_played_at = MAX(COALESCE(last_played_at, 0), {at})"
         );
-        conn.transaction(|c| {
-            upsert(c, user, Kind::Track, track, &set)?;
-            upsert(c, user, Kind::Album, album, &set)?;
-            for a in artists {
-                upsert(c, user, Kind::Artist, *a, &set)?;
-            }
-            Ok::<_, diesel::result::Error>(())
-        })?;
+        upsert(c, user, Kind::Track, track, &set)?;
+        upsert(c, user, Kind::Album, album, &set)?;
+        for a in artists {
+            upsert(c, user, Kind::Artist, *a, &set)?;
+        }
         Ok(())
     }
 

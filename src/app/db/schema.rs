@@ -500,3 +500,46 @@ diesel::table! {
 
 diesel::joinable!(podcast_episodes -> podcast_channels (channel_id));
 diesel::allow_tables_to_appear_in_same_query!(podcast_episodes, podcast_channels);
+
+diesel::table! {
+    scrobble_links (user_id, service) {
+        user_id -> BigInt,
+        service -> Text,
+        secret -> Binary,
+        account -> Text,
+        linked_at -> BigInt,
+        needs_attention -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        last_error_at -> Nullable<BigInt>,
+        last_sent_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    scrobble_prefs (user_id) {
+        user_id -> BigInt,
+        enabled -> Bool,
+    }
+}
+
+diesel::table! {
+    scrobble_outbox (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        service -> Text,
+        track_id -> BigInt,
+        listened_at -> BigInt,
+        artist -> Text,
+        track -> Text,
+        album -> Text,
+        album_artist -> Text,
+        duration_ms -> BigInt,
+        track_number -> Nullable<Integer>,
+        recording_mbid -> Nullable<Text>,
+        release_mbid -> Nullable<Text>,
+        attempts -> Integer,
+        next_try_at -> BigInt,
+        refused -> Nullable<Text>,
+        sent_at -> Nullable<BigInt>,
+    }
+}

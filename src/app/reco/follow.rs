@@ -38,8 +38,11 @@ struct Playing {
     user: Option<i64>,
 }
 
-/// Called for each song the queue played through: (user, song), for play counts.
-pub type OnPlayed = Box<dyn Fn(i64, i64) + Send>;
+/// Called for each song the queue played through: (user, song, when it started), for play
+/// counts and scrobbling.
+pub type OnPlayed = Box<dyn Fn(i64, i64, i64) + Send>;
+/// Called for each song the queue starts playing: (user, song), for "now playing".
+pub type OnStarted = Box<dyn Fn(i64, i64) + Send>;
 /// The music folders a user may see, for what autoplay adds on their behalf.
 pub type ScopeOf = Box<dyn Fn(i64) -> Scope + Send>;
 
@@ -49,13 +52,14 @@ pub fn start(
     queue: Arc<Queue>,
     db: Arc<Db>,
     on_played: OnPlayed,
+    on_started: OnStarted,
     scope_of: ScopeOf,
 ) -> Result<()> {
     let mut playing: Option<Playing> = None;
     let mut extended_at: Option<String> = None;
     let q = queue.clone();
     let first = queue.follow_on_thread("reco-follow", move |p| {
-        follow(&reco, &q, &db, &p, &mut playing, &on_played);
+        follow(&reco, &q, &db, &p, &mut playing, (&on_played, &on_started));
         if reco.autoplay() {
             if let Err(e) = continue_queue(&reco, &q, &p, &mut extended_at, &scope_of) {
                 tracing::warn!("autoplay could not add songs: {e:#}");
@@ -94,7 +98,7 @@ fn follow(
     db: &Db,
     p: &Published,
     playing: &mut Option<Playing>,
-    on_played: &OnPlayed,
+    (on_played, on_started): (&OnPlayed, &OnStarted),
 ) {
     let now_entry = p.playback.entry.as_ref();
     let mut same =
@@ -119,6 +123,9 @@ fn follow(
             // It starts when it first plays, not when it became the queue's current song.
             a.heard = true;
             a.started = now();
+            if let Some(user) = a.user.or_else(|| queue.last_user()) {
+                on_started(user, a.song);
+            }
         }
         a.last = (p.playback.position_ms, Instant::now(), p.playback.playing);
         if a.user.is_none() {
@@ -146,6 +153,11 @@ fn follow(
             heard: p.playback.playing,
             user: queue.last_user(),
         });
+        if let Some(a) = playing.as_ref().filter(|a| a.heard) {
+            if let Some(user) = a.user {
+                on_started(user, a.song);
+            }
+        }
     }
 }
 
@@ -167,7 +179,7 @@ fn finish(reco: &Reco, queue: &Queue, done: Playing, on_played: &OnPlayed) {
     ) {
         Ok(_) => {
             if !is_skip(played, done.duration_ms) {
-                on_played(user, done.song);
+                on_played(user, done.song, done.started);
             }
         }
         Err(e) => tracing::warn!("a play of the queue was not recorded: {e:#}"),

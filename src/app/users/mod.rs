@@ -278,7 +278,9 @@ impl Users {
         data_dir.join(KEY_FILE)
     }
 
-    fn seal(&self, password: &str) -> Result<Vec<u8>> {
+    /// `text` (a password, or a scrobbling service's token) encrypted under `secret.key`, with
+    /// a fresh nonce in front: what the database keeps instead of the text.
+    pub fn seal(&self, password: &str) -> Result<Vec<u8>> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
@@ -288,7 +290,8 @@ impl Users {
         Ok([nonce.as_slice(), &sealed].concat())
     }
 
-    fn open(&self, sealed: &[u8]) -> Result<String> {
+    /// The text [`Users::seal`] sealed.
+    pub fn open(&self, sealed: &[u8]) -> Result<String> {
         if sealed.len() < NONCE_LEN {
             bail!("stored password is damaged");
         }

@@ -132,6 +132,7 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
             ctx.app
                 .annotations
                 .playing(ctx.user.id, &ctx.user.name, id, params.get("c"));
+            ctx.app.now_playing(ctx.user.id, id);
             ctx.app.reco.listening.now_playing(
                 ctx.user.id,
                 params.get("c").unwrap_or(""),

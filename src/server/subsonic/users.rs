@@ -11,12 +11,12 @@ use super::Ctx;
 use crate::app::library::browse::{self, Scope};
 use crate::app::users::{User, UserChanges, ROLES};
 
-fn user_node(u: &User, folders: &[i64]) -> Node {
+/// `scrobbling`: whether the user's plays go to a scrobbling service (switched on and linked).
+fn user_node(u: &User, folders: &[i64], scrobbling: bool) -> Node {
     let mut node = Node::new()
         .attr("username", &u.name)
         .opt("email", u.email.as_deref())
-        // Houseband does not scrobble to outside services (yet).
-        .attr("scrobblingEnabled", false)
+        .attr("scrobblingEnabled", scrobbling)
         .attr("maxBitRate", u.max_bit_rate)
         .attr("adminRole", u.is_admin);
     for role in ROLES {
@@ -70,7 +70,11 @@ pub fn get_user(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
         .ok_or_else(|| ApiError::not_found("user"))?;
     Ok(Envelope::ok(
         "user",
-        user_node(&user, &folder_ids(ctx, &user)?),
+        user_node(
+            &user,
+            &folder_ids(ctx, &user)?,
+            ctx.app.scrobbling.active(user.id)?,
+        ),
     ))
 }
 
@@ -78,7 +82,8 @@ pub fn get_users(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> {
     require_admin(ctx, "list users")?;
     let mut nodes = Vec::new();
     for u in ctx.app.users.list()? {
-        nodes.push(user_node(&u, &folder_ids(ctx, &u)?));
+        let scrobbling = ctx.app.scrobbling.active(u.id)?;
+        nodes.push(user_node(&u, &folder_ids(ctx, &u)?, scrobbling));
     }
     Ok(Envelope::ok("users", Node::new().list("user", nodes)))
 }

@@ -1,0 +1,3 @@
+DROP TABLE scrobble_outbox;
+DROP TABLE scrobble_prefs;
+DROP TABLE scrobble_links;
