@@ -300,10 +300,25 @@ impl AirPlay {
             .ok_or_else(|| anyhow!("not connected to the AirPlay receiver"))
     }
 
-    fn stream(&self) -> Option<MutexGuard<'_, Stream>> {
+    fn stream(&self) -> Result<MutexGuard<'_, Stream>> {
         self.session
             .as_ref()
             .map(|s| s.stream.lock().unwrap_or_else(|e| e.into_inner()))
+            .ok_or_else(|| anyhow!("not connected to the AirPlay receiver"))
+    }
+
+    /// Forgets the audio given; the receiver drops what it holds of it.
+    fn clear(&mut self) -> Result<()> {
+        let sent = {
+            let mut s = self.stream()?;
+            let sent = s.playing() || !s.ring.is_empty();
+            s.clear();
+            sent
+        };
+        if sent {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     fn connect(&mut self) -> Result<()> {
@@ -407,9 +422,9 @@ impl AirPlay {
 
     /// Drops what the receiver holds, after the sending thread stopped.
     fn flush(&mut self) -> Result<()> {
-        let (seq, wire) = match self.stream() {
-            Some(s) => (s.seq, s.wire as u32),
-            None => bail!("not connected to the AirPlay receiver"),
+        let (seq, wire) = {
+            let s = self.stream()?;
+            (s.seq, s.wire as u32)
         };
         self.session()?.rtsp.flush(seq, wire)
     }
@@ -437,19 +452,9 @@ impl Speaker for AirPlay {
             "AirPlay: load"
         );
         let song = self.open_song(media)?;
-        let was_sending = {
-            let Some(mut s) = self.stream() else {
-                bail!("not connected to the AirPlay receiver")
-            };
-            let sent = s.playing() || !s.ring.is_empty();
-            s.clear();
-            sent
-        };
-        if was_sending {
-            self.flush()?;
-        }
+        self.clear()?;
         let rtptime = {
-            let mut s = self.stream().expect("checked above");
+            let mut s = self.stream()?;
             s.current = Some(song);
             s.songs.push((0, media.url.clone()));
             if play {
@@ -467,9 +472,7 @@ impl Speaker for AirPlay {
             Some(m) => Some((self.open_song(m)?, m.url.clone())),
             None => None,
         };
-        let mut s = self
-            .stream()
-            .ok_or_else(|| anyhow!("not connected to the AirPlay receiver"))?;
+        let mut s = self.stream()?;
         if s.end.is_some() {
             // The last packet of the song went out padded: too late to follow on.
             return Ok(false);
@@ -482,19 +485,14 @@ impl Speaker for AirPlay {
     }
 
     fn play(&mut self) -> Result<()> {
-        let mut s = self
-            .stream()
-            .ok_or_else(|| anyhow!("not connected to the AirPlay receiver"))?;
-        s.start(Instant::now());
+        self.stream()?.start(Instant::now());
         Ok(())
     }
 
     fn pause(&mut self) -> Result<()> {
         tracing::debug!("AirPlay: pause");
         let sent = {
-            let mut s = self
-                .stream()
-                .ok_or_else(|| anyhow!("not connected to the AirPlay receiver"))?;
+            let mut s = self.stream()?;
             let playing = s.playing();
             s.pause(Instant::now());
             playing
@@ -506,18 +504,10 @@ impl Speaker for AirPlay {
     }
 
     fn stop(&mut self) -> Result<()> {
-        let sent = match self.stream() {
-            Some(mut s) => {
-                let sent = s.playing() || !s.ring.is_empty();
-                s.clear();
-                sent
-            }
-            None => return Ok(()),
-        };
-        if sent {
-            self.flush()?;
+        if self.session.is_none() {
+            return Ok(());
         }
-        Ok(())
+        self.clear()
     }
 
     fn set_volume(&mut self, volume: u8) -> Result<()> {
@@ -535,9 +525,7 @@ impl Speaker for AirPlay {
     fn status(&mut self) -> Result<Status> {
         let now = Instant::now();
         let (status, song_start) = {
-            let s = self
-                .stream()
-                .ok_or_else(|| anyhow!("not connected to the AirPlay receiver"))?;
+            let s = self.stream()?;
             if let Some(why) = &s.failed {
                 bail!("{why}");
             }
@@ -583,9 +571,7 @@ impl Speaker for AirPlay {
 
     fn tick(&mut self) -> Result<()> {
         let idle = {
-            let s = self
-                .stream()
-                .ok_or_else(|| anyhow!("not connected to the AirPlay receiver"))?;
+            let s = self.stream()?;
             if let Some(why) = &s.failed {
                 bail!("{why}");
             }
