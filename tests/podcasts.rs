@@ -612,6 +612,14 @@ fn episodes_download_and_stream_like_songs() {
     assert_eq!(song["coverArt"], cid.as_str());
     assert_eq!(song["duration"], 1);
     assert_eq!(add(episodes[1]["id"].as_str().unwrap()).0, 409);
+    // Subsonic's jukebox lists it too, one element per queue entry, so its indexes line up.
+    let jukebox = api.ok("jukeboxControl", "action=get")["jukeboxPlaylist"].clone();
+    let listed = jukebox["entry"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{jukebox}");
+    assert_eq!(listed[0]["id"], stream_id.as_str());
+    assert_eq!(listed[0]["type"], "podcast");
+    assert_eq!(listed[0]["title"], "Episode 2: Three");
+    assert_eq!(listed[0]["isDir"], false);
 
     // Speakers get the channel's picture by a signed link, as for songs.
     let users = houseband::app::users::Users::new(

@@ -77,6 +77,24 @@ fn songs(ctx: &Ctx<'_>, params: &Params) -> Result<Vec<SongSummary>, ApiError> {
     Ok(found.iter().map(SongSummary::of).collect())
 }
 
+/// A Subsonic `Child` made from the queue's own summary of an entry.
+fn summary_node(song: &SongSummary) -> Node {
+    let episode = ids::split(&song.id).is_some_and(|(kind, _)| kind == ids::PODCAST_EPISODE);
+    let mut node = Node::new()
+        .attr("id", song.id.as_str())
+        .attr("isDir", false)
+        .attr("title", song.title.as_str())
+        .attr("album", song.album.as_str())
+        .attr("artist", song.artist.as_str())
+        .attr("duration", song.duration)
+        .attr("isVideo", false)
+        .attr("type", if episode { "podcast" } else { "music" });
+    if !song.cover_art.is_empty() {
+        node = node.attr("coverArt", song.cover_art.as_str());
+    }
+    node
+}
+
 pub fn jukebox_control(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     if !ctx.user.has_role("jukebox") {
         return Err(ApiError::not_authorized("control the jukebox"));
@@ -84,7 +102,6 @@ pub fn jukebox_control(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
     match params.required("action")? {
         "get" => {
             let s = ctx.app.queues.home().state();
-            // Podcast episodes in the queue are not Subsonic songs: left out of this list.
             let ids: Vec<i64> = s
                 .entries
                 .iter()
@@ -94,7 +111,23 @@ pub fn jukebox_control(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
                 .collect();
             let mut c = conn(ctx)?;
             let rows = db(browse::songs_by_ids(&mut c, &ids, &Scope::new(None, None)))?;
-            let entries = song_nodes(ctx, &mut c, &rows)?;
+            let mut found: std::collections::HashMap<String, Node> = rows
+                .iter()
+                .map(|r| ids::id(ids::TRACK, r.id))
+                .zip(song_nodes(ctx, &mut c, &rows)?)
+                .collect();
+            // One element per entry, so `index` in skip and remove means the same place in
+            // this list: podcast episodes, and songs gone from the library since they were
+            // queued, are shown from what the queue knows of them.
+            let entries = s
+                .entries
+                .iter()
+                .map(|e| {
+                    found
+                        .remove(&e.song.id)
+                        .unwrap_or_else(|| summary_node(&e.song))
+                })
+                .collect::<Vec<_>>();
             return Ok(Envelope::ok(
                 "jukeboxPlaylist",
                 status(Node::new(), &s).list("entry", entries),
