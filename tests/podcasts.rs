@@ -665,6 +665,11 @@ fn episodes_download_and_stream_like_songs() {
     .unwrap();
     let d = &decided["subsonic-response"]["transcodeDecision"];
     assert_eq!(d["canDirectPlay"], false, "{decided}");
+    // The source's details come from the downloaded file's header.
+    let source = &d["sourceStream"];
+    assert_eq!(source["codec"], "mp3", "{decided}");
+    assert!(source["audioSamplerate"].as_i64().unwrap() > 0, "{decided}");
+    assert!(source["audioChannels"].as_i64().unwrap() > 0, "{decided}");
     let params = d["transcodeParams"].as_str().unwrap();
     let wav = ureq::get(&api.url(
         "ann",

@@ -236,6 +236,10 @@ impl Podcasts {
             .and_then(|c| c.title)
             .unwrap_or_default();
         let suffix = e.suffix.clone().unwrap_or_else(|| "mp3".into());
+        // The format's details are not kept with the episode: its header tells them, for
+        // transcode decisions and the speakers that need them.
+        let probed = probe(&path).ok();
+        let detail = |f: fn(&Probed) -> Option<i32>| probed.as_ref().and_then(f);
         Ok(SongRow {
             id: e.id,
             album_id: 0,
@@ -247,9 +251,9 @@ impl Podcasts {
             suffix,
             duration_ms: e.duration_s.unwrap_or(0) * 1000,
             bit_rate: e.bit_rate,
-            sample_rate: None,
-            bit_depth: None,
-            channels: None,
+            sample_rate: detail(|p| p.sample_rate),
+            bit_depth: detail(|p| p.bit_depth),
+            channels: detail(|p| p.channels),
             title: e.title,
             sort_title: None,
             artist_display: channel.clone(),
@@ -663,6 +667,9 @@ struct Probed {
     suffix: Option<String>,
     bit_rate: Option<i32>,
     duration_s: Option<i64>,
+    sample_rate: Option<i32>,
+    bit_depth: Option<i32>,
+    channels: Option<i32>,
 }
 
 /// Reads the file's audio properties: a file that is not audio is refused.
@@ -685,6 +692,9 @@ fn probe(path: &Path) -> Result<Probed> {
         suffix: suffix.map(str::to_string),
         bit_rate: props.audio_bitrate().map(|b| b as i32),
         duration_s: (secs > 0).then_some(secs as i64),
+        sample_rate: props.sample_rate().map(|r| r as i32),
+        bit_depth: props.bit_depth().map(|d| d as i32),
+        channels: props.channels().map(|c| c as i32),
     })
 }
 
