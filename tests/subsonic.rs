@@ -2683,6 +2683,10 @@ fn every_method_has_golden_answers_in_both_formats() {
     same("unstar", &format!("id={other}"));
     same("setRating", &format!("id={other}&rating=2"));
     same("scrobble", &format!("id={other}&time=1700000000000"));
+    same(
+        "reportPlayback",
+        &format!("mediaId={other}&mediaType=song&positionMs=1000&state=paused"),
+    );
     same("createPlaylist", &format!("name=Kitchen&songId={other}"));
     same(
         "updatePlaylist",
@@ -2906,4 +2910,112 @@ fn get_user_says_whose_plays_are_scrobbled() {
     assert!(api
         .xml("getUser", "username=ann")
         .contains(r#"scrobblingEnabled="false""#));
+}
+
+/// OpenSubsonic `reportPlayback`: the server keeps each player's clock, shows it in
+/// getNowPlaying, and counts a play once enough of the song was heard, and only once.
+#[test]
+fn playback_reports_count_what_was_heard_once() {
+    let api = Api::start();
+    let album = api.first_id(
+        "getAlbumList2",
+        "type=alphabeticalByName",
+        "/albumList2/album/0/id",
+    );
+    let song = api.json("getAlbum", &format!("id={album}"))["album"]["song"][0].clone();
+    let id = song["id"].as_str().unwrap().to_string();
+    let duration_ms = song["duration"].as_i64().unwrap() * 1000;
+    assert!(duration_ms > 0, "{song}");
+    let plays = || {
+        api.json("getSong", &format!("id={id}"))["song"]
+            .get("playCount")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    };
+    let report = |query: &str| {
+        let r = api.json(
+            "reportPlayback",
+            &format!("mediaType=song&mediaId={id}&{query}"),
+        );
+        assert_eq!(r["status"], "ok", "{query}: {r}");
+    };
+    let entry_of_test = || -> Option<Value> {
+        // The XML form carries the same attributes and is checked against the XSD.
+        api.xml("getNowPlaying", "");
+        api.json("getNowPlaying", "")["nowPlaying"]
+            .get("entry")
+            .and_then(Value::as_array)
+            .and_then(|es| es.iter().find(|e| e["playerName"] == "test").cloned())
+    };
+    assert_eq!(plays(), 0);
+
+    // Starting, then playing at eight times the speed: the clock runs from `playing` on.
+    report("state=starting&positionMs=0");
+    let entry = entry_of_test().expect("listed as soon as it starts");
+    assert_eq!(entry["state"], "starting");
+    report("state=playing&positionMs=0&playbackRate=8");
+    // Enough for three quarters of the song at that speed.
+    std::thread::sleep(Duration::from_millis((duration_ms * 3 / 4 / 8) as u64 + 50));
+    let entry = entry_of_test().unwrap();
+    assert_eq!(entry["state"], "playing");
+    assert_eq!(entry["id"], id.as_str());
+    assert_eq!(entry["playbackRate"], 8.0);
+    assert!(entry["positionMs"].as_i64().unwrap() > 0, "{entry}");
+    // Paused, the position holds still.
+    let held = duration_ms / 3;
+    report(&format!("state=paused&positionMs={held}&playbackRate=8"));
+    assert_eq!(entry_of_test().unwrap()["positionMs"], held);
+    assert_eq!(plays(), 0, "no play counted before the song ends");
+    report(&format!("state=stopped&positionMs={held}"));
+    assert_eq!(plays(), 1, "three quarters heard: a play");
+    assert!(entry_of_test().is_none(), "a stopped player plays nothing");
+
+    // The same play scrobbled too (some clients do both) is not counted again...
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    api.json("scrobble", &format!("id={id}&time={now_ms}"));
+    assert_eq!(plays(), 1);
+    // ...a song left at once is a skip, not a play...
+    report("state=starting&positionMs=0");
+    report("state=playing&positionMs=0");
+    report("state=stopped&positionMs=10");
+    assert_eq!(plays(), 1);
+    // ...and ignoreScrobble shows it playing but counts nothing.
+    report("state=playing&positionMs=0&playbackRate=16&ignoreScrobble=true");
+    std::thread::sleep(Duration::from_millis((duration_ms / 16) as u64 + 50));
+    assert_eq!(entry_of_test().unwrap()["state"], "playing");
+    report("state=stopped&positionMs=0");
+    assert_eq!(plays(), 1);
+
+    // Bad reports get clean errors and change nothing.
+    let code = |query: &str| {
+        api.error_code(
+            "reportPlayback",
+            &format!("{}&mediaId={id}&mediaType=song&{query}", auth()),
+        )
+    };
+    assert_eq!(code("state=jumping&positionMs=0"), 10);
+    assert_eq!(code("state=playing&positionMs=-5"), 10);
+    assert_eq!(code("state=playing"), 10);
+    assert_eq!(code("state=playing&positionMs=0&playbackRate=NaN"), 10);
+    assert_eq!(code("state=playing&positionMs=0&playbackRate=1000"), 10);
+    assert_eq!(code("state=playing&positionMs=0&playbackRate=-1"), 10);
+    let other = |query: &str| api.error_code("reportPlayback", &format!("{}&{query}", auth()));
+    assert_eq!(
+        other("mediaId=tr-999999&mediaType=song&state=playing&positionMs=0"),
+        70
+    );
+    assert_eq!(
+        other(&format!(
+            "mediaId={id}&mediaType=video&state=playing&positionMs=0"
+        )),
+        10
+    );
+    assert_eq!(
+        other("mediaId=pe-1&mediaType=podcast&state=playing&positionMs=0"),
+        70
+    );
+    assert_eq!(plays(), 1);
 }

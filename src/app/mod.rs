@@ -25,7 +25,7 @@ use anyhow::Result;
 use diesel::Connection;
 
 use crate::config::Settings;
-use annotations::Annotations;
+use annotations::{playback, Annotations};
 use bookmarks::Bookmarks;
 use chat::Chat;
 use db::Db;
@@ -101,6 +101,68 @@ impl App {
     /// to their scrobbling services, best effort.
     pub fn now_playing(&self, user: i64, song: i64) {
         self.scrobbling.now_playing(user, song);
+    }
+
+    /// A player's playback report (OpenSubsonic `reportPlayback`): what `getNowPlaying` shows,
+    /// now playing at the user's scrobbling services when a song starts, and when a song ends,
+    /// its listen (or skip) and, if enough of it was heard, its play, counted once.
+    pub fn report_playback(
+        &self,
+        user: i64,
+        user_name: &str,
+        player: &str,
+        report: playback::Report,
+    ) -> Result<()> {
+        use playback::{Media, State};
+        let at = db::now();
+        let outcome = self.annotations.playback.report(user, player, report, at);
+        if let Some(ended) = outcome.ended {
+            self.playback_ended(user, ended)?;
+        }
+        let Media::Song(track) = report.media else {
+            return Ok(());
+        };
+        if report.state == State::Stopped {
+            self.annotations.not_playing(user, Some(player));
+            return Ok(());
+        }
+        self.annotations
+            .playing(user, user_name, track, Some(player));
+        if outcome.started && !report.ignore_scrobble {
+            self.now_playing(user, track);
+        }
+        Ok(())
+    }
+
+    fn playback_ended(&self, user: i64, e: playback::Ended) -> Result<()> {
+        let playback::Media::Song(track) = e.media else {
+            // Podcast episodes count no plays and feed no recommendations.
+            return Ok(());
+        };
+        if e.ignore_scrobble || e.heard_ms <= 0 {
+            return Ok(());
+        }
+        self.reco.listening.record(
+            user,
+            track,
+            e.started_at,
+            e.heard_ms,
+            e.duration_ms,
+            reco::history::Source::Scrobble,
+        )?;
+        let heard_enough = !reco::history::is_skip(e.heard_ms, e.duration_ms);
+        if heard_enough
+            && self.annotations.count_once(
+                user,
+                track,
+                e.started_at,
+                e.duration_ms,
+                annotations::CountedBy::Report,
+            )
+        {
+            self.count_play(user, track, e.started_at)?;
+        }
+        Ok(())
     }
 
     /// The household queue started `song` for `user` (who last gave it a command): it is what

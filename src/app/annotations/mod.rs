@@ -11,6 +11,8 @@ use diesel::sqlite::SqliteConnection;
 
 use crate::app::db::{now, Db};
 
+pub mod playback;
+
 /// What annotations name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -47,6 +49,7 @@ pub struct Annotation {
 /// A song someone is playing right now (from now-playing scrobbles).
 #[derive(Debug, Clone)]
 pub struct NowPlaying {
+    pub user_id: i64,
     pub user: String,
     pub track_id: i64,
     pub since: i64,
@@ -56,6 +59,18 @@ pub struct NowPlaying {
 pub struct Annotations {
     db: Arc<Db>,
     now_playing: Mutex<HashMap<(i64, String), NowPlaying>>,
+    /// Players' playback reports (OpenSubsonic `reportPlayback`).
+    pub playback: playback::Sessions,
+    /// The last play counted per (user, song), and by which way.
+    counted: Mutex<HashMap<(i64, i64), (i64, CountedBy)>>,
+}
+
+/// The two ways a client tells of a play. Some clients use both for one play: the second
+/// one must not count it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountedBy {
+    Scrobble,
+    Report,
 }
 
 /// How long a now-playing entry lives without a new report.
@@ -90,6 +105,8 @@ impl Annotations {
         Annotations {
             db,
             now_playing: Mutex::new(HashMap::new()),
+            playback: playback::Sessions::default(),
+            counted: Mutex::new(HashMap::new()),
         }
     }
 
@@ -150,12 +167,45 @@ impl Annotations {
         map.insert(
             key,
             NowPlaying {
+                user_id,
                 user: user.to_string(),
                 track_id: track,
                 since: now(),
                 player: player.map(str::to_string),
             },
         );
+    }
+
+    /// The player stopped: it is not playing anything any more.
+    pub fn not_playing(&self, user_id: i64, player: Option<&str>) {
+        let mut map = self.now_playing.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&(user_id, player.unwrap_or("").to_string()));
+    }
+
+    /// Whether a play of `track` at `at` (Unix seconds) told `by` one way should count: not
+    /// when the other way already counted one within the song's length of it. Plays told the
+    /// same way twice count twice, as they always did.
+    pub fn count_once(
+        &self,
+        user: i64,
+        track: i64,
+        at: i64,
+        duration_ms: i64,
+        by: CountedBy,
+    ) -> bool {
+        let mut map = self.counted.lock().unwrap_or_else(|p| p.into_inner());
+        let window = duration_ms / 1000 + 60;
+        if let Some((when, way)) = map.get(&(user, track)) {
+            if *way != by && (at - when).abs() <= window {
+                return false;
+            }
+        }
+        if map.len() > 10_000 {
+            let cutoff = now() - 86_400;
+            map.retain(|_, (when, _)| *when >= cutoff);
+        }
+        map.insert((user, track), (at, by));
+        true
     }
 
     pub fn now_playing(&self) -> Vec<NowPlaying> {

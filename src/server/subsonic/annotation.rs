@@ -6,7 +6,7 @@ use super::ids;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::annotations::Kind;
+use crate::app::annotations::{CountedBy, Kind};
 use crate::app::db::now;
 use crate::app::library::browse;
 use crate::app::reco::history::Source;
@@ -117,7 +117,17 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
             } else {
                 at
             };
-            ctx.app.count_play(ctx.user.id, id, at)?;
+            // A client that also reported this play through reportPlayback had it counted there.
+            let first = ctx.app.annotations.count_once(
+                ctx.user.id,
+                id,
+                at,
+                song.duration_ms,
+                CountedBy::Scrobble,
+            );
+            if first {
+                ctx.app.count_play(ctx.user.id, id, at)?;
+            }
             let listening = &ctx.app.reco.listening;
             listening.submitted(ctx.user.id, params.get("c").unwrap_or(""), id);
             listening.record(
@@ -141,6 +151,59 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
             )?;
         }
     }
+    Ok(Envelope::empty())
+}
+
+/// `reportPlayback` (OpenSubsonic `playbackReport`): a player tells where it is in a song or
+/// a downloaded podcast episode; the app keeps the clock and counts the play when it ends.
+pub fn report_playback(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
+    use crate::app::annotations::playback::{Media, Report, State, MAX_RATE};
+    let state =
+        State::parse(params.required("state")?).ok_or_else(|| ApiError::invalid("state"))?;
+    let position_ms = params
+        .number::<i64>("positionMs")?
+        .ok_or_else(|| ApiError::missing("positionMs"))?;
+    if position_ms < 0 {
+        return Err(ApiError::invalid("positionMs"));
+    }
+    let rate = params.number::<f64>("playbackRate")?.unwrap_or(1.0);
+    if !(0.0..=MAX_RATE).contains(&rate) {
+        return Err(ApiError::invalid("playbackRate"));
+    }
+    let ignore_scrobble = params.bool("ignoreScrobble")?.unwrap_or(false);
+    let id = params.required("mediaId")?;
+    let (media, duration_ms) = match params.required("mediaType")? {
+        "song" => {
+            let track = ids::parse(ids::TRACK, id)?;
+            let song = db(browse::song(&mut *conn(ctx)?, track, &ctx.scope()))?
+                .ok_or_else(|| ApiError::not_found("song"))?;
+            (Media::Song(track), song.duration_ms)
+        }
+        "podcast" => {
+            let episode = ids::parse(ids::PODCAST_EPISODE, id)?;
+            let row = ctx
+                .app
+                .podcasts
+                .queued(&ids::id(ids::PODCAST_EPISODE, episode))
+                .map_err(|e| ApiError::not_found(&format!("{e:#}: downloaded podcast episode")))?;
+            (Media::Episode(episode), row.duration_ms)
+        }
+        _ => return Err(ApiError::invalid("mediaType")),
+    };
+    let player = params.get("c").unwrap_or("");
+    ctx.app.report_playback(
+        ctx.user.id,
+        &ctx.user.name,
+        player,
+        Report {
+            media,
+            duration_ms,
+            position_ms,
+            state,
+            rate,
+            ignore_scrobble,
+        },
+    )?;
     Ok(Envelope::empty())
 }
 
@@ -195,8 +258,21 @@ pub fn get_now_playing(ctx: &Ctx<'_>, _: &Params) -> Result<Envelope, ApiError> 
             .expect("one song in, one out")
             .attr("username", p.user)
             .attr("minutesAgo", (now() - p.since) / 60)
-            .attr("playerId", 0)
-            .opt("playerName", p.player);
+            .attr("playerId", 0);
+        // Players that send playback reports: where they are now, by the server's clock.
+        let timeline = ctx
+            .app
+            .annotations
+            .playback
+            .timeline(p.user_id, p.player.as_deref().unwrap_or(""))
+            .filter(|t| t.media == crate::app::annotations::playback::Media::Song(p.track_id));
+        let mut node = node.opt("playerName", p.player);
+        if let Some(t) = timeline {
+            node = node
+                .attr("state", t.state.as_str())
+                .attr("positionMs", t.position_ms)
+                .attr("playbackRate", t.rate);
+        }
         entries.push(node);
     }
     Ok(Envelope::ok(

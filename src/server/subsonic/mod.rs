@@ -132,6 +132,7 @@ fn handler(method: &str) -> Option<Handler> {
         "scrobble" => annotation::scrobble,
         "getStarred2" => annotation::get_starred2,
         "getNowPlaying" => annotation::get_now_playing,
+        "reportPlayback" => annotation::report_playback,
         "getPlaylists" => playlists::get_playlists,
         "getPlaylist" => playlists::get_playlist,
         "createPlaylist" => playlists::create_playlist,

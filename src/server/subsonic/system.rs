@@ -44,6 +44,7 @@ pub fn get_open_subsonic_extensions() -> Envelope {
             ext("transcodeOffset", &[1]),
             ext("transcoding", &[1]),
             ext("sonicSimilarity", &[1]),
+            ext("playbackReport", &[1]),
         ],
     )
 }
