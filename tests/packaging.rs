@@ -353,6 +353,21 @@ fn the_deb_holds_the_binary_unit_config_and_docs_with_its_dependencies() {
         entry(&format!("/usr/share/doc/houseband/{doc}"));
     }
 
+    // docs/install.md's table of what the package installs is what it installs (the data dir
+    // is made by postinst: the chroot test checks it).
+    let install_doc = read("docs/install.md");
+    let documented: Vec<&str> = install_doc
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `/")?.split('`').next())
+        .collect();
+    assert!(
+        documented.len() >= 5,
+        "no table of paths in docs/install.md"
+    );
+    for path in documented.iter().filter(|p| **p != "var/lib/houseband") {
+        entry(&format!("/{path}"));
+    }
+
     // Its files are the repository's.
     let unpacked = tempfile::tempdir().unwrap();
     run(Command::new("dpkg-deb")
