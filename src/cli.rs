@@ -142,6 +142,12 @@ enum Command {
         #[arg(long)]
         full: bool,
     },
+    /// Ask a running server whether it is healthy: exit 0 if it is, 1 if not (for health checks)
+    Health {
+        /// The server's listen address [env: HOUSEBAND_BIND; default: 0.0.0.0:4545]
+        #[arg(long, value_name = "ADDR:PORT")]
+        bind: Option<String>,
+    },
     /// Manage users
     User {
         #[command(subcommand)]
@@ -301,6 +307,7 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("scrobble_timeout", scrobble_timeout.clone());
         }
         Command::Scan { library: l, .. } => library(l, &mut f),
+        Command::Health { bind } => f.set("bind", bind.clone()),
         Command::User { .. } => {}
     }
     f
@@ -319,6 +326,7 @@ fn run(command: Command, settings: Settings) -> Result<()> {
     match command {
         Command::Serve { .. } => serve(settings),
         Command::Scan { full, .. } => scan(settings, full),
+        Command::Health { .. } => health(&settings),
         Command::User { command } => user(settings, command),
     }
 }
@@ -348,6 +356,48 @@ fn scan(settings: Settings, full: bool) -> Result<()> {
         writeln!(out, "error: {path}: {reason}")?;
     }
     writeln!(out, "{}", report.summary())?;
+    Ok(())
+}
+
+/// Asks the server at the `bind` setting for `/api/health`, the way a container's health check
+/// or a monitoring script would: it reads the same settings as `serve`, so it finds the server
+/// the config file and environment describe. Opens no database.
+fn health(settings: &Settings) -> Result<()> {
+    let mut addr = settings.bind;
+    // A server listening on every address is reached on this machine's loopback.
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{addr}/api/health");
+    let body = match ureq::get(&url).timeout(Duration::from_secs(5)).call() {
+        Ok(resp) => resp.into_string(),
+        Err(ureq::Error::Status(code, resp)) => {
+            let text = resp.into_string().unwrap_or_default();
+            bail!("{url} answered HTTP {code}: {}", text.trim());
+        }
+        Err(e) => bail!(
+            "no server answers at {url} ({e}); is `houseband serve` running, and does --bind (or HOUSEBAND_BIND, or bind in the config file) name its address?"
+        ),
+    }
+    .with_context(|| format!("cannot read the answer of {url}"))?;
+    let health: serde_json::Value = serde_json::from_str(&body)
+        .with_context(|| format!("{url} did not answer Houseband's health JSON: {body:.200}"))?;
+    if health["status"] != "ok" {
+        bail!("the server at {url} is unhealthy: {body}");
+    }
+    println!(
+        "ok: Houseband {} at {addr}, {} tracks{}",
+        health["version"].as_str().unwrap_or("?"),
+        health["tracks"],
+        if health["scanning"] == true {
+            ", scanning"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 
