@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod client;
 pub mod media;
 pub mod queue;
 pub mod queue_socket;
@@ -86,10 +87,7 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
 
 /// The caller's address and `User-Agent`, for the player record.
 pub fn caller(req: &actix_web::HttpRequest) -> (String, String) {
-    let ip = req
-        .peer_addr()
-        .map(|p| p.ip().to_string())
-        .unwrap_or_default();
+    let ip = client::of(req).ip_text();
     let agent = req
         .headers()
         .get("user-agent")
