@@ -176,7 +176,7 @@ pub const SETTINGS: &[SettingInfo] = &[
         key: "trusted_proxies",
         flag: Some("--trusted-proxy"),
         default: "none",
-        help: "Addresses (or CIDR ranges) of reverse proxies in front of the server. Only a request whose connection comes from one of them may tell the client's address, scheme and host (Forwarded, X-Forwarded-For, -Proto, -Host); from anyone else those headers are ignored.",
+        help: "Addresses (or CIDR ranges) of reverse proxies in front of the server. Only a request whose connection comes from one of them may tell the client's address, scheme and host (X-Forwarded-For, -Proto, -Host); from anyone else those headers are ignored.",
     },
     SettingInfo {
         key: "podcast_allow_private_addresses",

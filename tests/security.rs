@@ -9,6 +9,8 @@
 //!   dodged by inventing addresses).
 //! - Nothing secret in the clear on disk or in the log.
 //! - State-changing browser requests from another origin are refused.
+//! - Podcasts do not reach the home network unless the admin allows it (the feed host here is a
+//!   stand-in on loopback, playing the router or a NAS service).
 //!
 //! `docs/security.md` quotes the figures these tests print (`cargo test --test security --
 //! --nocapture`).
@@ -352,7 +354,7 @@ fn every_route_refuses_those_it_is_not_for() {
         routes.len() > 40,
         "the route parser found too little: {routes:?}"
     );
-    let mut checked = 0;
+    let mut over_http = 0;
     let mut public = Vec::new();
     for (method, path) in &routes {
         let access = native_access(method, path).unwrap_or_else(|| {
@@ -418,7 +420,7 @@ fn every_route_refuses_those_it_is_not_for() {
             }
             _ => {}
         }
-        checked += 1;
+        over_http += 1;
     }
     // The stream and art links for speakers: a forged signature is refused.
     for forged in [
@@ -450,7 +452,6 @@ fn every_route_refuses_those_it_is_not_for() {
             other.is_ok()
         ),
     }
-    checked += 1;
 
     // Every Subsonic method, with and without `.view`, by GET and by POST.
     let methods = subsonic_methods();
@@ -511,7 +512,8 @@ fn every_route_refuses_those_it_is_not_for() {
         assert_eq!(h.sb.count(&nobodys), 0, "{table}");
     }
     println!(
-        "route inventory: {} native routes ({checked} checked by request, public or by token: {}), \
+        "route inventory: {} routes in src/server ({over_http} asked over HTTP, the queue socket over a \
+         WebSocket, /rest/{{method}} method by method; public or by token: {}), \
          {} Subsonic methods x 2 names x GET/POST = {subsonic_checked} anonymous requests refused (the public one left out), \
          {by_role} methods refused to a user without the admin right or role",
         routes.len(),
@@ -993,4 +995,26 @@ fn browser_requests_from_another_origin_are_refused() {
     .call();
     assert_eq!(subsonic_error(&answer(r).1), Some(10));
     assert_eq!(h.sb.count("FROM annotations"), 0);
+}
+
+#[test]
+fn podcasts_cannot_reach_the_home_network_unless_allowed() {
+    // A stand-in podcast host on loopback: what a router's admin page or a NAS service is.
+    let host = common::feeds::FeedServer::demo();
+    host.feed("/show.rss", "show.rss");
+    let feed: String = form_urlencoded::byte_serialize(host.url("/show.rss").as_bytes()).collect();
+    let h = House::start(&[]);
+    h.ok("bob", "createPodcastChannel", &format!("url={feed}"));
+    let channel = h.ok("bob", "getPodcasts", "")["podcasts"]["channel"][0].clone();
+    assert_eq!(channel["status"], "error", "{channel}");
+    let why = channel["errorMessage"].as_str().unwrap_or("");
+    assert!(why.contains("podcast_allow_private_addresses"), "{why}");
+    assert_eq!(host.hits("/show.rss"), 0, "the server connected");
+    drop(h);
+    // Allowed by the admin: the same feed is read.
+    let h = House::start(&["--podcast-allow-private-addresses", "true"]);
+    h.ok("bob", "createPodcastChannel", &format!("url={feed}"));
+    let channel = h.ok("bob", "getPodcasts", "")["podcasts"]["channel"][0].clone();
+    assert_eq!(channel["status"], "completed", "{channel}");
+    assert_eq!(host.hits("/show.rss"), 1);
 }

@@ -1,8 +1,12 @@
 //! Who is on the other end of a request: the client's address, and the scheme and host it used to
-//! reach the server. The one place that reads `Forwarded` and `X-Forwarded-For/-Proto/-Host`,
-//! and it believes them only when the connection comes from a configured reverse proxy
-//! (`trusted_proxies`). From anyone else they are ignored: otherwise a client could pick its own
-//! address to get round the login brake, or make the server hand out links to another host.
+//! reach the server. The one place that reads `X-Forwarded-For/-Proto/-Host`, and it believes
+//! them only when the connection comes from a configured reverse proxy (`trusted_proxies`).
+//! From anyone else they are ignored: otherwise a client could pick its own address to get
+//! round the login brake, or make the server hand out links to another host.
+//!
+//! `Forwarded` (RFC 7239) is never read: nginx, Caddy, Traefik and Apache set the `X-` headers,
+//! and a proxy that does not know `Forwarded` passes the one a client wrote untouched, which
+//! would let the client choose its address again.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -81,17 +85,13 @@ pub fn resolve(
     if !peer_ip.is_some_and(is_trusted) {
         return client;
     }
-    let forwarded = header("forwarded").map(parse_forwarded).unwrap_or_default();
     // The chain of addresses, client first; each proxy appends the one it heard from.
-    let mut chain: Vec<IpAddr> = forwarded.iter().filter_map(|f| f.for_ip).collect();
-    if chain.is_empty() {
-        chain = headers
-            .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(parse_ip)
-            .collect();
-    }
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(parse_ip)
+        .collect();
     // The first address from the right that is not one of our proxies is the client: anything
     // left of it was written by the client itself and proves nothing.
     if let Some(ip) = chain
@@ -102,18 +102,15 @@ pub fn resolve(
     {
         client.ip = Some(*ip);
     }
-    let first = forwarded.first();
-    let proto = first
-        .and_then(|f| f.proto.clone())
-        .or_else(|| header("x-forwarded-proto").map(|p| first_item(p).to_ascii_lowercase()));
+    let proto = header("x-forwarded-proto").map(|p| first_item(p).to_ascii_lowercase());
     if let Some(p) = proto.filter(|p| p == "http" || p == "https") {
         client.scheme = p;
     }
-    let host = first
-        .and_then(|f| f.host.clone())
-        .or_else(|| header("x-forwarded-host").map(|h| first_item(h).to_string()));
-    if let Some(h) = host.filter(|h| valid_host(h)) {
-        client.host = h;
+    if let Some(h) = header("x-forwarded-host")
+        .map(first_item)
+        .filter(|h| valid_host(h))
+    {
+        client.host = h.to_string();
     }
     client
 }
@@ -130,36 +127,6 @@ fn valid_host(host: &str) -> bool {
         && host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
-}
-
-/// One element of a `Forwarded` header (RFC 7239).
-#[derive(Debug, Default)]
-struct ForwardedElement {
-    for_ip: Option<IpAddr>,
-    proto: Option<String>,
-    host: Option<String>,
-}
-
-fn parse_forwarded(value: &str) -> Vec<ForwardedElement> {
-    value
-        .split(',')
-        .map(|element| {
-            let mut e = ForwardedElement::default();
-            for pair in element.split(';') {
-                let Some((k, v)) = pair.split_once('=') else {
-                    continue;
-                };
-                let v = v.trim().trim_matches('"');
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "for" => e.for_ip = parse_ip(v),
-                    "proto" => e.proto = Some(v.to_ascii_lowercase()),
-                    "host" => e.host = Some(v.to_string()),
-                    _ => {}
-                }
-            }
-            e
-        })
-        .collect()
 }
 
 /// `1.2.3.4`, `1.2.3.4:5678`, `[::1]`, `[::1]:5678` or `::1`.
@@ -226,13 +193,18 @@ mod tests {
         let c = resolve(&h, peer("10.0.0.2"), &proxy, "x");
         assert_eq!(c.ip, Some("203.0.113.7".parse().unwrap()));
         assert_eq!(c.base_url(), "https://music.example.org");
-        let h = headers(&[(
-            "forwarded",
-            "for=\"[2001:db8::1]:4711\";proto=https;host=music.example.org",
-        )]);
+        let h = headers(&[("x-forwarded-for", "[2001:db8::1]:4711")]);
         let c = resolve(&h, peer("10.1.2.3"), &proxy, "fallback:1");
         assert_eq!(c.ip, Some("2001:db8::1".parse().unwrap()));
-        assert_eq!(c.base_url(), "https://music.example.org");
+        // `Forwarded` is not read, even from a proxy: one that does not set it passes on the
+        // client's own.
+        let h = headers(&[
+            ("forwarded", "for=6.6.6.6;proto=https;host=evil.example"),
+            ("x-forwarded-for", "203.0.113.7"),
+        ]);
+        let c = resolve(&h, peer("10.1.2.3"), &proxy, "fallback:1");
+        assert_eq!(c.ip, Some("203.0.113.7".parse().unwrap()));
+        assert_eq!(c.base_url(), "http://fallback:1");
         // A chain of trusted proxies only: the leftmost is the client.
         let h = headers(&[("x-forwarded-for", "10.0.0.9, 10.0.0.8")]);
         let c = resolve(&h, peer("10.0.0.2"), &proxy, "fallback:1");
