@@ -995,6 +995,25 @@ fn browser_requests_from_another_origin_are_refused() {
     .call();
     assert_eq!(subsonic_error(&answer(r).1), Some(10));
     assert_eq!(h.sb.count("FROM annotations"), 0);
+    // JSONP is what a `<script>` on another site would read (an old browser sends the cookie
+    // and, with that page's `no-referrer`, neither Origin nor Referer): never by the cookie.
+    let r = ureq::get(&h.url("/rest/getUser?username=ann&v=1.16.1&c=web&f=jsonp&callback=steal"))
+        .set("Cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    let body = r.into_string().unwrap();
+    assert!(
+        body.starts_with("steal(") && body.contains("\"code\":10"),
+        "{body}"
+    );
+    assert!(!body.contains("adminRole"), "{body}");
+    // The same cookie with JSON, from the app's own page, still logs in.
+    let r = ureq::get(&h.url("/rest/ping?v=1.16.1&c=web&f=json"))
+        .set("Cookie", &cookie)
+        .set("Sec-Fetch-Site", "same-origin")
+        .call();
+    assert_eq!(subsonic_error(&answer(r).1), None);
 }
 
 #[test]

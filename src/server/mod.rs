@@ -41,6 +41,12 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
         .shutdown_timeout(5)
         .bind("houseband", bind, move || {
             let app = actix_web::App::new()
+                // No answer is ever run as a script or style it was not sent as: a JSON or
+                // XML document, a song or a picture pointed at by a `<script>` elsewhere.
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new()
+                        .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                )
                 .app_data(data.clone())
                 .app_data(brake.clone())
                 // A query string that does not fit a native API call: 400 with a message in

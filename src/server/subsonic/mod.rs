@@ -206,7 +206,10 @@ async fn handle(
     let format = Format::from_params(params.get("f"), params.get("callback"));
     let app: Arc<App> = app.into_inner();
     let (ip, user_agent) = crate::server::caller(&req);
-    let session = crate::server::api::browser_session(req.headers());
+    // JSONP is read by a `<script>` tag, which any page can point here: the browser's cookie
+    // never logs it in (the web app asks for JSON).
+    let session = crate::server::api::browser_session(req.headers())
+        .filter(|_| !matches!(format, Format::Jsonp(_)));
     if let Some(h) = media_handler(&method) {
         let session = session.clone();
         let history = app.clone();
