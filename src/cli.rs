@@ -85,6 +85,12 @@ enum Command {
         /// Serve files whose symlinks lead outside their music folder [env: HOUSEBAND_ALLOW_OUTSIDE_LINKS]
         #[arg(long, value_name = "BOOL")]
         allow_outside_links: Option<String>,
+        /// A reverse proxy whose X-Forwarded-* headers are believed, an address or CIDR range (repeat) [env: HOUSEBAND_TRUSTED_PROXIES, separated by ,]
+        #[arg(long = "trusted-proxy", value_name = "ADDR")]
+        trusted_proxy: Vec<String>,
+        /// Let podcasts come from this machine or the home network [env: HOUSEBAND_PODCAST_ALLOW_PRIVATE_ADDRESSES]
+        #[arg(long, value_name = "BOOL")]
+        podcast_allow_private_addresses: Option<String>,
         /// Where downloaded podcast episodes go [env: HOUSEBAND_PODCAST_FOLDER; default: <data>/podcasts]
         #[arg(long, value_name = "DIR")]
         podcast_folder: Option<String>,
@@ -262,6 +268,8 @@ fn flags_of(cli: &Cli) -> Flags {
             transcode_slots,
             transcode_cache,
             allow_outside_links,
+            trusted_proxy,
+            podcast_allow_private_addresses,
             podcast_folder,
             podcast_max_episode_size,
             podcast_refresh_interval,
@@ -289,6 +297,11 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("transcode_slots", transcode_slots.clone());
             f.set("transcode_cache", transcode_cache.clone());
             f.set("allow_outside_links", allow_outside_links.clone());
+            f.set_list("trusted_proxies", trusted_proxy.clone());
+            f.set(
+                "podcast_allow_private_addresses",
+                podcast_allow_private_addresses.clone(),
+            );
             f.set("podcast_folder", podcast_folder.clone());
             f.set("podcast_max_episode_size", podcast_max_episode_size.clone());
             f.set("podcast_refresh_interval", podcast_refresh_interval.clone());

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -173,6 +173,18 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "ReplayGain applied to transcoded streams: off, track or album (album falls back to track gain when a song has no album gain). Streams of original files are never changed.",
     },
     SettingInfo {
+        key: "trusted_proxies",
+        flag: Some("--trusted-proxy"),
+        default: "none",
+        help: "Addresses (or CIDR ranges) of reverse proxies in front of the server. Only a request whose connection comes from one of them may tell the client's address, scheme and host (X-Forwarded-For, -Proto, -Host); from anyone else those headers are ignored.",
+    },
+    SettingInfo {
+        key: "podcast_allow_private_addresses",
+        flag: Some("--podcast-allow-private-addresses"),
+        default: "false",
+        help: "Let podcast feeds and episodes come from this machine or the home network (loopback, private, link-local addresses). Off, such addresses are refused after DNS resolution and on every redirect, so the podcast role cannot reach the router or other LAN services.",
+    },
+    SettingInfo {
         key: "allow_outside_links",
         flag: Some("--allow-outside-links"),
         default: "false",
@@ -258,6 +270,55 @@ pub const SETTINGS: &[SettingInfo] = &[
     },
 ];
 
+/// An IP address or a CIDR range (`10.0.0.0/8`, `fd00::/8`); a bare address is a range of one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(text: &str) -> Option<IpNet> {
+        let text = text.trim();
+        let (addr, prefix) = match text.split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?)),
+            None => (text.parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    /// Whether `ip` is in the range (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        let bits = |a: IpAddr| -> u128 {
+            match a {
+                IpAddr::V4(v4) => u128::from(u32::from(v4)) << 96,
+                IpAddr::V6(v6) => u128::from(v6),
+            }
+        };
+        if ip.is_ipv4() != self.addr.is_ipv4() {
+            return false;
+        }
+        let mask = if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.prefix))
+        };
+        bits(ip) & mask == bits(self.addr) & mask
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
 /// Which ReplayGain transcoded streams apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplayGain {
@@ -284,6 +345,9 @@ pub struct Settings {
     pub transcode_slots: usize,
     pub transcode_cache: u64,
     pub allow_outside_links: bool,
+    /// Reverse proxies whose forwarding headers are believed (empty: nobody's).
+    pub trusted_proxies: Vec<IpNet>,
+    pub podcast_allow_private_addresses: bool,
     /// `None`: `<data>/podcasts`.
     pub podcast_folder: Option<PathBuf>,
     pub podcast_max_episode_size: u64,
@@ -351,6 +415,8 @@ impl Settings {
             transcode_slots: 32,
             transcode_cache: 1 << 30,
             allow_outside_links: false,
+            trusted_proxies: Vec::new(),
+            podcast_allow_private_addresses: false,
             podcast_folder: None,
             podcast_max_episode_size: 500 << 20,
             podcast_refresh_interval: Duration::from_secs(6 * 3600),
@@ -656,6 +722,16 @@ pub fn resolve(
             "invalid value {sep:?} for setting `tag_separators`: an empty separator would split every character"
         )));
     }
+    let mut trusted_proxies = Vec::new();
+    let proxies = resolver.list("trusted_proxies", ',')?.unwrap_or_default();
+    for text in proxies.iter().filter(|t| !t.trim().is_empty()) {
+        let net = IpNet::parse(text).ok_or_else(|| {
+            ConfigError(format!(
+                "invalid value {text:?} for setting `trusted_proxies`: expected IP addresses or CIDR ranges such as 127.0.0.1 or 10.0.0.0/8, separated by commas"
+            ))
+        })?;
+        trusted_proxies.push(net);
+    }
     Ok(Settings {
         music,
         data,
@@ -713,6 +789,13 @@ pub fn resolve(
         )?,
         allow_outside_links: resolver.one(
             "allow_outside_links",
+            false,
+            "true or false",
+            parse_bool,
+        )?,
+        trusted_proxies,
+        podcast_allow_private_addresses: resolver.one(
+            "podcast_allow_private_addresses",
             false,
             "true or false",
             parse_bool,

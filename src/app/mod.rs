@@ -223,7 +223,10 @@ impl App {
             db.clone(),
             podcasts::Config {
                 folder: settings.podcast_dir(),
-                limits: podcasts::Limits::new(settings.podcast_max_episode_size),
+                limits: podcasts::Limits {
+                    allow_private: settings.podcast_allow_private_addresses,
+                    ..podcasts::Limits::new(settings.podcast_max_episode_size)
+                },
                 auto_download: settings.podcast_auto_download,
             },
         ));

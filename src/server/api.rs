@@ -184,17 +184,43 @@ fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// The session cookie of a browser request made by this server's own pages: one another site
-/// made (`Sec-Fetch-Site: cross-site` or `same-site`, which the Strict cookie should already
-/// have kept out) does not count.
+/// made (`Sec-Fetch-Site: cross-site` or `same-site`, or an `Origin` or `Referer` of another
+/// origin, which the Strict cookie should already have kept out) does not count. The second
+/// check is for browsers that send no `Sec-Fetch-Site`.
 pub fn browser_session(headers: &HeaderMap) -> Option<String> {
-    let foreign = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == "cross-site" || v == "same-site");
-    if foreign {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let foreign = header("sec-fetch-site").is_some_and(|v| v == "cross-site" || v == "same-site");
+    if foreign || !same_origin(headers) {
         return None;
     }
     cookie(headers, SESSION_COOKIE).map(str::to_string)
+}
+
+/// Whether the page that made the request is one of this server's: its `Origin` (else its
+/// `Referer`), when the browser sends one, names the host the request went to (`Host`, or the
+/// `X-Forwarded-Host` a proxy set: a page elsewhere cannot set that header without a CORS
+/// preflight, which this server never grants). No `Origin` and no `Referer` is a client that
+/// is not a browser, or a same-origin `GET`.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let page = match (header("origin"), header("referer")) {
+        (Some(origin), _) => origin,
+        (None, Some(referer)) => referer,
+        (None, None) => return true,
+    };
+    let Some(authority) = page
+        .split_once("://")
+        .map(|(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or(""))
+        .filter(|a| !a.is_empty())
+    else {
+        // `Origin: null` (a sandboxed frame, a file) or something unreadable.
+        return false;
+    };
+    let forwarded_host = header("x-forwarded-host").map(|h| h.split(',').next().unwrap_or(""));
+    [header("host"), forwarded_host]
+        .into_iter()
+        .flatten()
+        .any(|h| h.trim().eq_ignore_ascii_case(authority))
 }
 
 fn credentials(headers: &HeaderMap) -> Result<Credentials, Failure> {
@@ -290,7 +316,7 @@ pub async fn for_user<T: Send + 'static>(
     brake: web::Data<Brake>,
     work: impl FnOnce(&App, User) -> Result<T, Failure> + Send + 'static,
 ) -> Result<T, HttpResponse> {
-    let peer = req.peer_addr().map(|p| p.ip());
+    let peer = crate::server::client::of(req).ip;
     // The web app says so (`X-Requested-With`): a 401 then carries no Basic challenge, which
     // would make the browser ask for a password in a dialog of its own.
     let quiet = req.headers().contains_key("x-requested-with");
@@ -355,7 +381,7 @@ async fn held_back(brake: &Brake, peer: Option<std::net::IpAddr>) {
     if let Some(ip) = peer {
         let delay = brake.failed(ip);
         if !delay.is_zero() {
-            tracing::warn!(peer = %ip, ?delay, "repeated failed logins: slowing down");
+            tracing::warn!(client = %ip, ?delay, "repeated failed logins: slowing down");
             actix_web::rt::time::sleep(delay).await;
         }
     }
@@ -947,7 +973,7 @@ async fn login(
         Err(f) => return f.response(),
     };
     let app = app.into_inner();
-    let peer = req.peer_addr().map(|p| p.ip());
+    let peer = crate::server::client::of(&req).ip;
     let outcome = web::block(move || -> Result<Option<(User, String)>, Failure> {
         if !app.users.verify(&login.username, &login.password)? {
             return Ok(None);

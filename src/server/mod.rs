@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod client;
 pub mod media;
 pub mod queue;
 pub mod queue_socket;
@@ -40,6 +41,12 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
         .shutdown_timeout(5)
         .bind("houseband", bind, move || {
             let app = actix_web::App::new()
+                // No answer is ever run as a script or style it was not sent as: a JSON or
+                // XML document, a song or a picture pointed at by a `<script>` elsewhere.
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new()
+                        .add((actix_web::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                )
                 .app_data(data.clone())
                 .app_data(brake.clone())
                 // A query string that does not fit a native API call: 400 with a message in
@@ -86,10 +93,7 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
 
 /// The caller's address and `User-Agent`, for the player record.
 pub fn caller(req: &actix_web::HttpRequest) -> (String, String) {
-    let ip = req
-        .peer_addr()
-        .map(|p| p.ip().to_string())
-        .unwrap_or_default();
+    let ip = client::of(req).ip_text();
     let agent = req
         .headers()
         .get("user-agent")

@@ -81,7 +81,9 @@ pub async fn upgrade(
     if let Some(f) = refused {
         return answer(&stream, &f).await;
     }
-    let peer = req.peer_addr().map(|a| a.ip());
+    let peer =
+        crate::server::client::resolve(headers, req.peer_addr(), &app.settings.trusted_proxies, "")
+            .ip;
     let user = match Box::pin(api::user_of(headers, peer, app.clone(), &brake)).await {
         Ok(user) => user,
         Err(f) => return answer(&stream, &f).await,

@@ -113,10 +113,7 @@ async fn start_lastfm(
     app: web::Data<App>,
     brake: web::Data<Brake>,
 ) -> HttpResponse {
-    let callback = {
-        let info = req.connection_info();
-        format!("{}://{}{CALLBACK}", info.scheme(), info.host())
-    };
+    let callback = format!("{}{CALLBACK}", crate::server::client::of(&req).base_url());
     with_user(&req, app, brake, move |app, me| {
         let url = app
             .scrobbling

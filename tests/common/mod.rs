@@ -297,6 +297,17 @@ impl Drop for SmallDisk {
     }
 }
 
+/// A password as Subsonic's `p=enc:<hex>`.
+pub fn enc(password: &str) -> String {
+    format!(
+        "enc:{}",
+        password
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
+}
+
 /// The `Authorization` header for HTTP Basic with `login` (`name:password`).
 pub fn basic(login: &str) -> String {
     use base64::Engine;

@@ -158,9 +158,30 @@ fn speaker_id(ty: &str, fullname: &str) -> String {
     format!("{kind}-{tidy}")
 }
 
+/// The address to reach an announced speaker at: one of the LAN's. Any device can answer
+/// mDNS with any address; one naming this machine's loopback (or nothing reachable) would make
+/// the server connect to services no LAN device can reach, so it is not used.
+fn speaker_address(
+    addresses: impl IntoIterator<Item = std::net::Ipv4Addr>,
+) -> Option<std::net::Ipv4Addr> {
+    let mut usable: Vec<_> = addresses
+        .into_iter()
+        .filter(|ip| {
+            !(ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_multicast()
+                || ip.is_broadcast()
+                || ip.octets()[0] == 0)
+        })
+        .collect();
+    // The same choice every time an announcement repeats.
+    usable.sort();
+    usable.into_iter().next()
+}
+
 /// A speaker announced: listed as an output (its id), and kept to play on if it can be.
 fn found(outputs: &Outputs, devices: &Devices, s: &ResolvedService) -> Option<String> {
-    let ip = s.get_addresses_v4().into_iter().next()?;
+    let ip = speaker_address(s.get_addresses_v4())?;
     let txt = |key: &str| {
         s.txt_properties
             .get_property_val_str(key)
@@ -290,6 +311,17 @@ fn raop_refusal(txt: &dyn Fn(&str) -> Option<String>) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_speaker_is_never_reached_on_this_machine() {
+        let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        assert_eq!(speaker_address([ip("127.0.0.1")]), None);
+        assert_eq!(speaker_address([ip("0.0.0.0"), ip("224.0.0.251")]), None);
+        assert_eq!(
+            speaker_address([ip("127.0.0.1"), ip("192.168.1.40")]),
+            Some(ip("192.168.1.40"))
+        );
+    }
 
     fn refusal(pairs: &[(&str, &str)]) -> Option<&'static str> {
         let txt = |k: &str| {

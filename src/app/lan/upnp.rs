@@ -262,6 +262,32 @@ mod tests {
     }
 
     #[test]
+    fn service_urls_cannot_leave_the_renderers_host() {
+        let base = "http://10.0.0.7:49494/dev/description.xml";
+        for bad in [
+            "http://10.0.0.7:49494@evil.example/x",
+            "http://10.0.0.7:4949/x",
+            "http://10.0.0.70:49494/x",
+            "http://10.0.0.7:49494.evil.example/x",
+            "http://127.0.0.1:4545/api/server",
+        ] {
+            assert_eq!(resolve(base, bad), None, "{bad}");
+        }
+        for (good, want) in [
+            ("/c", "http://10.0.0.7:49494/c"),
+            ("c", "http://10.0.0.7:49494/dev/c"),
+            ("http://10.0.0.7:49494/c", "http://10.0.0.7:49494/c"),
+            // Another scheme is only a strange path on the renderer itself.
+            (
+                "file:///etc/passwd",
+                "http://10.0.0.7:49494/dev/file:///etc/passwd",
+            ),
+        ] {
+            assert_eq!(resolve(base, good).as_deref(), Some(want), "{good}");
+        }
+    }
+
+    #[test]
     fn broken_descriptions_are_errors() {
         assert!(parse_description("<root><device>", "http://10.0.0.7/").is_err());
         assert!(parse_description("<root/>", "http://10.0.0.7/").is_err());

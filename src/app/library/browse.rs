@@ -1119,7 +1119,8 @@ pub fn song_ids_of(
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
-/// Where a track's lyrics are: (title, artist, embedded lyrics, .lrc path).
+/// Where a track's lyrics are: (title, artist, embedded lyrics, .lrc path and the music folder
+/// it must stay inside).
 #[derive(Debug, Clone, QueryableByName)]
 pub struct LyricsSource {
     #[diesel(sql_type = BigInt)]
@@ -1132,6 +1133,8 @@ pub struct LyricsSource {
     pub lyrics: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub lrc_path: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub folder_path: String,
 }
 
 pub fn lyrics_of(
@@ -1140,8 +1143,10 @@ pub fn lyrics_of(
     scope: &Scope,
 ) -> DbResult<Option<LyricsSource>> {
     let rows: Vec<LyricsSource> = diesel::sql_query(format!(
-        "SELECT id, title, artist_display AS artist, lyrics, lrc_path FROM tracks
-         WHERE id = ? AND missing_since IS NULL AND {}",
+        "SELECT t.id, t.title, t.artist_display AS artist, t.lyrics, t.lrc_path,
+                f.path AS folder_path
+         FROM tracks t JOIN music_folders f ON f.id = t.folder_id
+         WHERE t.id = ? AND t.missing_since IS NULL AND {}",
         scope.on("folder_id")
     ))
     .bind::<BigInt, _>(track)
@@ -1157,11 +1162,13 @@ pub fn lyrics_by_name(
     scope: &Scope,
 ) -> DbResult<Option<LyricsSource>> {
     let rows: Vec<LyricsSource> = diesel::sql_query(format!(
-        "SELECT id, title, artist_display AS artist, lyrics, lrc_path FROM tracks
-         WHERE missing_since IS NULL AND {} AND title = ? COLLATE NOCASE
-           AND (? IS NULL OR artist_display = ? COLLATE NOCASE)
-           AND (lyrics IS NOT NULL OR lrc_path IS NOT NULL)
-         ORDER BY id LIMIT 1",
+        "SELECT t.id, t.title, t.artist_display AS artist, t.lyrics, t.lrc_path,
+                f.path AS folder_path
+         FROM tracks t JOIN music_folders f ON f.id = t.folder_id
+         WHERE t.missing_since IS NULL AND {} AND t.title = ? COLLATE NOCASE
+           AND (? IS NULL OR t.artist_display = ? COLLATE NOCASE)
+           AND (t.lyrics IS NOT NULL OR t.lrc_path IS NOT NULL)
+         ORDER BY t.id LIMIT 1",
         scope.on("folder_id")
     ))
     .bind::<Text, _>(title)

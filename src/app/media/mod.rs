@@ -207,6 +207,12 @@ impl Media {
         self.checked(&song.path, std::slice::from_ref(&song.folder))
     }
 
+    /// A song's file or a file beside it (its `.lrc`), made real and checked against the song's
+    /// music folder like every song streamed; `None` when it is gone or leads out of the folder.
+    pub fn inside_folder(&self, path: &Path, folder: &Path) -> Option<PathBuf> {
+        self.checked(path, &[folder.to_path_buf()]).ok()
+    }
+
     /// `path` made real, checked: it still exists, is a file, and (unless configured
     /// otherwise) its real path, symlinks followed, is inside one of `folders`.
     fn checked(&self, path: &Path, folders: &[PathBuf]) -> Result<PathBuf, MediaError> {

@@ -2,7 +2,10 @@
 //! hostile: only http and https, redirects followed by hand (at most [`Limits::max_redirects`],
 //! each checked again, so a feed cannot send us to `file://` or `ftp://`), a cap on every body
 //! read (a lying `Content-Length` or an endless body stops at the cap), a stall timeout on each
-//! read and an overall deadline.
+//! read and an overall deadline. Unless `podcast_allow_private_addresses` is on, every
+//! connection (the first and each redirect's) goes only to public addresses, checked on the
+//! addresses DNS gave, the ones connected to: a user with the podcast role must not be able to
+//! make the server reach the router's admin page or another service of the home network.
 
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
@@ -24,6 +27,8 @@ pub struct Limits {
     pub feed_timeout: Duration,
     /// The longest an episode may take to arrive, all of it.
     pub episode_timeout: Duration,
+    /// Whether feeds and episodes may come from loopback, private or link-local addresses.
+    pub allow_private: bool,
 }
 
 /// The cap on a feed: the biggest real podcast feeds (thousands of episodes with show notes)
@@ -40,6 +45,7 @@ impl Limits {
             stall_timeout: Duration::from_secs(30),
             feed_timeout: Duration::from_secs(60),
             episode_timeout: Duration::from_secs(3 * 3600),
+            allow_private: false,
         }
     }
 }
@@ -80,7 +86,11 @@ pub struct Opened {
 
 impl Fetcher {
     pub fn new(limits: Limits) -> Fetcher {
-        let agent = ureq::AgentBuilder::new()
+        let mut agent = ureq::AgentBuilder::new();
+        if !limits.allow_private {
+            agent = agent.resolver(PublicOnly);
+        }
+        let agent = agent
             .redirects(0)
             .timeout_connect(limits.connect_timeout)
             .timeout_read(limits.stall_timeout)
@@ -217,7 +227,70 @@ fn host(url: &url::Url) -> String {
     url.host_str().unwrap_or("the server").to_string()
 }
 
+/// Resolves host names as the system does, then keeps only public addresses.
+struct PublicOnly;
+
+impl ureq::Resolver for PublicOnly {
+    fn resolve(&self, netloc: &str) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        let all: Vec<_> = std::net::ToSocketAddrs::to_socket_addrs(netloc)?.collect();
+        let public: Vec<_> = all.iter().copied().filter(|a| is_public(a.ip())).collect();
+        if public.is_empty() && !all.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{netloc} is on this machine or the home network ({}); podcasts are fetched \
+                     only from the internet unless the admin turns on the setting \
+                     podcast_allow_private_addresses",
+                    all[0].ip()
+                ),
+            ));
+        }
+        Ok(public)
+    }
+}
+
+/// Whether `ip` is an address of the internet: not loopback, private, link-local, shared
+/// (carrier NAT), unspecified, broadcast, multicast or documentation.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+        }
+    }
+}
+
 fn transport(t: &ureq::Transport) -> String {
+    let refused = std::error::Error::source(t)
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .filter(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
+    if let Some(e) = refused {
+        return e.to_string();
+    }
     match t.kind() {
         ureq::ErrorKind::Dns => "the host name is unknown".into(),
         ureq::ErrorKind::ConnectionFailed => "the connection was refused or timed out".into(),
@@ -255,5 +328,57 @@ mod tests {
         ] {
             assert!(web_url(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn home_network_addresses_are_not_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.251",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:192.168.1.1",
+            "64:ff9b::c0a8:101",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "93.184.215.14",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
+    }
+
+    #[test]
+    fn a_feed_on_the_home_network_is_refused_with_the_setting_named() {
+        // A listener on loopback that would answer; the fetcher must not even connect.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener.set_nonblocking(true).unwrap();
+        let fetcher = Fetcher::new(Limits::new(1 << 20));
+        for url in [
+            format!("http://127.0.0.1:{port}/feed.xml"),
+            format!("http://localhost:{port}/feed.xml"),
+            format!("http://[::ffff:127.0.0.1]:{port}/feed.xml"),
+        ] {
+            let e = fetcher.get_small(&url, 1000).expect_err("refused");
+            assert!(
+                e.to_string().contains("podcast_allow_private_addresses"),
+                "{url}: {e}"
+            );
+        }
+        assert!(listener.accept().is_err(), "a connection was made");
     }
 }

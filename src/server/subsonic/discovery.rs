@@ -226,12 +226,25 @@ fn structured(l: &Lyrics, source: &LyricsSource) -> Node {
         .list("line", lines)
 }
 
+/// The song's lyrics, its `.lrc` file read only when it is inside the song's music folder (a
+/// symlink could otherwise show any text file the server can read).
+fn lyrics_of(ctx: &Ctx<'_>, source: &LyricsSource) -> Vec<Lyrics> {
+    let lrc = source.lrc_path.as_deref().and_then(|p| {
+        ctx.app.media.inside_folder(
+            std::path::Path::new(p),
+            std::path::Path::new(&source.folder_path),
+        )
+    });
+    let lrc = lrc.as_deref().and_then(|p| p.to_str());
+    lyrics::for_track(source.lyrics.as_deref(), lrc)
+}
+
 /// OpenSubsonic `songLyrics`: every version of a song's lyrics, with timings when synced.
 pub fn get_lyrics_by_song_id(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     let id = ids::parse(ids::TRACK, params.required("id")?)?;
     let source = db(browse::lyrics_of(&mut *conn(ctx)?, id, &ctx.scope()))?
         .ok_or_else(|| ApiError::not_found("song"))?;
-    let all = lyrics::for_track(source.lyrics.as_deref(), source.lrc_path.as_deref());
+    let all = lyrics_of(ctx, &source);
     Ok(Envelope::ok(
         "lyricsList",
         Node::new().list(
@@ -256,7 +269,7 @@ pub fn get_lyrics(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
     ))?;
     let node = match found {
         Some(source) => {
-            let text = lyrics::for_track(source.lyrics.as_deref(), source.lrc_path.as_deref())
+            let text = lyrics_of(ctx, &source)
                 .first()
                 .map(Lyrics::plain_text)
                 .unwrap_or_default();

@@ -207,7 +207,10 @@ async fn handle(
     let format = Format::from_params(params.get("f"), params.get("callback"));
     let app: Arc<App> = app.into_inner();
     let (ip, user_agent) = crate::server::caller(&req);
-    let session = crate::server::api::browser_session(req.headers());
+    // JSONP is read by a `<script>` tag, which any page can point here: the browser's cookie
+    // never logs it in (the web app asks for JSON).
+    let session = crate::server::api::browser_session(req.headers())
+        .filter(|_| !matches!(format, Format::Jsonp(_)));
     if let Some(h) = media_handler(&method) {
         let session = session.clone();
         let history = app.clone();
@@ -227,8 +230,8 @@ async fn handle(
         .await;
         return match answer {
             Ok(Ok(a)) => {
-                if let Some(peer) = req.peer_addr() {
-                    brake.succeeded(peer.ip());
+                if let Some(ip) = crate::server::client::of(&req).ip {
+                    brake.succeeded(ip);
                 }
                 let response = crate::server::media::respond(
                     &req,
@@ -269,10 +272,7 @@ async fn handle(
             }
         };
     }
-    let base_url = {
-        let info = req.connection_info();
-        format!("{}://{}", info.scheme(), info.host())
-    };
+    let base_url = crate::server::client::of(&req).base_url();
     // A big answer (a 1,000-song playlist) takes milliseconds to write out: do it on the
     // blocking pool too, never on the async workers.
     let render_format = format.clone();
@@ -285,8 +285,8 @@ async fn handle(
     .await;
     let (body, content_type) = match answer {
         Ok(Ok(rendered)) => {
-            if let Some(peer) = req.peer_addr() {
-                brake.succeeded(peer.ip());
+            if let Some(ip) = crate::server::client::of(&req).ip {
+                brake.succeeded(ip);
             }
             rendered
         }
@@ -331,10 +331,10 @@ async fn error_response(
     format: &Format,
 ) -> HttpResponse {
     if e.code == code::WRONG_CREDENTIALS || e.code == code::INVALID_API_KEY {
-        if let Some(peer) = req.peer_addr() {
-            let delay = brake.failed(peer.ip());
+        if let Some(ip) = crate::server::client::of(req).ip {
+            let delay = brake.failed(ip);
             if !delay.is_zero() {
-                tracing::warn!(peer = %peer.ip(), ?delay, "repeated failed logins: slowing down");
+                tracing::warn!(client = %ip, ?delay, "repeated failed logins: slowing down");
                 actix_web::rt::time::sleep(delay).await;
             }
         }
