@@ -1037,3 +1037,35 @@ fn podcasts_cannot_reach_the_home_network_unless_allowed() {
     assert_eq!(channel["status"], "completed", "{channel}");
     assert_eq!(host.hits("/show.rss"), 1);
 }
+
+/// The native API's reference names every `/api` route the server registers, with its method,
+/// so docs/api.md cannot fall behind the code.
+#[test]
+fn the_native_api_reference_names_every_route() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/api.md")).unwrap();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (method, path) in registered_routes() {
+        // HEAD comes with GET; ANY routes are documented by what they serve.
+        if !path.starts_with("/api/") || method == "HEAD" || method == "ANY" {
+            continue;
+        }
+        checked += 1;
+        let named = format!("`{method} {path}");
+        let found = doc.match_indices(&named).any(|(at, _)| {
+            matches!(
+                doc[at + named.len()..].chars().next(),
+                Some('`' | '?' | ' ')
+            )
+        });
+        if !found {
+            missing.push(named);
+        }
+    }
+    assert!(checked > 30, "only {checked} routes: is the parser broken?");
+    assert!(
+        missing.is_empty(),
+        "docs/api.md does not name these routes: {missing:?}"
+    );
+}
