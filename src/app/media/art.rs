@@ -241,3 +241,9 @@ fn mosaic(parts: &[Source], size: u32) -> Result<DynamicImage> {
         }
     }
 }
+/// The picture embedded in a song file, taken out, decoded and shrunk as cover art requests
+/// do (what the fuzz targets run on files they make up): its size once shrunk.
+pub(crate) fn embedded_picture(song: &Path) -> Result<(u32, u32)> {
+    let image = load(&Source::Embedded(song.to_path_buf()))?;
+    Ok(fit(image, 300).dimensions())
+}
