@@ -178,8 +178,10 @@ fn mime_of_path(path: &Path) -> String {
 fn embedded(song: &Path) -> Result<(Vec<u8>, String)> {
     use lofty::file::TaggedFileExt;
     use lofty::picture::PictureType;
-    let tagged = lofty::read_from_path(song)
-        .with_context(|| format!("cannot read the tags of {}", song.display()))?;
+    let tagged = crate::app::library::tags::guarded(|| {
+        lofty::read_from_path(song).map_err(|e| e.to_string())
+    })
+    .map_err(|e| anyhow!("cannot read the tags of {}: {e}", song.display()))?;
     let pictures: Vec<&lofty::picture::Picture> =
         tagged.tags().iter().flat_map(|t| t.pictures()).collect();
     let picture = pictures
