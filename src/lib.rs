@@ -6,6 +6,8 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod server;
 pub mod testkit;
 pub mod xml;

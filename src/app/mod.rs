@@ -68,6 +68,13 @@ pub struct App {
     pub watcher: std::sync::Mutex<Option<library::watcher::Watcher>>,
 }
 
+/// Runs a third-party parser on untrusted input, turning its panic (a bug in it on malformed
+/// input: fuzzing found such in lofty and feed-rs) into `None`, so that one bad file or feed
+/// costs only itself. The panic's message still reaches the log through the panic hook.
+pub fn survive<T>(parse: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)).ok()
+}
+
 impl App {
     /// A song played through by `user` at `at` (a scrobble, the household queue): the play
     /// counts of the song, its album and its artists go up, and the listen is queued for the

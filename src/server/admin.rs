@@ -180,3 +180,11 @@ async fn server(req: HttpRequest, app: web::Data<App>, brake: web::Data<Brake>) 
     })
     .await
 }
+
+/// This API's request body, read as actix's JSON extractor reads it (serde_json; what the fuzz
+/// targets run).
+pub(crate) fn read_bodies(body: &[u8]) -> Vec<Result<(), String>> {
+    vec![serde_json::from_slice::<NewFolder>(body)
+        .map(drop)
+        .map_err(|e| e.to_string())]
+}

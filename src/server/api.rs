@@ -665,6 +665,19 @@ struct NewKey {
     label: Option<String>,
 }
 
+/// An API key's request body: empty, or `{"label": ...}`.
+fn new_key(body: &[u8]) -> Result<NewKey, Failure> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(NewKey::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            format!("the body must be JSON like {{\"label\": \"my phone\"}}: {e}"),
+        )
+    })
+}
+
 #[derive(Serialize)]
 struct CreatedKey {
     id: i64,
@@ -684,19 +697,9 @@ async fn create_key(
     brake: web::Data<Brake>,
 ) -> HttpResponse {
     let asked = query.into_inner().user;
-    let new: NewKey = if body.iter().all(u8::is_ascii_whitespace) {
-        NewKey::default()
-    } else {
-        match serde_json::from_slice(&body) {
-            Ok(n) => n,
-            Err(e) => {
-                return Failure::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("the body must be JSON like {{\"label\": \"my phone\"}}: {e}"),
-                )
-                .response()
-            }
-        }
+    let new = match new_key(&body) {
+        Ok(n) => n,
+        Err(f) => return f.response(),
     };
     with_user(&req, app, brake, move |app, me| {
         let owner = key_owner(app, &me, asked.as_deref())?;
@@ -802,6 +805,19 @@ struct PlayerChoice {
     max_bit_rate: i32,
 }
 
+/// A player's transcoding choice from a request body: the format and the bit rate cap, checked.
+fn player_choice(body: &[u8]) -> Result<(Option<String>, i32), Failure> {
+    let choice: PlayerChoice = json_body(body)?;
+    let format = checked_format(choice.transcode_format)?;
+    if !(0..=10_000).contains(&choice.max_bit_rate) {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            "maxBitRate is kbit/s from 0 (no cap) to 10000",
+        ));
+    }
+    Ok((format, choice.max_bit_rate))
+}
+
 async fn set_player(
     req: HttpRequest,
     path: web::Path<String>,
@@ -812,16 +828,9 @@ async fn set_player(
     let id = path.into_inner();
     with_user(&req, app, brake, move |app, me| {
         let player = my_player(app, &me, &id)?;
-        let choice: PlayerChoice = json_body(&body)?;
-        let format = checked_format(choice.transcode_format)?;
-        if !(0..=10_000).contains(&choice.max_bit_rate) {
-            return Err(Failure::new(
-                StatusCode::BAD_REQUEST,
-                "maxBitRate is kbit/s from 0 (no cap) to 10000",
-            ));
-        }
+        let (format, max_bit_rate) = player_choice(&body)?;
         app.players
-            .set(player.id, format.as_deref(), choice.max_bit_rate)?;
+            .set(player.id, format.as_deref(), max_bit_rate)?;
         Ok((StatusCode::OK, app.players.get(player.id)?))
     })
     .await
@@ -1088,4 +1097,19 @@ async fn logout(req: HttpRequest, app: web::Data<App>) -> HttpResponse {
         Ok(Err(e)) => Failure::internal(format!("{e:#}")).response(),
         Err(e) => Failure::internal(e).response(),
     }
+}
+
+/// Every request body of this API, read and checked as its handler does before it needs a
+/// user or the database (what the fuzz targets run): each parse's outcome, as text.
+pub(crate) fn read_bodies(body: &[u8]) -> Vec<Result<(), String>> {
+    let message = |f: Failure| f.message;
+    vec![
+        player_choice(body).map(drop).map_err(message),
+        json_body::<PreferencesChange>(body)
+            .and_then(|c| checked_format(c.transcode_format))
+            .map(drop)
+            .map_err(message),
+        json_body::<Login>(body).map(drop).map_err(message),
+        new_key(body).map(drop).map_err(message),
+    ]
 }

@@ -308,3 +308,13 @@ fn state_response(status: StatusCode, p: &Published) -> HttpResponse {
         .content_type("application/json")
         .body(p.state.to_string())
 }
+
+/// A queue op's body as `POST /api/queue` reads it, up to the command it names (a look-up of
+/// the songs of an `add` included): what the fuzz targets run, without running the command.
+pub(crate) fn read_op(app: &App, user: &User, body: &[u8]) -> Result<(), String> {
+    let op: Op =
+        serde_json::from_slice(body).map_err(|e| format!("the body is not a queue op: {e}"))?;
+    command(app, user, &op)
+        .map(drop)
+        .map_err(|f| f.message().to_string())
+}

@@ -485,3 +485,31 @@ fn player_message(text: &str) -> Option<PlayerMessage> {
         )),
     })
 }
+
+/// The bytes a client sends on the queue socket after the upgrade, read as a [`Watcher`] reads
+/// them: frames into messages, each text message as a player's message or else a queue op
+/// (its command is looked up, not run, so the queue is left as it was). The first protocol
+/// breach ends the reading, as it closes a socket.
+pub(crate) fn read_messages(app: &App, user: &User, bytes: &[u8]) -> Result<usize, String> {
+    let mut reader = Reader::new(MAX_MESSAGE, bytes);
+    let mut read = 0;
+    loop {
+        match reader.message() {
+            Ok(None) => return Ok(read),
+            Ok(Some(Message::Text(text))) => {
+                read += 1;
+                match player_message(&text) {
+                    Some(PlayerMessage::Bad(why)) => drop(error_message(&why, None)),
+                    Some(PlayerMessage::Register(_) | PlayerMessage::Report(_)) => {}
+                    None => {
+                        if let Err(why) = super::queue::read_op(app, user, text.as_bytes()) {
+                            drop(error_message(&why, None));
+                        }
+                    }
+                }
+            }
+            Ok(Some(_)) => read += 1,
+            Err(v) => return Err(format!("{} (close code {})", v.why, v.code)),
+        }
+    }
+}

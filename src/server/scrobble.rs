@@ -195,3 +195,13 @@ async fn unlink(
     })
     .await
 }
+
+/// This API's request bodies, read as its handlers read them (what the fuzz targets run).
+pub(crate) fn read_bodies(body: &[u8]) -> Vec<Result<(), String>> {
+    let message = |f: Failure| f.message().to_string();
+    vec![
+        json_body::<Switch>(body).map(drop).map_err(message),
+        json_body::<Token>(body).map(drop).map_err(message),
+        json_body::<Finish>(body).map(drop).map_err(message),
+    ]
+}

@@ -190,8 +190,15 @@ impl Reader {
             }
             n => (n as u64, 2),
         };
+        if len > i64::MAX as u64 {
+            return Err(violation(
+                PROTOCOL_ERROR,
+                "a 64-bit frame length with its top bit set",
+            ));
+        }
         let pending = self.partial.as_ref().map_or(0, |(_, d)| d.len() as u64);
-        if len + pending > self.max as u64 {
+        // Saturating: a length near 2^63 must not wrap past the limit (fuzzing found it).
+        if len.saturating_add(pending) > self.max as u64 {
             return Err(violation(TOO_BIG, "the message is too big"));
         }
         let len = len as usize;
@@ -356,5 +363,15 @@ mod tests {
         // Too big is known from the header, before the bytes arrive.
         let mut r = Reader::new(100, &frame(true, TEXT, &[b'x'; 101])[..4]);
         assert_eq!(r.message().unwrap_err().code, TOO_BIG);
+        // 64-bit lengths that would wrap (found by fuzzing): refused, no overflow.
+        let huge = |first: u8| {
+            let mut h = vec![0x80, 0xFF, first, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+            h.extend([0x12, 0x34, 0x56, 0x78]);
+            h
+        };
+        assert_eq!(code(huge(0x80)), PROTOCOL_ERROR);
+        let mut after_a_fragment = frame(false, TEXT, b"a");
+        after_a_fragment.extend(huge(0x7F));
+        assert_eq!(code(after_a_fragment), TOO_BIG);
     }
 }

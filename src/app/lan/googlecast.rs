@@ -140,18 +140,29 @@ impl CastDevice {
             }
         };
         self.heard = Instant::now();
+        let Some((payload, pong)) = self.take_in(&message) else {
+            return Ok(None);
+        };
+        if pong {
+            self.send(HEARTBEAT, &message.source, &json!({"type": "PONG"}))?;
+        }
+        Ok(Some(payload))
+    }
+
+    /// Takes note of a message from the device: its JSON payload (None if it is not JSON), and
+    /// whether it was a heartbeat to answer.
+    fn take_in(&mut self, message: &Message) -> Option<(Value, bool)> {
         let Ok(payload) = serde_json::from_str::<Value>(&message.payload) else {
             tracing::debug!(
                 namespace = message.namespace,
                 "a Cast message that is not JSON"
             );
-            return Ok(None);
+            return None;
         };
         let kind = payload["type"].as_str().unwrap_or("");
+        let mut pong = false;
         match (message.namespace.as_str(), kind) {
-            (HEARTBEAT, "PING") => {
-                self.send(HEARTBEAT, &message.source, &json!({"type": "PONG"}))?;
-            }
+            (HEARTBEAT, "PING") => pong = true,
             (CONNECTION, "CLOSE")
                 if Some(&message.source) == self.app.as_ref().map(|a| &a.transport) =>
             {
@@ -168,7 +179,7 @@ impl CastDevice {
             (MEDIA, "MEDIA_STATUS") => self.note_media(&payload),
             _ => {}
         }
-        Ok(Some(payload))
+        Some((payload, pong))
     }
 
     fn app_gone(&mut self, why: &str) {
@@ -264,6 +275,51 @@ impl CastDevice {
         )?;
         refused(&answer, kind)
     }
+}
+
+impl CastDevice {
+    /// The state of the loaded song, from the last MEDIA_STATUS taken in.
+    fn state(&self) -> State {
+        match &self.last {
+            None => State::Loading,
+            Some((s, reason)) => match (s.as_str(), reason.as_deref()) {
+                ("PLAYING", _) => State::Playing,
+                ("PAUSED", _) => State::Paused,
+                ("BUFFERING" | "LOADING", _) => State::Loading,
+                (_, Some("ERROR")) => {
+                    State::Failed("the Cast device could not play the stream".into())
+                }
+                (_, Some(r)) if r.starts_with("INTERRUPTED") || r == "CANCELLED" => {
+                    State::Interrupted(r.to_string())
+                }
+                _ => State::Stopped,
+            },
+        }
+    }
+}
+
+/// What a Cast device's messages (the bytes of the TLS stream, decrypted) do to a sender that
+/// has a media session loaded: every complete frame is decoded and taken in as
+/// [`CastDevice::receive`] does, then the state and the answer checks are read.
+pub(crate) fn take_in_stream(bytes: &[u8]) -> Result<usize> {
+    let mut device = CastDevice::new(SocketAddr::from(([192, 168, 1, 30], 8009)));
+    device.app = Some(App {
+        transport: "web-5".into(),
+        session: "s-1".into(),
+    });
+    device.media_session = Some(1);
+    let mut at = 0;
+    let mut taken = 0;
+    while let Some((message, used)) = super::castv2::decode(&bytes[at..])? {
+        at += used;
+        taken += 1;
+        if let Some((payload, _pong)) = device.take_in(&message) {
+            let _ = app_in(&payload);
+            let _ = refused(&payload, "playing");
+        }
+        let _ = device.state();
+    }
+    Ok(taken)
 }
 
 /// The Default Media Receiver's session in a RECEIVER_STATUS.
@@ -405,21 +461,7 @@ impl Speaker for CastDevice {
         if self.media_session.is_some() && self.app.is_some() {
             self.media_status()?;
         }
-        let state = match &self.last {
-            None => State::Loading,
-            Some((s, reason)) => match (s.as_str(), reason.as_deref()) {
-                ("PLAYING", _) => State::Playing,
-                ("PAUSED", _) => State::Paused,
-                ("BUFFERING" | "LOADING", _) => State::Loading,
-                (_, Some("ERROR")) => {
-                    State::Failed("the Cast device could not play the stream".into())
-                }
-                (_, Some(r)) if r.starts_with("INTERRUPTED") || r == "CANCELLED" => {
-                    State::Interrupted(r.to_string())
-                }
-                _ => State::Stopped,
-            },
-        };
+        let state = self.state();
         Ok(Status {
             state,
             position_ms: self.position_ms,

@@ -308,6 +308,34 @@ fn raop_refusal(txt: &dyn Fn(&str) -> Option<String>) -> Option<&'static str> {
     }
 }
 
+/// A speaker's record as it comes off the LAN, taken in as [`found`] takes a resolved one.
+/// The input is one byte for the service type (Google Cast, AirPlay 1, AirPlay 2), the
+/// instance name up to a NUL byte, then the TXT record's data as on the wire (length-prefixed
+/// `key=value` strings, decoded by mdns-sd as for a real record).
+pub(crate) fn take_record(bytes: &[u8]) -> Result<Option<String>, String> {
+    let (&kind, rest) = bytes.split_first().ok_or("an empty record")?;
+    let ty = [GOOGLECAST, RAOP, AIRPLAY][usize::from(kind % 3)];
+    let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
+    let instance = String::from_utf8_lossy(&rest[..end]);
+    let txt = rest.get(end + 1..).unwrap_or_default();
+    // Made by mdns-sd as for a record it resolved, then given the name and TXT that came.
+    let mut service = ServiceInfo::new(
+        ty,
+        "speaker",
+        "speaker.local.",
+        std::net::IpAddr::from([192, 168, 1, 40]),
+        7000,
+        None::<std::collections::HashMap<String, String>>,
+    )
+    .map_err(|e| e.to_string())?
+    .as_resolved_service();
+    service.fullname = format!("{instance}.{ty}");
+    service.txt_properties = txt.into();
+    let outputs = Outputs::default();
+    let devices = Devices::default();
+    Ok(found(&outputs, &devices, &service))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

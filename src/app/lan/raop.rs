@@ -118,8 +118,7 @@ impl Rtsp {
         self.stream
             .write_all(&out)
             .with_context(|| format!("the AirPlay receiver did not take {method}"))?;
-        let answer = self
-            .read_answer()
+        let answer = read_answer(&mut self.reader)
             .with_context(|| format!("the AirPlay receiver did not answer {method}"))?;
         match answer.status {
             200 => Ok(answer),
@@ -130,71 +129,6 @@ impl Rtsp {
                 answer.reason
             ),
         }
-    }
-
-    fn read_answer(&mut self) -> Result<Answer> {
-        let mut read = 0usize;
-        let mut line = String::new();
-        let mut next_line = |reader: &mut BufReader<TcpStream>, line: &mut String| -> Result<()> {
-            line.clear();
-            let n = reader
-                .by_ref()
-                .take((MAX_ANSWER - read.min(MAX_ANSWER)) as u64)
-                .read_line(line)
-                .map_err(|e| match e.kind() {
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
-                        anyhow!("no answer within {} s", ANSWER_WITHIN.as_secs())
-                    }
-                    _ => e.into(),
-                })?;
-            if n == 0 {
-                bail!("the connection closed");
-            }
-            read += n;
-            if read >= MAX_ANSWER {
-                bail!("the answer is too long");
-            }
-            Ok(())
-        };
-        next_line(&mut self.reader, &mut line)?;
-        let mut parts = line.trim_end().splitn(3, ' ');
-        let (proto, status, reason) = (
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("").to_string(),
-        );
-        if !proto.starts_with("RTSP/") {
-            bail!("not an RTSP answer: {:?}", line.trim_end());
-        }
-        let status: u16 = status
-            .parse()
-            .map_err(|_| anyhow!("a bad RTSP status line: {:?}", line.trim_end()))?;
-        let mut headers = Vec::new();
-        loop {
-            next_line(&mut self.reader, &mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
-        let answer = Answer {
-            status,
-            reason,
-            headers,
-        };
-        let length: usize = answer
-            .header("Content-Length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        if length > MAX_ANSWER {
-            bail!("the answer's body is too long ({length} bytes)");
-        }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body)?;
-        Ok(answer)
     }
 
     /// OPTIONS, ANNOUNCE, SETUP: the session, with our `control` and `timing` ports. The
@@ -218,28 +152,7 @@ impl Rtsp {
             )],
             None,
         )?;
-        let session = answer
-            .header("Session")
-            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
-            .filter(|s| !s.is_empty() && s.len() < 128)
-            .ok_or_else(|| anyhow!("the AirPlay receiver gave no session"))?;
-        let transport = answer
-            .header("Transport")
-            .ok_or_else(|| anyhow!("the AirPlay receiver gave no transport"))?;
-        let port = |name: &str| -> Result<u16> {
-            transport
-                .split(';')
-                .filter_map(|p| p.split_once('='))
-                .find(|(k, _)| k.trim() == name)
-                .and_then(|(_, v)| v.trim().parse().ok())
-                .filter(|p| *p != 0)
-                .ok_or_else(|| anyhow!("the AirPlay receiver gave no {name}: {transport:?}"))
-        };
-        let ports = Ports {
-            audio: port("server_port")?,
-            control: port("control_port")?,
-            timing: port("timing_port")?,
-        };
+        let (session, ports) = session_and_ports(&answer)?;
         self.session = Some(session);
         Ok(ports)
     }
@@ -318,6 +231,98 @@ impl Rtsp {
         let _ = self.stream.shutdown(std::net::Shutdown::Both);
         done
     }
+}
+
+/// Reads one RTSP answer (status line, headers, body) from a receiver, at most [`MAX_ANSWER`]
+/// bytes of it: a receiver is a device on the LAN, which may send anything.
+pub(crate) fn read_answer(reader: &mut impl BufRead) -> Result<Answer> {
+    let mut read = 0usize;
+    let mut line = String::new();
+    let mut next_line = |reader: &mut dyn BufRead, line: &mut String| -> Result<()> {
+        line.clear();
+        let n = Read::take(&mut *reader, (MAX_ANSWER - read.min(MAX_ANSWER)) as u64)
+            .read_line(line)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                    anyhow!("no answer within {} s", ANSWER_WITHIN.as_secs())
+                }
+                _ => e.into(),
+            })?;
+        if n == 0 {
+            bail!("the connection closed");
+        }
+        read += n;
+        if read >= MAX_ANSWER {
+            bail!("the answer is too long");
+        }
+        Ok(())
+    };
+    next_line(reader, &mut line)?;
+    let mut parts = line.trim_end().splitn(3, ' ');
+    let (proto, status, reason) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or("").to_string(),
+    );
+    if !proto.starts_with("RTSP/") {
+        bail!("not an RTSP answer: {:?}", line.trim_end());
+    }
+    let status: u16 = status
+        .parse()
+        .map_err(|_| anyhow!("a bad RTSP status line: {:?}", line.trim_end()))?;
+    let mut headers = Vec::new();
+    loop {
+        next_line(reader, &mut line)?;
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    let answer = Answer {
+        status,
+        reason,
+        headers,
+    };
+    let length: usize = answer
+        .header("Content-Length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if length > MAX_ANSWER {
+        bail!("the answer's body is too long ({length} bytes)");
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(answer)
+}
+
+/// The session and the receiver's UDP ports from its answer to SETUP.
+pub(crate) fn session_and_ports(answer: &Answer) -> Result<(String, Ports)> {
+    let session = answer
+        .header("Session")
+        .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+        .filter(|s| !s.is_empty() && s.len() < 128)
+        .ok_or_else(|| anyhow!("the AirPlay receiver gave no session"))?;
+    let transport = answer
+        .header("Transport")
+        .ok_or_else(|| anyhow!("the AirPlay receiver gave no transport"))?;
+    let port = |name: &str| -> Result<u16> {
+        transport
+            .split(';')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim() == name)
+            .and_then(|(_, v)| v.trim().parse().ok())
+            .filter(|p| *p != 0)
+            .ok_or_else(|| anyhow!("the AirPlay receiver gave no {name}: {transport:?}"))
+    };
+    let ports = Ports {
+        audio: port("server_port")?,
+        control: port("control_port")?,
+        timing: port("timing_port")?,
+    };
+    Ok((session, ports))
 }
 
 /// AirPlay's volume, in dB: -30 (quiet) to 0 (full), and -144 for silent.

@@ -45,7 +45,8 @@ fn time_tag(tag: &str) -> Option<i64> {
         2 => frac.parse::<i64>().ok()? * 10,
         _ => frac.get(..3)?.parse::<i64>().ok()?,
     };
-    Some(min * 60_000 + sec * 1000 + frac_ms)
+    // Checked: a tag of absurd minutes is not a time (fuzzing found the overflow).
+    min.checked_mul(60_000)?.checked_add(sec * 1000 + frac_ms)
 }
 
 /// Parses lyrics text; it is synced when at least one line carries a time tag.
@@ -144,6 +145,14 @@ mod tests {
                 (Some(10_000), "Chorus".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn absurd_minutes_are_not_a_time() {
+        // Found by fuzzing: minutes * 60,000 overflowed.
+        let l = parse("[153722867280912931:00]x\n[00:01.00]y\n");
+        assert!(l.synced);
+        assert_eq!(l.lines, vec![(Some(1000), "y".to_string())]);
     }
 
     #[test]

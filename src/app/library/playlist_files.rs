@@ -40,7 +40,13 @@ pub fn read(path: &Path) -> Result<PlaylistFile, String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let text = match std::str::from_utf8(&bytes) {
+    Ok(from_bytes(&bytes, path))
+}
+
+/// A playlist file's bytes, found at `path` (which names the playlist and anchors its relative
+/// entries).
+pub fn from_bytes(bytes: &[u8], path: &Path) -> PlaylistFile {
+    let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.to_string(),
         Err(_) => bytes.iter().map(|&b| b as char).collect(),
     };
@@ -49,7 +55,7 @@ pub fn read(path: &Path) -> Result<PlaylistFile, String> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Ok(parse(&text, dir, &stem))
+    parse(&text, dir, &stem)
 }
 
 /// Parses playlist text whose relative entries are relative to `dir`.

@@ -106,11 +106,22 @@ pub fn read_track(path: &Path, options: &TagOptions) -> Result<TrackRecord, Stri
     Ok(rec)
 }
 
+type Opened = (FileType, lofty::file::TaggedFile, Option<String>, Extras);
+
 /// Reads a file with lofty; for FLAC also checks the stream against its STREAMINFO.
-fn open(
-    path: &Path,
-    with_tags: bool,
-) -> Result<(FileType, lofty::file::TaggedFile, Option<String>, Extras), String> {
+fn open(path: &Path, with_tags: bool) -> Result<Opened, String> {
+    guarded(|| open_unguarded(path, with_tags))
+}
+
+/// lofty on one file; a panic of the reader on a malformed file (fuzzing found an overflow in
+/// its Speex length arithmetic) is that file's error, and the scan goes on.
+pub(crate) fn guarded<T>(read: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    crate::app::survive(read).unwrap_or_else(|| {
+        Err("the tag reader failed on this malformed file (a bug in it; see the log)".into())
+    })
+}
+
+fn open_unguarded(path: &Path, with_tags: bool) -> Result<Opened, String> {
     let parse = ParseOptions::new()
         .parsing_mode(ParsingMode::BestAttempt)
         .read_tags(with_tags)

@@ -178,8 +178,10 @@ fn mime_of_path(path: &Path) -> String {
 fn embedded(song: &Path) -> Result<(Vec<u8>, String)> {
     use lofty::file::TaggedFileExt;
     use lofty::picture::PictureType;
-    let tagged = lofty::read_from_path(song)
-        .with_context(|| format!("cannot read the tags of {}", song.display()))?;
+    let tagged = crate::app::library::tags::guarded(|| {
+        lofty::read_from_path(song).map_err(|e| e.to_string())
+    })
+    .map_err(|e| anyhow!("cannot read the tags of {}: {e}", song.display()))?;
     let pictures: Vec<&lofty::picture::Picture> =
         tagged.tags().iter().flat_map(|t| t.pictures()).collect();
     let picture = pictures
@@ -240,4 +242,10 @@ fn mosaic(parts: &[Source], size: u32) -> Result<DynamicImage> {
             Ok(DynamicImage::ImageRgb8(grid))
         }
     }
+}
+/// The picture embedded in a song file, taken out, decoded and shrunk as cover art requests
+/// do (what the fuzz targets run on files they make up): its size once shrunk.
+pub(crate) fn embedded_picture(song: &Path) -> Result<(u32, u32)> {
+    let image = load(&Source::Embedded(song.to_path_buf()))?;
+    Ok(fit(image, 300).dimensions())
 }

@@ -36,12 +36,18 @@ pub fn parse(bytes: &[u8]) -> Result<Feed> {
     let parser = feed_rs::parser::Builder::new()
         .id_generator(|_, _, _| String::new())
         .build();
-    let parsed = parser.parse(bytes).map_err(|e| {
-        anyhow!(
-            "the feed is not RSS or Atom that can be read ({}); check the address is the feed's, not its web page",
-            clean(&e.to_string(), 300)
-        )
-    })?;
+    // feed-rs panics on some malformed feeds (fuzzing found an iTunes duration too big for a
+    // u64): that feed is refused, and the refresh goes on with the others.
+    let parsed = crate::app::survive(|| parser.parse(bytes))
+        .ok_or_else(|| {
+            anyhow!("the feed could not be read: the feed reader failed on it (a malformed value, e.g. an episode's duration); tell the podcast's publisher")
+        })?
+        .map_err(|e| {
+            anyhow!(
+                "the feed is not RSS or Atom that can be read ({}); check the address is the feed's, not its web page",
+                clean(&e.to_string(), 300)
+            )
+        })?;
     let image_url = parsed
         .logo
         .as_ref()
@@ -198,6 +204,16 @@ pub fn clean(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_feed_the_reader_panics_on_is_refused_cleanly() {
+        // Found by fuzzing: feed-rs unwraps an iTunes duration too big for a u64.
+        let feed = include_bytes!(
+            "../../../fuzz/artifacts-fixed/podcast_feed/itunes-duration-overflow.rss"
+        );
+        let e = parse(feed).unwrap_err().to_string();
+        assert!(e.contains("the feed reader failed on it"), "{e}");
+    }
 
     const RSS: &str = r#"<?xml version="1.0"?>
 <rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"><channel>

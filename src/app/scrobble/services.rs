@@ -135,26 +135,14 @@ impl Services {
             Err(ureq::Error::Transport(t)) => return Err(format!("no answer: {t}")),
         };
         let status = response.status();
-        let seconds = |name: &str| {
-            response
-                .header(name)
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(|s| Duration::from_secs(s.max(1)).min(MAX_WAIT))
-        };
-        let wait = seconds("X-RateLimit-Reset-In").or_else(|| seconds("Retry-After"));
+        let wait = wait_of(&|name| response.header(name));
         let mut bytes = Vec::new();
         response
             .into_reader()
             .take(MAX_ANSWER + 1)
             .read_to_end(&mut bytes)
             .map_err(|e| format!("the answer broke off: {e}"))?;
-        let body = if bytes.len() as u64 > MAX_ANSWER {
-            // Too big to be one of the service's answers: judged by its status alone.
-            String::new()
-        } else {
-            String::from_utf8_lossy(&bytes).into_owned()
-        };
-        Ok(Answer { status, body, wait })
+        Ok(Answer::new(status, &bytes, wait))
     }
 
     fn listenbrainz(&self, path: &str) -> String {
@@ -175,20 +163,7 @@ impl Services {
                 "cannot reach ListenBrainz ({why}); try again later"
             ))
         })?;
-        let v: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
-        match (answer.status, v["valid"].as_bool(), v["user_name"].as_str()) {
-            (200, Some(true), Some(name)) if !name.is_empty() => Ok(clip(name)),
-            (200 | 400 | 401 | 403, Some(false), _) | (401 | 403, _, _) => {
-                Err(LinkError::Refused(
-                    "ListenBrainz does not know this token: copy your user token again from \
-                     https://listenbrainz.org/settings/ and paste it whole"
-                        .into(),
-                ))
-            }
-            (status, _, _) => Err(LinkError::Unreachable(format!(
-                "ListenBrainz gave an answer Houseband does not understand (HTTP {status}); try again later"
-            ))),
-        }
+        listenbrainz_account_answer(&answer)
     }
 
     /// Submits listens (`playing_now` when `now_playing`, with one listen and no time).
@@ -244,38 +219,7 @@ impl Services {
             .set("Authorization", &format!("Token {token}"));
         match self.send(request, Some(("application/json", body))) {
             Err(why) => Outcome::Later { why, wait: None },
-            Ok(a) => match a.status {
-                // Only ListenBrainz's own answer counts: a 200 from something in the way (a
-                // portal's page) would otherwise lose the listens.
-                200 if serde_json::from_str::<Value>(&a.body).is_ok_and(|v| v["status"] == "ok") => {
-                    Outcome::Accepted
-                }
-                200 => Outcome::Later {
-                    why: "ListenBrainz gave an answer Houseband does not understand (HTTP 200)"
-                        .into(),
-                    wait: a.wait,
-                },
-                401 | 403 => Outcome::Unlinked(
-                    "ListenBrainz refused the token: link your account again with your current user token".into(),
-                ),
-                429 => Outcome::Later {
-                    why: "ListenBrainz asked to slow down (HTTP 429)".into(),
-                    wait: a.wait,
-                },
-                408 | 500..=599 => Outcome::Later {
-                    why: format!("ListenBrainz had a problem (HTTP {})", a.status),
-                    wait: a.wait,
-                },
-                400..=499 => Outcome::Refused(format!(
-                    "ListenBrainz refused these listens (HTTP {}): {}",
-                    a.status,
-                    service_message(&a.body)
-                )),
-                status => Outcome::Later {
-                    why: format!("ListenBrainz gave an unexpected answer (HTTP {status})"),
-                    wait: a.wait,
-                },
-            },
+            Ok(a) => listenbrainz_submit_answer(&a),
         }
     }
 
@@ -307,26 +251,7 @@ impl Services {
         let a = self
             .send(request, Some(("application/x-www-form-urlencoded", body)))
             .map_err(|why| Outcome::Later { why, wait: None })?;
-        let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
-        if let Some(code) = v["error"].as_i64() {
-            return Err(lastfm_error(code, &service_message(&a.body), a.wait));
-        }
-        if a.status == 429 {
-            return Err(Outcome::Later {
-                why: "Last.fm asked to slow down (HTTP 429)".into(),
-                wait: a.wait,
-            });
-        }
-        if a.status != 200 || !v.is_object() {
-            return Err(Outcome::Later {
-                why: format!(
-                    "Last.fm gave an answer Houseband does not understand (HTTP {})",
-                    a.status
-                ),
-                wait: a.wait,
-            });
-        }
-        Ok(v)
+        lastfm_answer(&a)
     }
 
     /// The Last.fm user's name and session key for a token they allowed.
@@ -335,25 +260,7 @@ impl Services {
             ("method".to_string(), "auth.getSession".to_string()),
             ("token".to_string(), token.to_string()),
         ];
-        match self.lastfm_call(params) {
-            Ok(v) => {
-                let name = v["session"]["name"].as_str().unwrap_or("");
-                let key = v["session"]["key"].as_str().unwrap_or("");
-                if name.is_empty() || key.is_empty() {
-                    return Err(LinkError::Unreachable(
-                        "Last.fm's answer had no session in it; try linking again".into(),
-                    ));
-                }
-                Ok((clip(name), key.to_string()))
-            }
-            Err(Outcome::Later { why, .. }) => Err(LinkError::Unreachable(format!(
-                "cannot reach Last.fm ({why}); try linking again later"
-            ))),
-            Err(Outcome::Unlinked(why) | Outcome::Refused(why)) => Err(LinkError::Refused(
-                format!("Last.fm did not allow the link ({why}); start linking again"),
-            )),
-            Err(Outcome::Accepted) => unreachable!("errors only"),
-        }
+        lastfm_session_answer(self.lastfm_call(params))
     }
 
     /// `track.updateNowPlaying` for one listen.
@@ -403,16 +310,7 @@ impl Services {
                 put("mbid", m.clone());
             }
         }
-        match self.lastfm_call(params) {
-            // Scrobbles Last.fm ignored (its filters) were still taken: sending them again
-            // would be ignored again.
-            Ok(v) if v.get("scrobbles").is_some() => Outcome::Accepted,
-            Ok(_) => Outcome::Later {
-                why: "Last.fm's answer did not say the scrobbles were taken".into(),
-                wait: None,
-            },
-            Err(outcome) => outcome,
-        }
+        lastfm_scrobble_answer(self.lastfm_call(params))
     }
 }
 
@@ -443,6 +341,176 @@ impl From<anyhow::Error> for LinkError {
     fn from(e: anyhow::Error) -> LinkError {
         LinkError::Internal(e)
     }
+}
+
+impl Answer {
+    /// An answer's status, body and asked wait; a body too big to be one of the services'
+    /// answers is dropped, so the answer is judged by its status alone.
+    fn new(status: u16, bytes: &[u8], wait: Option<Duration>) -> Answer {
+        let body = if bytes.len() as u64 > MAX_ANSWER {
+            String::new()
+        } else {
+            String::from_utf8_lossy(bytes).into_owned()
+        };
+        Answer { status, body, wait }
+    }
+}
+
+/// The wait a service asks for (`X-RateLimit-Reset-In`, else `Retry-After`, in seconds),
+/// between 1 s and [`MAX_WAIT`].
+fn wait_of<'h>(header: &dyn Fn(&str) -> Option<&'h str>) -> Option<Duration> {
+    let seconds = |name: &str| {
+        header(name)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.max(1)).min(MAX_WAIT))
+    };
+    seconds("X-RateLimit-Reset-In").or_else(|| seconds("Retry-After"))
+}
+
+/// What ListenBrainz's answer to `validate-token` says: the account's name, or why not.
+fn listenbrainz_account_answer(answer: &Answer) -> Result<String, LinkError> {
+    let v: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+    match (answer.status, v["valid"].as_bool(), v["user_name"].as_str()) {
+        (200, Some(true), Some(name)) if !name.is_empty() => Ok(clip(name)),
+        (200 | 400 | 401 | 403, Some(false), _) | (401 | 403, _, _) => {
+            Err(LinkError::Refused(
+                "ListenBrainz does not know this token: copy your user token again from \
+                 https://listenbrainz.org/settings/ and paste it whole"
+                    .into(),
+            ))
+        }
+        (status, _, _) => Err(LinkError::Unreachable(format!(
+            "ListenBrainz gave an answer Houseband does not understand (HTTP {status}); try again later"
+        ))),
+    }
+}
+
+/// What ListenBrainz's answer to `submit-listens` means for the listens.
+fn listenbrainz_submit_answer(a: &Answer) -> Outcome {
+    match a.status {
+        // Only ListenBrainz's own answer counts: a 200 from something in the way (a
+        // portal's page) would otherwise lose the listens.
+        200 if serde_json::from_str::<Value>(&a.body).is_ok_and(|v| v["status"] == "ok") => {
+            Outcome::Accepted
+        }
+        200 => Outcome::Later {
+            why: "ListenBrainz gave an answer Houseband does not understand (HTTP 200)".into(),
+            wait: a.wait,
+        },
+        401 | 403 => Outcome::Unlinked(
+            "ListenBrainz refused the token: link your account again with your current user token"
+                .into(),
+        ),
+        429 => Outcome::Later {
+            why: "ListenBrainz asked to slow down (HTTP 429)".into(),
+            wait: a.wait,
+        },
+        408 | 500..=599 => Outcome::Later {
+            why: format!("ListenBrainz had a problem (HTTP {})", a.status),
+            wait: a.wait,
+        },
+        400..=499 => Outcome::Refused(format!(
+            "ListenBrainz refused these listens (HTTP {}): {}",
+            a.status,
+            service_message(&a.body)
+        )),
+        status => Outcome::Later {
+            why: format!("ListenBrainz gave an unexpected answer (HTTP {status})"),
+            wait: a.wait,
+        },
+    }
+}
+
+/// A Last.fm answer: its JSON when it is one, else the outcome that ends the call.
+fn lastfm_answer(a: &Answer) -> Result<Value, Outcome> {
+    let v: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
+    if let Some(code) = v["error"].as_i64() {
+        return Err(lastfm_error(code, &service_message(&a.body), a.wait));
+    }
+    if a.status == 429 {
+        return Err(Outcome::Later {
+            why: "Last.fm asked to slow down (HTTP 429)".into(),
+            wait: a.wait,
+        });
+    }
+    if a.status != 200 || !v.is_object() {
+        return Err(Outcome::Later {
+            why: format!(
+                "Last.fm gave an answer Houseband does not understand (HTTP {})",
+                a.status
+            ),
+            wait: a.wait,
+        });
+    }
+    Ok(v)
+}
+
+/// The Last.fm user's name and session key from the answer to `auth.getSession`.
+fn lastfm_session_answer(answer: Result<Value, Outcome>) -> Result<(String, String), LinkError> {
+    match answer {
+        Ok(v) => {
+            let name = v["session"]["name"].as_str().unwrap_or("");
+            let key = v["session"]["key"].as_str().unwrap_or("");
+            if name.is_empty() || key.is_empty() {
+                return Err(LinkError::Unreachable(
+                    "Last.fm's answer had no session in it; try linking again".into(),
+                ));
+            }
+            Ok((clip(name), key.to_string()))
+        }
+        Err(Outcome::Later { why, .. }) => Err(LinkError::Unreachable(format!(
+            "cannot reach Last.fm ({why}); try linking again later"
+        ))),
+        Err(Outcome::Unlinked(why) | Outcome::Refused(why)) => Err(LinkError::Refused(format!(
+            "Last.fm did not allow the link ({why}); start linking again"
+        ))),
+        Err(Outcome::Accepted) => unreachable!("errors only"),
+    }
+}
+
+/// What Last.fm's answer to `track.scrobble` means for the listens.
+fn lastfm_scrobble_answer(answer: Result<Value, Outcome>) -> Outcome {
+    match answer {
+        // Scrobbles Last.fm ignored (its filters) were still taken: sending them again
+        // would be ignored again.
+        Ok(v) if v.get("scrobbles").is_some() => Outcome::Accepted,
+        Ok(_) => Outcome::Later {
+            why: "Last.fm's answer did not say the scrobbles were taken".into(),
+            wait: None,
+        },
+        Err(outcome) => outcome,
+    }
+}
+
+/// An answer from either service as the HTTP client hands it over (status, the rate headers,
+/// the body) run through every judgement above. The input is the status line's code, then
+/// header lines, an empty line and the body, as on the wire.
+pub(crate) fn judge_answer(bytes: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .or_else(|| text.split_once("\n\n"))
+        .unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .filter(|s| (100..=599).contains(s))
+        .ok_or("an answer needs a status from 100 to 599 on its first line")?;
+    let headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(':')).collect();
+    let wait = wait_of(&|name| {
+        headers
+            .iter()
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    });
+    let a = Answer::new(status, body.as_bytes(), wait);
+    let _ = listenbrainz_account_answer(&a);
+    let _ = listenbrainz_submit_answer(&a);
+    let _ = service_message(&a.body);
+    let _ = lastfm_session_answer(lastfm_answer(&a));
+    let _ = lastfm_scrobble_answer(lastfm_answer(&a));
+    Ok(())
 }
 
 /// What Last.fm's error codes mean for what we do next.

@@ -84,7 +84,7 @@ pub fn authenticate(
 }
 
 /// Rejects clients that speak a newer protocol than this server (30) or a pre-1.0 one (20).
-fn check_version(params: &Params) -> Result<(), ApiError> {
+pub(super) fn check_version(params: &Params) -> Result<(), ApiError> {
     let Some(v) = params.get("v") else {
         return Ok(());
     };

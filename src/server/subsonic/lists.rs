@@ -13,7 +13,12 @@ use diesel::sqlite::SqliteConnection;
 /// The largest page a client may ask for.
 const MAX_PAGE: i64 = 500;
 
-fn page(params: &Params, count: &str, offset: &str, default: i64) -> Result<(i64, i64), ApiError> {
+pub(super) fn page(
+    params: &Params,
+    count: &str,
+    offset: &str,
+    default: i64,
+) -> Result<(i64, i64), ApiError> {
     let n = params.number::<i64>(count)?.unwrap_or(default);
     let o = params.number::<i64>(offset)?.unwrap_or(0);
     if n < 0 {

@@ -163,7 +163,7 @@ pub fn default_format() -> Format {
 }
 
 /// `timeOffset` in seconds: a finite number, not negative.
-fn offset_of(params: &Params) -> Result<f64, ApiError> {
+pub(super) fn offset_of(params: &Params) -> Result<f64, ApiError> {
     let offset = params.number::<f64>("timeOffset")?.unwrap_or(0.0);
     if !offset.is_finite() || !(0.0..=1e7).contains(&offset) {
         return Err(ApiError::invalid("timeOffset"));
@@ -172,7 +172,7 @@ fn offset_of(params: &Params) -> Result<f64, ApiError> {
 }
 
 /// The client's `maxBitRate` (0 = none given).
-fn max_bit_rate(params: &Params) -> Result<u32, ApiError> {
+pub(super) fn max_bit_rate(params: &Params) -> Result<u32, ApiError> {
     let asked = params.number::<i64>("maxBitRate")?.unwrap_or(0);
     if asked < 0 {
         return Err(ApiError::invalid("maxBitRate"));

@@ -374,3 +374,58 @@ fn dispatch(
         )),
     }
 }
+
+/// A request's parameters as the Subsonic handlers read them, without a user or the database
+/// (what the fuzz targets run): the query string up to the first line break, the rest as a
+/// form body and, as `getTranscodeDecision` reads it, as the client's JSON; then every typed
+/// getter on every name given, ids, the password, the protocol version, paging, stream offsets
+/// and bit rates, and `transcodeParams`. The first error, as the client would get it.
+pub(crate) fn read_request(bytes: &[u8]) -> Result<(), String> {
+    use crate::app::media::{decision, transcode};
+    let (query, body) = match bytes.iter().position(|b| *b == b'\n') {
+        Some(at) => (&bytes[..at], Some(&bytes[at + 1..])),
+        None => (bytes, None),
+    };
+    let params = Params::parse(&String::from_utf8_lossy(query), body);
+    let mut first_error = None;
+    let mut note = |r: Result<(), ApiError>| {
+        if let Err(e) = r {
+            first_error.get_or_insert(e.message);
+        }
+    };
+    let names: Vec<String> = form_urlencoded::parse(query)
+        .chain(form_urlencoded::parse(body.unwrap_or_default()))
+        .map(|(k, _)| k.into_owned())
+        .take(64)
+        .collect();
+    for name in &names {
+        note(params.required(name).map(drop));
+        note(params.number::<i64>(name).map(drop));
+        note(params.number::<u32>(name).map(drop));
+        note(params.number::<f64>(name).map(drop));
+        note(params.bool(name).map(drop));
+        for value in params.all(name) {
+            if let Some((kind, _)) = ids::split(value) {
+                note(ids::parse(kind, value).map(drop));
+            }
+        }
+    }
+    if let Some(p) = params.get("p") {
+        let _ = auth::decode_password(p);
+    }
+    note(auth::check_version(&params));
+    note(lists::page(&params, "size", "offset", 10).map(drop));
+    note(media::max_bit_rate(&params).map(drop));
+    let offset = media::offset_of(&params);
+    if let (Ok(offset), Some(t)) = (&offset, params.get("transcodeParams")) {
+        let _ = decision::job_of(t, *offset);
+    }
+    note(offset.map(drop));
+    if let Ok(client) = serde_json::from_slice::<decision::ClientInfo>(body.unwrap_or_default()) {
+        for suffix in ["flac", "mp3", "opus"] {
+            let source = decision::source_details(suffix, 900_000, 44_100, 16, 2);
+            let _ = decision::decide(&client, &source, transcode::decodable(suffix));
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}

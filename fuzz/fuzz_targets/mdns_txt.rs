@@ -1,0 +1,8 @@
+#![no_main]
+//! `houseband::fuzzing::mdns_txt`: see its documentation for what the input is.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = houseband::fuzzing::mdns_txt(data);
+});
