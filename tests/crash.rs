@@ -346,12 +346,17 @@ fn kill_9_while_clients_write_loses_no_acknowledged_write() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20261203);
-    eprintln!("seed {seed} (set HOUSEBAND_TEST_SEED to change)");
+    // HOUSEBAND_CRASH_ROUNDS=100 runs the long variant on the debug build.
+    let rounds = std::env::var("HOUSEBAND_CRASH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    eprintln!("seed {seed} (set HOUSEBAND_TEST_SEED to change), {rounds} rounds");
     let report = crash_rounds::run(
         &CrashOptions {
             bin: BIN.into(),
             dir: dir.path().into(),
-            rounds: 5,
+            rounds,
             seed,
             writers: 3,
             max_kill_ms: 1200,
@@ -360,7 +365,7 @@ fn kill_9_while_clients_write_loses_no_acknowledged_write() {
     )
     .unwrap();
     eprintln!("{report:?}");
-    assert_eq!(report.rounds, 5);
+    assert_eq!(report.rounds, rounds);
     assert!(report.acknowledged >= 50, "{report:?}");
     assert!(report.scans_started > 0, "{report:?}");
     assert_eq!(report.lost, Vec::<String>::new());

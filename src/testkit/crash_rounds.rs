@@ -735,3 +735,44 @@ pub fn run(opts: &CrashOptions, mut progress: impl FnMut(&str)) -> Result<CrashR
     report.files_removed = counts[2].load(Ordering::Relaxed);
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger(acked: &str, pending: Option<&str>) -> Ledger {
+        let mut l = Ledger::default();
+        l.slots.insert(
+            "k".into(),
+            Slot {
+                acked: acked.into(),
+                pending: pending.map(str::to_string),
+            },
+        );
+        l
+    }
+
+    #[test]
+    fn a_value_other_than_the_acknowledged_or_the_one_in_flight_is_a_loss() {
+        let mut lost = Vec::new();
+        ledger("3", None).reconcile("w", |_| Some("2".into()), &mut lost);
+        assert_eq!(lost.len(), 1, "an older value is a lost write");
+        lost.clear();
+        ledger("3", Some("4")).reconcile("w", |_| Some("4".into()), &mut lost);
+        ledger("3", Some("4")).reconcile("w", |_| Some("3".into()), &mut lost);
+        assert!(
+            lost.is_empty(),
+            "the write in flight may or may not have landed"
+        );
+        ledger("3", Some("4")).reconcile("w", |_| Some("5".into()), &mut lost);
+        assert_eq!(lost.len(), 1);
+    }
+
+    #[test]
+    fn the_database_becomes_the_truth_for_the_next_round() {
+        let mut l = ledger("3", Some("4"));
+        l.reconcile("w", |_| Some("4".into()), &mut Vec::new());
+        assert_eq!(l.acked("k"), Some("4"));
+        assert!(l.slots["k"].pending.is_none());
+    }
+}
