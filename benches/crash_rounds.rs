@@ -1,6 +1,7 @@
 //! Crash rounds: figures, not a pass/fail test (it exits 1 when a write was lost or the
 //! database failed a check). Run it with `scripts/crash-rounds` or
-//! `cargo bench --bench crash_rounds -- --rounds 100 [--seed N] [--writers 4] [--max-kill-ms 1500]`.
+//! `cargo bench --bench crash_rounds -- --rounds 100 [--seed N] [--writers 4] [--max-kill-ms 1500]
+//! [--server PATH]` (`--server`: another build of the server).
 //!
 //! Starts `houseband serve` on a copy of the demo library and kills it with SIGKILL at a random
 //! moment of each round while clients write, then restarts it and checks the database and every
@@ -27,6 +28,8 @@ fn main() {
             "--seed" => opts.seed = value(),
             "--writers" => opts.writers = value() as usize,
             "--max-kill-ms" => opts.max_kill_ms = value(),
+            // Another build of the server, e.g. target/release/houseband.
+            "--server" => opts.bin = args.next().unwrap_or_default().into(),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }

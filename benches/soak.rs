@@ -1,6 +1,6 @@
 //! Load and soak: figures, not a pass/fail test (it exits 1 on any error). Run it with
 //! `scripts/soak` or `cargo bench --bench soak -- [--clients 200] [--minutes 10] [--tracks 10000]
-//! [--seed N]`.
+//! [--seed N] [--server PATH]` (`--server`: another build of the server to measure).
 //!
 //! Generates a library (`testkit::generate`, 10,000 tracks by default), scans it, starts
 //! `houseband serve` on loopback and runs the clients of `houseband::testkit::soak` against it:
@@ -16,6 +16,7 @@ use houseband::testkit::{generate, GenOptions};
 fn main() {
     let (mut clients, mut minutes, mut tracks, mut seed) =
         (200usize, 10.0f64, 10_000usize, clock_seed());
+    let mut bin: std::path::PathBuf = env!("CARGO_BIN_EXE_houseband").into();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().unwrap_or_default();
@@ -24,6 +25,8 @@ fn main() {
             "--minutes" => minutes = value().parse().expect("a number"),
             "--tracks" => tracks = value().parse().expect("a number"),
             "--seed" => seed = value().parse().expect("a number"),
+            // Another build of the server, e.g. target/release/houseband.
+            "--server" => bin = value().into(),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -37,7 +40,7 @@ fn main() {
     println!("soak: {clients} clients for {minutes} min on {tracks} generated tracks, seed {seed}");
     let report = run(
         &SoakOptions {
-            bin: env!("CARGO_BIN_EXE_houseband").into(),
+            bin,
             music,
             dir: dir.clone(),
             clients,
