@@ -13,17 +13,9 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_houseband");
+use houseband::testkit::client::rss_kb;
 
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
+const BIN: &str = env!("CARGO_BIN_EXE_houseband");
 
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -54,15 +46,7 @@ fn main() {
         }
     }
     // Two sockets per subscriber on this machine (client and server side), plus spare.
-    unsafe {
-        let mut lim = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max.min(1 << 16);
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
+    houseband::testkit::client::raise_open_files();
     let dir = std::env::temp_dir().join("houseband-queue-bench");
     let _ = std::fs::remove_dir_all(&dir);
     let music = dir.join("music");

@@ -3,8 +3,11 @@
 //! nothing: it copies a few small real files (the committed fixtures) and retags each copy with
 //! lofty, so a 50k-track library takes seconds to make.
 
+pub mod client;
+pub mod crash_rounds;
 pub mod lan;
 pub mod listening;
+pub mod soak;
 pub mod sound_card;
 
 use std::path::{Path, PathBuf};
@@ -228,6 +231,37 @@ pub fn exec(db: &Path, sql: &str) -> Result<()> {
     Ok(())
 }
 
+/// `<bin> serve` on `127.0.0.1:<port>` for benchmarks and reliability runs: no watcher, no
+/// periodic scan, no sound card, no background analysis, no autoplay, no multicast; warnings only.
+pub fn serve_command(bin: &Path, music: &Path, data: &Path, port: u16) -> std::process::Command {
+    let mut c = std::process::Command::new(bin);
+    c.arg("serve")
+        .arg("--music")
+        .arg(music)
+        .arg("--data")
+        .arg(data)
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "--watch",
+            "off",
+            "--scan-interval",
+            "0",
+            "--local-output",
+            "false",
+            // Measured alone: no analysis decoding in the background.
+            "--sound-analysis",
+            "false",
+            // Benches drive the queue themselves: nothing added behind their back.
+            "--autoplay",
+            "false",
+            // Benches run on the host: no multicast.
+            "--lan",
+            "off",
+        ])
+        .env("HOUSEBAND_LOG", "warn");
+    c
+}
+
 /// For benchmarks: adds the admin `bench` (password `bench-pw`) to `data`, then starts
 /// `<bin> serve` on a free loopback port with `extra` flags (watching off, no periodic scan,
 /// warnings only). Returns the server and its port; waiting until it answers is the caller's.
@@ -255,30 +289,7 @@ pub fn bench_server(
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let server = Command::new(bin)
-        .arg("serve")
-        .arg("--music")
-        .arg(music)
-        .arg("--data")
-        .arg(data)
-        .args(["--bind", &format!("127.0.0.1:{port}")])
-        .args([
-            "--watch",
-            "off",
-            "--scan-interval",
-            "0",
-            "--local-output",
-            "false",
-            // Measured alone: no analysis decoding in the background.
-            "--sound-analysis",
-            "false",
-            // Benches drive the queue themselves: nothing added behind their back.
-            "--autoplay",
-            "false",
-            // Benches run on the host: no multicast.
-            "--lan",
-            "off",
-        ])
+    let server = serve_command(bin.as_ref(), music, data, port)
         .args(extra)
         .env("HOUSEBAND_LOG", "warn")
         .spawn()?;

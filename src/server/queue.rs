@@ -241,6 +241,13 @@ pub fn run(app: &App, user: &User, body: &[u8]) -> Result<Published, Failure> {
         .map_err(|r| match r {
             Refusal::Rejected(Rejected::Invalid(why), _) => bad(why),
             Refusal::Rejected(why, current) => Failure::with_state(why.to_string(), *current),
+            Refusal::Failed(e) if crate::app::db::is_disk_full(&e) => {
+                tracing::error!("the disk holding the data folder is full: a queue change was refused ({e:#}); free some space on it");
+                Failure::new(
+                    StatusCode::INSUFFICIENT_STORAGE,
+                    crate::app::db::DISK_FULL,
+                )
+            }
             Refusal::Failed(e) => Failure::internal(format!("{e:#}")),
         })
 }

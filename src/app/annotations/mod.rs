@@ -219,7 +219,19 @@ impl Annotations {
 
     /// A user's annotations of the given items.
     pub fn of(&self, user: i64, kind: Kind, ids: &[i64]) -> Result<HashMap<i64, Annotation>> {
-        let mut conn = self.db.read()?;
+        Annotations::of_in(&mut *self.db.read()?, user, kind, ids)
+    }
+
+    /// [`Annotations::of`] on a connection the caller holds. A caller that holds a reader must
+    /// use this: taking a second reader from the pool while holding one deadlocks the pool
+    /// under load (every reader held by a request waiting for another; found by the 200-client
+    /// soak, `scripts/soak`).
+    pub fn of_in(
+        conn: &mut SqliteConnection,
+        user: i64,
+        kind: Kind,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Annotation>> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(500) {
             let list = chunk
@@ -233,7 +245,7 @@ impl Annotations {
             ))
             .bind::<BigInt, _>(user)
             .bind::<Text, _>(kind.as_str())
-            .load(&mut conn)?;
+            .load(conn)?;
             out.extend(rows.into_iter().map(|a| (a.item_id, a)));
         }
         Ok(out)

@@ -137,6 +137,30 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+// RETURNING: an `INSERT ... RETURNING` run on its own (autocommit) commits when the
+// statement is reset, after its first row was read, and diesel does not report an error there:
+// on a full disk (or any failed commit) the caller gets the id of a row that was never stored,
+// and would acknowledge it. Every such insert runs inside `transaction`, whose COMMIT is a
+// statement of its own whose failure is reported. (Found by the full-disk test in
+// tests/crash.rs: `createUser` said "no user named" right after the insert "succeeded".)
+
+/// What a user is told when a change failed because the disk is full.
+pub const DISK_FULL: &str = "the server's disk is full, so this change was not saved; free some space on the disk holding the server's data folder and try again (nothing already stored was lost)";
+
+/// Whether an error comes from a full disk: SQLite's "database or disk is full" (SQLITE_FULL),
+/// or ENOSPC from a file write.
+pub fn is_disk_full(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(libc::ENOSPC))
+            || {
+                let text = e.to_string();
+                text.contains("database or disk is full")
+                    || text.contains("No space left on device")
+            }
+    })
+}
+
 /// Turns a database error into one that tells the user what to do, recognising a full disk.
 pub fn explain(err: diesel::result::Error, what: &str) -> anyhow::Error {
     let text = err.to_string();

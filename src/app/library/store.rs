@@ -43,13 +43,16 @@ pub fn folder_id(conn: &mut SqliteConnection, root: &str) -> DbResult<i64> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| root.to_string());
-    diesel::insert_into(music_folders::table)
-        .values((music_folders::path.eq(root), music_folders::name.eq(&name)))
-        .on_conflict(music_folders::path)
-        .do_update()
-        .set(music_folders::enabled.eq(true))
-        .returning(music_folders::id)
-        .get_result(conn)
+    // In a transaction, so a failed commit is reported (see "RETURNING" in app/db/mod.rs).
+    conn.transaction(|c| {
+        diesel::insert_into(music_folders::table)
+            .values((music_folders::path.eq(root), music_folders::name.eq(&name)))
+            .on_conflict(music_folders::path)
+            .do_update()
+            .set(music_folders::enabled.eq(true))
+            .returning(music_folders::id)
+            .get_result(c)
+    })
 }
 
 /// The folders an admin added in the app, by path.

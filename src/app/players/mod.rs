@@ -43,7 +43,9 @@ impl Players {
         Players { db }
     }
 
-    /// Records that `client` of `user` is streaming now, and returns its player.
+    /// Records that `client` of `user` is streaming now, and returns its player. Recording is
+    /// bookkeeping: when it fails (a full disk), the stream goes on with the player as stored,
+    /// or with no preferences for one never seen.
     pub fn seen(&self, user: i64, client: &str, user_agent: &str, ip: &str) -> Result<Player> {
         let t = now();
         let client = clip(if client.trim().is_empty() {
@@ -52,7 +54,7 @@ impl Players {
             client.trim()
         });
         let mut conn = self.db.write();
-        diesel::insert_into(players::table)
+        let recorded = diesel::insert_into(players::table)
             .values((
                 players::user_id.eq(user),
                 players::client.eq(&client),
@@ -68,11 +70,30 @@ impl Players {
                 players::ip.eq(clip(ip)),
                 players::last_seen.eq(t),
             ))
-            .execute(&mut *conn)?;
-        Ok(players::table
+            .execute(&mut *conn);
+        let stored = players::table
             .filter(players::user_id.eq(user))
             .filter(players::client.eq(&client))
-            .first(&mut *conn)?)
+            .first(&mut *conn)
+            .optional()?;
+        if let Err(e) = &recorded {
+            tracing::warn!("cannot record that {client:?} streams ({e}); streaming anyway");
+        }
+        match (recorded, stored) {
+            (_, Some(p)) => Ok(p),
+            (Err(_), None) => Ok(Player {
+                id: 0,
+                user_id: user,
+                client,
+                user_agent: clip(user_agent),
+                ip: clip(ip),
+                first_seen: t,
+                last_seen: t,
+                transcode_format: None,
+                max_bit_rate: 0,
+            }),
+            (Ok(_), None) => anyhow::bail!("player {client:?} was recorded but cannot be read"),
+        }
     }
 
     /// A user's players, most recently seen first.

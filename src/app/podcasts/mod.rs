@@ -339,14 +339,17 @@ impl Podcasts {
         if let Some(id) = existing {
             return Ok(id);
         }
-        let id = diesel::insert_into(ch::table)
-            .values((
-                ch::url.eq(url.as_str()),
-                ch::status.eq("new"),
-                ch::created_at.eq(now()),
-            ))
-            .returning(ch::id)
-            .get_result(&mut *self.db.write())?;
+        // In a transaction, so a failed commit is reported (see "RETURNING" in app/db/mod.rs).
+        let id = self.db.write().transaction(|c| {
+            diesel::insert_into(ch::table)
+                .values((
+                    ch::url.eq(url.as_str()),
+                    ch::status.eq("new"),
+                    ch::created_at.eq(now()),
+                ))
+                .returning(ch::id)
+                .get_result::<i64>(c)
+        })?;
         if let Err(e) = self.refresh(id) {
             tracing::warn!(channel = id, "a new podcast could not be read: {e}");
         }

@@ -242,9 +242,13 @@ impl Queue {
         };
         if let Some(entries) = store {
             if let Err(e) = save(&self.db, &self.name, &inner.state, entries) {
-                // Put the stored state back: memory and disk never disagree.
-                if let Ok(Some(stored)) = load(&self.db, &self.name) {
-                    inner.state = stored;
+                // Put the stored state back: memory and disk never disagree. Nothing stored
+                // yet (the first change failed) means the empty queue, not the refused change.
+                match load(&self.db, &self.name) {
+                    Ok(stored) => inner.state = stored.unwrap_or_default(),
+                    Err(again) => tracing::error!(
+                        "the queue could not be saved ({e:#}) nor read back ({again:#})"
+                    ),
                 }
                 return Err(Refusal::Failed(e));
             }

@@ -84,16 +84,19 @@ impl Radio {
         check(name, stream, homepage)?;
         let mut c = self.db.write();
         let t = now();
-        Ok(diesel::insert_into(radio_stations::table)
-            .values((
-                radio_stations::name.eq(name),
-                radio_stations::stream_url.eq(stream),
-                radio_stations::homepage_url.eq(homepage),
-                radio_stations::created_at.eq(t),
-                radio_stations::updated_at.eq(t),
-            ))
-            .returning(radio_stations::id)
-            .get_result(&mut *c)?)
+        // In a transaction, so a failed commit is reported (see "RETURNING" in app/db/mod.rs).
+        Ok(c.transaction(|c| {
+            diesel::insert_into(radio_stations::table)
+                .values((
+                    radio_stations::name.eq(name),
+                    radio_stations::stream_url.eq(stream),
+                    radio_stations::homepage_url.eq(homepage),
+                    radio_stations::created_at.eq(t),
+                    radio_stations::updated_at.eq(t),
+                ))
+                .returning(radio_stations::id)
+                .get_result::<i64>(c)
+        })?)
     }
 
     pub fn update(&self, id: i64, name: &str, stream: &str, homepage: Option<&str>) -> Result<()> {

@@ -318,16 +318,19 @@ impl Users {
         if exists > 0 {
             bail!("user {name:?} already exists; use `houseband user passwd {name}` to change the password");
         }
-        let id = diesel::insert_into(users::table)
-            .values((
-                users::name.eq(name),
-                users::password_enc.eq(&sealed),
-                users::is_admin.eq(admin),
-                users::created_at.eq(t),
-                users::updated_at.eq(t),
-            ))
-            .returning(users::id)
-            .get_result(&mut *conn)?;
+        // In a transaction, so a failed commit is reported (see "RETURNING" in app/db/mod.rs).
+        let id = conn.transaction(|c| {
+            diesel::insert_into(users::table)
+                .values((
+                    users::name.eq(name),
+                    users::password_enc.eq(&sealed),
+                    users::is_admin.eq(admin),
+                    users::created_at.eq(t),
+                    users::updated_at.eq(t),
+                ))
+                .returning(users::id)
+                .get_result::<i64>(c)
+        })?;
         Ok(User {
             id,
             name: name.to_string(),
@@ -466,15 +469,18 @@ impl Users {
         rand::rng().fill_bytes(&mut secret);
         let key = format!("hb_{}", hex(&secret));
         let mut conn = self.db.write();
-        let id = diesel::insert_into(api_keys::table)
-            .values((
-                api_keys::user_id.eq(user.id),
-                api_keys::name.eq(label),
-                api_keys::key_hash.eq(hash_key(&key)),
-                api_keys::created_at.eq(now()),
-            ))
-            .returning(api_keys::id)
-            .get_result(&mut *conn)?;
+        // In a transaction, so a failed commit is reported (see "RETURNING" in app/db/mod.rs).
+        let id = conn.transaction(|c| {
+            diesel::insert_into(api_keys::table)
+                .values((
+                    api_keys::user_id.eq(user.id),
+                    api_keys::name.eq(label),
+                    api_keys::key_hash.eq(hash_key(&key)),
+                    api_keys::created_at.eq(now()),
+                ))
+                .returning(api_keys::id)
+                .get_result::<i64>(c)
+        })?;
         Ok((id, key))
     }
 

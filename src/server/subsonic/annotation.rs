@@ -101,10 +101,11 @@ pub fn scrobble(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {
     }
     let times = params.all("time");
     let submission = params.bool("submission")?.unwrap_or(true);
-    let mut c = conn(ctx)?;
     for (i, raw) in songs.iter().enumerate() {
         let id = ids::parse(ids::TRACK, raw)?;
-        let song = db(browse::song(&mut c, id, &ctx.scope()))?
+        // The reader is given back before counting the play, which takes one of its own:
+        // holding one while waiting for another deadlocks the pool under load.
+        let song = db(browse::song(&mut *conn(ctx)?, id, &ctx.scope()))?
             .ok_or_else(|| ApiError::not_found("song"))?;
         if submission {
             // `time` is in milliseconds; a missing or absurd one means now.

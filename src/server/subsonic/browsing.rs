@@ -6,7 +6,7 @@ use super::nodes::{self, Extras};
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::annotations::Kind;
+use crate::app::annotations::{Annotations, Kind};
 use diesel::sqlite::SqliteConnection;
 
 use crate::app::library::browse::{self, AlbumRow, ArtistRow, SongRow};
@@ -31,7 +31,7 @@ pub(super) fn album_nodes(
         credits: db(browse::album_credits(c, &ids))?,
         genres: db(browse::album_genres(c, &ids))?,
         disc_titles: db(browse::disc_titles(c, &ids))?,
-        annotations: ctx.app.annotations.of(ctx.user.id, Kind::Album, &ids)?,
+        annotations: Annotations::of_in(c, ctx.user.id, Kind::Album, &ids)?,
     };
     Ok(albums.iter().map(|a| nodes::album(a, &extras)).collect())
 }
@@ -47,7 +47,7 @@ pub(super) fn song_nodes(
         credits: db(browse::track_credits(c, &ids))?,
         genres: db(browse::track_genres(c, &ids))?,
         disc_titles: Default::default(),
-        annotations: ctx.app.annotations.of(ctx.user.id, Kind::Track, &ids)?,
+        annotations: Annotations::of_in(c, ctx.user.id, Kind::Track, &ids)?,
     };
     Ok(songs.iter().map(|s| nodes::song(s, &extras)).collect())
 }
@@ -61,7 +61,7 @@ pub(super) fn album_child_nodes(
     let ids: Vec<i64> = albums.iter().map(|a| a.id).collect();
     let extras = Extras {
         genres: db(browse::album_genres(c, &ids))?,
-        annotations: ctx.app.annotations.of(ctx.user.id, Kind::Album, &ids)?,
+        annotations: Annotations::of_in(c, ctx.user.id, Kind::Album, &ids)?,
         ..Extras::default()
     };
     Ok(albums
@@ -73,10 +73,11 @@ pub(super) fn album_child_nodes(
 /// Artists in the older `Artist` form, with the user's annotations.
 pub(super) fn artist_plain_nodes(
     ctx: &Ctx<'_>,
+    c: &mut SqliteConnection,
     artists: &[&ArtistRow],
 ) -> Result<Vec<Node>, ApiError> {
     let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
-    let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
+    let notes = Annotations::of_in(c, ctx.user.id, Kind::Artist, &ids)?;
     Ok(artists
         .iter()
         .map(|a| nodes::artist_plain(a, notes.get(&a.id)))
@@ -96,7 +97,7 @@ impl Items {
         Ok(Node::new()
             .list(
                 "artist",
-                artist_nodes(ctx, &self.artists.iter().collect::<Vec<_>>())?,
+                artist_nodes(ctx, c, &self.artists.iter().collect::<Vec<_>>())?,
             )
             .list("album", album_nodes(ctx, c, &self.albums)?)
             .list("song", song_nodes(ctx, c, &self.songs)?))
@@ -111,7 +112,7 @@ impl Items {
         Ok(Node::new()
             .list(
                 "artist",
-                artist_plain_nodes(ctx, &self.artists.iter().collect::<Vec<_>>())?,
+                artist_plain_nodes(ctx, c, &self.artists.iter().collect::<Vec<_>>())?,
             )
             .list("album", album_child_nodes(ctx, c, &self.albums)?)
             .list("song", song_nodes(ctx, c, &self.songs)?))
@@ -119,9 +120,13 @@ impl Items {
 }
 
 /// Artist elements with the user's annotations.
-pub(super) fn artist_nodes(ctx: &Ctx<'_>, artists: &[&ArtistRow]) -> Result<Vec<Node>, ApiError> {
+pub(super) fn artist_nodes(
+    ctx: &Ctx<'_>,
+    c: &mut SqliteConnection,
+    artists: &[&ArtistRow],
+) -> Result<Vec<Node>, ApiError> {
     let ids: Vec<i64> = artists.iter().map(|a| a.id).collect();
-    let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
+    let notes = Annotations::of_in(c, ctx.user.id, Kind::Artist, &ids)?;
     Ok(artists
         .iter()
         .map(|a| nodes::artist(a, notes.get(&a.id)))
@@ -196,7 +201,7 @@ pub fn get_artist(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> 
     let artist =
         db(browse::artist(&mut c, id, &scope))?.ok_or_else(|| ApiError::not_found("artist"))?;
     let albums = db(browse::albums_of_artist(&mut c, id, &scope))?;
-    let node = artist_nodes(ctx, &[&artist])?
+    let node = artist_nodes(ctx, &mut c, &[&artist])?
         .pop()
         .expect("one artist in, one out")
         .list("album", album_nodes(ctx, &mut c, &albums)?);

@@ -184,7 +184,11 @@ pub fn get_artist_info(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiEr
     let item = ids::id(ids::ARTIST, artist.id);
     let node = info_base(ctx, &item, artist.mbid.as_deref())?.list(
         "similarArtist",
-        artist_plain_nodes(ctx, &similar.iter().collect::<Vec<_>>())?,
+        artist_plain_nodes(
+            ctx,
+            &mut *super::browsing::conn(ctx)?,
+            &similar.iter().collect::<Vec<_>>(),
+        )?,
     );
     Ok(Envelope::ok("artistInfo", node))
 }
@@ -194,7 +198,11 @@ pub fn get_artist_info2(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiE
     let item = ids::id(ids::ARTIST, artist.id);
     let node = info_base(ctx, &item, artist.mbid.as_deref())?.list(
         "similarArtist",
-        artist_nodes(ctx, &similar.iter().collect::<Vec<_>>())?,
+        artist_nodes(
+            ctx,
+            &mut *super::browsing::conn(ctx)?,
+            &similar.iter().collect::<Vec<_>>(),
+        )?,
     );
     Ok(Envelope::ok("artistInfo2", node))
 }

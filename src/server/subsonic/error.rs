@@ -56,6 +56,12 @@ impl ApiError {
     }
 
     pub fn internal(err: &anyhow::Error) -> ApiError {
+        if crate::app::db::is_disk_full(err) {
+            tracing::error!(
+                "the disk holding the data folder is full: a change was refused ({err:#}); free some space on it"
+            );
+            return ApiError::new(code::GENERIC, crate::app::db::DISK_FULL);
+        }
         tracing::error!("subsonic request failed: {err:#}");
         ApiError::new(
             code::GENERIC,

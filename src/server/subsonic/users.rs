@@ -142,6 +142,9 @@ fn folder_choice(ctx: &Ctx<'_>, params: &Params) -> Result<Option<Option<Vec<i64
 /// The users manager refuses bad names, duplicates and bad passwords with a message meant for
 /// people; pass it on (as error 0, the protocol has no closer code).
 fn user_error(e: anyhow::Error) -> ApiError {
+    if crate::app::db::is_disk_full(&e) {
+        return ApiError::internal(&e);
+    }
     ApiError::new(super::error::code::GENERIC, e.to_string())
 }
 
