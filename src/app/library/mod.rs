@@ -223,17 +223,20 @@ impl Library {
 
     /// A cached answer, or a fresh one (kept unless a scan is running: it would be stale at
     /// once).
+    /// Made with the caller's own connection: a request holding a reader must never wait for a
+    /// second one under this lock, or eight such requests take every reader while the ninth,
+    /// holding the lock, waits for one (a deadlock the load test found).
     fn cached<T>(
         &self,
+        conn: &mut diesel::SqliteConnection,
         slot: impl Fn(&mut Cache) -> &mut Option<Arc<T>>,
-        make: impl FnOnce(&mut crate::app::db::ReadConn) -> Result<T>,
+        make: impl FnOnce(&mut diesel::SqliteConnection) -> Result<T>,
     ) -> Result<Arc<T>> {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(hit) = slot(&mut cache).as_ref() {
             return Ok(hit.clone());
         }
-        let mut conn = self.db.read()?;
-        let fresh = Arc::new(make(&mut conn)?);
+        let fresh = Arc::new(make(conn)?);
         if !self.is_scanning() {
             *slot(&mut cache) = Some(fresh.clone());
         }
@@ -241,16 +244,18 @@ impl Library {
     }
 
     /// Every present song's id, in id order (blocking on first use after a scan).
-    pub fn song_ids(&self) -> Result<Arc<Vec<i64>>> {
+    pub fn song_ids(&self, conn: &mut diesel::SqliteConnection) -> Result<Arc<Vec<i64>>> {
         self.cached(
+            conn,
             |c| &mut c.song_ids,
             |conn| Ok(browse::present_song_ids(conn)?),
         )
     }
 
     /// Every album with present songs, by id (blocking on first use after a scan).
-    pub fn album_ids(&self) -> Result<Arc<Vec<i64>>> {
+    pub fn album_ids(&self, conn: &mut diesel::SqliteConnection) -> Result<Arc<Vec<i64>>> {
         self.cached(
+            conn,
             |c| &mut c.album_ids,
             |conn| Ok(browse::present_album_ids(conn)?),
         )
@@ -263,8 +268,12 @@ impl Library {
     }
 
     /// Album artists of every folder, in index order (blocking on first use after a scan).
-    pub fn album_artists(&self) -> Result<Arc<Vec<index::Indexed<browse::ArtistRow>>>> {
+    pub fn album_artists(
+        &self,
+        conn: &mut diesel::SqliteConnection,
+    ) -> Result<Arc<Vec<index::Indexed<browse::ArtistRow>>>> {
         self.cached(
+            conn,
             |c| &mut c.album_artists,
             |conn| Ok(self.index_artists(browse::album_artists(conn, &browse::Scope::all())?)),
         )

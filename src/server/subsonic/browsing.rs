@@ -171,15 +171,16 @@ pub fn get_artists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError>
     let scope = ctx.scope_in(params)?;
     let library = &ctx.app.library;
     // Across all folders the index is made once per scan; otherwise it is a query.
+    let mut c = conn(ctx)?;
     let artists = if scope.is_all() {
-        library.album_artists()?
+        library.album_artists(&mut c)?
     } else {
-        let rows = db(browse::album_artists(&mut *conn(ctx)?, &scope))?;
+        let rows = db(browse::album_artists(&mut c, &scope))?;
         std::sync::Arc::new(library.index_artists(rows))
     };
     let articles = library.ignored_articles();
     let ids: Vec<i64> = artists.iter().map(|a| a.item.id).collect();
-    let notes = ctx.app.annotations.of(ctx.user.id, Kind::Artist, &ids)?;
+    let notes = Annotations::of_in(&mut c, ctx.user.id, Kind::Artist, &ids)?;
     let indexes = group_indexes(artists.iter().map(|a| {
         (
             a.key.as_str(),

@@ -54,7 +54,7 @@ fn find(ctx: &Ctx<'_>, params: &Params, c: &mut SqliteConnection) -> Result<Item
         // Everything, for a user who sees every folder: the page's ids straight from the
         // library's id list.
         None if scope.is_all() => {
-            let ids = ctx.app.library.song_ids()?;
+            let ids = ctx.app.library.song_ids(c)?;
             let from = usize::try_from(songs_o)
                 .unwrap_or(usize::MAX)
                 .min(ids.len());
@@ -114,7 +114,7 @@ fn album_page(
     let scope = ctx.scope_in(params)?;
     if order == AlbumOrder::Random && scope.is_all() {
         // Picked from the library's album list, without SQLite shuffling every album.
-        let picked = Library::pick_random(&ctx.app.library.album_ids()?, size as usize);
+        let picked = Library::pick_random(&ctx.app.library.album_ids(c)?, size as usize);
         return db(browse::albums_by_ids(c, &picked, &scope));
     }
     db(browse::album_list(
@@ -153,7 +153,7 @@ pub fn get_random_songs(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiE
     let scope = ctx.scope_in(params)?;
     let mut c = conn(ctx)?;
     let songs = if genre.is_none() && from.is_none() && to.is_none() && scope.is_all() {
-        let picked = Library::pick_random(&ctx.app.library.song_ids()?, size as usize);
+        let picked = Library::pick_random(&ctx.app.library.song_ids(&mut c)?, size as usize);
         db(browse::songs_by_ids(&mut c, &picked, &scope))?
     } else {
         db(browse::random_songs(&mut c, size, genre, from, to, &scope))?
