@@ -1,5 +1,6 @@
 //! Subsonic API benchmark: figures, not a pass/fail test. Run it with
-//! `cargo bench --bench subsonic` (or `-- --tracks 100000 --requests 300 --dir /tmp/hb-api`).
+//! `cargo bench --bench subsonic` (or `-- --tracks 100000 --requests 300 --dir /tmp/hb-api
+//! [--song-cache 0] [--reuse] [--server PATH]`).
 //!
 //! Generates a synthetic library (testkit::generate), scans it with the release binary, starts
 //! `houseband serve` on loopback and measures each request type with keep-alive HTTP clients:
@@ -13,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use houseband::testkit::{generate, GenOptions};
 
-const BIN: &str = env!("CARGO_BIN_EXE_houseband");
 const AUTH: &str = "u=bench&p=bench-pw&v=1.16.1&c=bench&f=json";
 
 fn get(agent: &ureq::Agent, url: &str) -> String {
@@ -38,6 +38,8 @@ fn main() {
     let mut tracks = 100_000usize;
     let mut requests = 300usize;
     let mut dir = std::env::temp_dir().join("houseband-api-bench");
+    let (mut song_cache, mut reuse) = (None::<String>, false);
+    let mut bin = String::from(env!("CARGO_BIN_EXE_houseband"));
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -50,30 +52,55 @@ fn main() {
                     .expect("--requests N")
             }
             "--dir" => dir = PathBuf::from(args.next().unwrap_or_default()),
+            // The server's `song_cache` (0 measures every answer made from the database).
+            "--song-cache" => song_cache = args.next(),
+            // Keep the library and database a run with the same --dir made (no generation and
+            // scan): A/B runs on the same data.
+            "--reuse" => reuse = true,
+            // Another build of the server, e.g. an older commit's, for A/B runs.
+            "--server" => bin = args.next().unwrap_or_default(),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     let music = dir.join("music");
     let data = dir.join("data");
-    let t = Instant::now();
-    generate(&music, &GenOptions::new(tracks)).expect("generate");
-    println!(
-        "houseband Subsonic benchmark: {tracks} tracks (generated in {:.1} s)",
-        t.elapsed().as_secs_f64()
-    );
     let (m, d) = (music.to_str().unwrap(), data.to_str().unwrap());
-    let status = Command::new(BIN)
-        .args(["scan", "--music", m, "--data", d])
-        .env("HOUSEBAND_LOG", "warn")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    if reuse && data.join("houseband.db").exists() {
+        println!(
+            "houseband Subsonic benchmark: {tracks} tracks (reusing {})",
+            dir.display()
+        );
+        // The last run's user (and its playlist): made again below.
+        let deleted = Command::new(&bin)
+            .args(["user", "delete", "bench", "--data", d])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(deleted.success());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+        let t = Instant::now();
+        generate(&music, &GenOptions::new(tracks)).expect("generate");
+        println!(
+            "houseband Subsonic benchmark: {tracks} tracks (generated in {:.1} s)",
+            t.elapsed().as_secs_f64()
+        );
+        let status = Command::new(&bin)
+            .args(["scan", "--music", m, "--data", d])
+            .env("HOUSEBAND_LOG", "warn")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let mut flags = vec!["--scan-on-start", "false"];
+    if let Some(size) = &song_cache {
+        flags.extend(["--song-cache", size]);
+    }
+    println!("server {bin} {}", flags.join(" "));
     let (mut server, port) =
-        houseband::testkit::bench_server(BIN, &music, &data, &["--scan-on-start", "false"])
-            .expect("the server starts");
+        houseband::testkit::bench_server(&bin, &music, &data, &flags).expect("the server starts");
     let base = format!("http://127.0.0.1:{port}/rest");
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(30))
@@ -207,5 +234,7 @@ fn main() {
     }
     let _ = server.kill();
     let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    if !reuse {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

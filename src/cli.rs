@@ -82,6 +82,9 @@ enum Command {
         /// Disk space for cached transcodes, e.g. 2GB; 0 = off [env: HOUSEBAND_TRANSCODE_CACHE]
         #[arg(long, value_name = "SIZE")]
         transcode_cache: Option<String>,
+        /// Memory for Subsonic song entries kept written out, e.g. 64MB; 0 = off [env: HOUSEBAND_SONG_CACHE; default: 16MB]
+        #[arg(long, value_name = "SIZE")]
+        song_cache: Option<String>,
         /// Serve files whose symlinks lead outside their music folder [env: HOUSEBAND_ALLOW_OUTSIDE_LINKS]
         #[arg(long, value_name = "BOOL")]
         allow_outside_links: Option<String>,
@@ -267,6 +270,7 @@ fn flags_of(cli: &Cli) -> Flags {
             ignored_articles,
             transcode_slots,
             transcode_cache,
+            song_cache,
             allow_outside_links,
             trusted_proxy,
             podcast_allow_private_addresses,
@@ -296,6 +300,7 @@ fn flags_of(cli: &Cli) -> Flags {
             f.set("ignored_articles", ignored_articles.clone());
             f.set("transcode_slots", transcode_slots.clone());
             f.set("transcode_cache", transcode_cache.clone());
+            f.set("song_cache", song_cache.clone());
             f.set("allow_outside_links", allow_outside_links.clone());
             f.set_list("trusted_proxies", trusted_proxy.clone());
             f.set(

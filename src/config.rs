@@ -143,6 +143,12 @@ pub const SETTINGS: &[SettingInfo] = &[
         help: "Disk space for finished transcodes (in <data>/cache/transcodes), least recently used removed first: a size such as 500MB or 2GB; 0 turns the cache off.",
     },
     SettingInfo {
+        key: "song_cache",
+        flag: Some("--song-cache"),
+        default: "16MB",
+        help: "Memory for songs as the Subsonic API writes them out, kept so that big answers (a long playlist, a page of 500 songs while a client syncs) are copied rather than made again; emptied by every scan. A size such as 8MB; 0 turns it off.",
+    },
+    SettingInfo {
         key: "podcast_folder",
         flag: Some("--podcast-folder"),
         default: "<data>/podcasts",
@@ -344,6 +350,8 @@ pub struct Settings {
     pub ignored_articles: Vec<String>,
     pub transcode_slots: usize,
     pub transcode_cache: u64,
+    /// Bytes of Subsonic song elements kept written out (0: none).
+    pub song_cache: u64,
     pub allow_outside_links: bool,
     /// Reverse proxies whose forwarding headers are believed (empty: nobody's).
     pub trusted_proxies: Vec<IpNet>,
@@ -414,6 +422,7 @@ impl Settings {
             ignored_articles: default_articles(),
             transcode_slots: 32,
             transcode_cache: 1 << 30,
+            song_cache: 16 << 20,
             allow_outside_links: false,
             trusted_proxies: Vec::new(),
             podcast_allow_private_addresses: false,
@@ -785,6 +794,12 @@ pub fn resolve(
             "transcode_cache",
             1 << 30,
             "a size such as 500MB or 2GB (0 = off)",
+            parse_size,
+        )?,
+        song_cache: resolver.one(
+            "song_cache",
+            16 << 20,
+            "a size such as 8MB or 64MB (0 = off)",
             parse_size,
         )?,
         allow_outside_links: resolver.one(

@@ -577,6 +577,89 @@ fn an_admin_can_start_a_scan_and_watch_it() {
     }
 }
 
+/// Song entries are kept written out between requests (`song_cache`): a second answer is the
+/// same text as the first, a star shows at once, and a song retagged on disk shows its new
+/// title after the rescan, in both formats.
+#[test]
+fn kept_song_entries_follow_stars_and_rescans() {
+    let api = Api::start();
+    let album_id = api.first_id(
+        "getAlbumList2",
+        "type=alphabeticalByName",
+        "/albumList2/album/0/id",
+    );
+    let query = format!("id={album_id}");
+    let (cold_json, cold_xml) = (
+        api.call("getAlbum", &format!("f=json&{query}")).1,
+        api.xml("getAlbum", &query),
+    );
+    assert_eq!(
+        api.call("getAlbum", &format!("f=json&{query}")).1,
+        cold_json
+    );
+    assert_eq!(api.xml("getAlbum", &query), cold_xml);
+
+    let album = api.json("getAlbum", &query);
+    let song = &album["album"]["song"][0];
+    let (song_id, path) = (song["id"].as_str().unwrap(), song["path"].as_str().unwrap());
+    assert!(song["starred"].is_null());
+    assert_eq!(api.json("star", &format!("id={song_id}"))["status"], "ok");
+    let album = api.json("getAlbum", &query);
+    assert!(album["album"]["song"][0]["starred"].is_string(), "{album}");
+    assert!(api.xml("getAlbum", &query).contains("starred=\""));
+    // bob did not star it, and sees the same kept entry without.
+    assert!(api.bob("getAlbum", &query)["album"]["song"][0]["starred"].is_null());
+    // A playlist and the empty search read songs by id, and take them from the cache too.
+    let playlist = api.json("createPlaylist", &format!("name=Kept&songId={song_id}"))["playlist"]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let everything = "query=&songCount=500&artistCount=0&albumCount=0";
+    let reads = [
+        ("getAlbum", query.clone()),
+        ("getPlaylist", format!("id={playlist}")),
+        ("search3", everything.to_string()),
+        ("getStarred2", String::new()),
+    ];
+    let answers = || -> Vec<String> {
+        reads
+            .iter()
+            .flat_map(|(method, q)| {
+                [
+                    api.call(method, &format!("f=json&{q}")).1,
+                    api.xml(method, q),
+                ]
+            })
+            .collect()
+    };
+    let before = answers();
+    assert_eq!(answers(), before);
+    assert!(before.iter().all(|a| a.contains(song_id)));
+
+    let file = api._sb.music().join(path);
+    let mut tagged = lofty::read_from_path(&file).unwrap();
+    use lofty::file::TaggedFileExt;
+    use lofty::prelude::{Accessor, TagExt};
+    let tag = tagged.primary_tag_mut().unwrap();
+    tag.set_title("Retitled While Kept".into());
+    tag.save_to_path(&file, lofty::config::WriteOptions::default())
+        .unwrap();
+    assert_eq!(api.json("startScan", "")["status"], "ok");
+    let start = Instant::now();
+    loop {
+        let now = answers();
+        if now.iter().all(|a| a.contains("Retitled While Kept")) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "still {now:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The star is the user's, not the song entry's: still there.
+    let album = api.json("getAlbum", &query);
+    assert!(album["album"]["song"][0]["starred"].is_string(), "{album}");
+}
+
 #[test]
 fn the_extended_xsd_accepts_the_documented_examples_and_rejects_wrong_ones() {
     // tests/spec/check-examples.sh: every example valid, the plain ones also against 1.16.1, and

@@ -26,6 +26,9 @@ use crate::app::App;
 /// server future to run.
 pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
     let bind = app.settings.bind;
+    let songs = web::Data::new(subsonic::song_cache::SongCache::new(
+        app.settings.song_cache,
+    ));
     let data = web::Data::from(app);
     let brake = web::Data::new(subsonic::auth::Brake::default());
     let workers = std::thread::available_parallelism()
@@ -49,6 +52,7 @@ pub fn bind(app: Arc<App>) -> Result<actix_web::dev::Server> {
                 )
                 .app_data(data.clone())
                 .app_data(brake.clone())
+                .app_data(songs.clone())
                 // A query string that does not fit a native API call: 400 with a message in
                 // the API's JSON, like its other errors.
                 .app_data(web::QueryConfig::default().error_handler(unfit("the query string")))

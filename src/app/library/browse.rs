@@ -851,6 +851,25 @@ macro_rules! song_select {
     }};
 }
 
+/// The present songs in scope among `$ids` (at most a few hundred: one SQL parameter each), in
+/// no particular order, as `$select` picks their columns.
+macro_rules! present_rows {
+    ($conn:expr, $ids:expr, $scope:expr, $select:expr) => {{
+        use crate::app::db::schema::{music_folders, tracks};
+        let mut q = tracks::table
+            .inner_join(music_folders::table)
+            .filter(tracks::id.eq_any($ids))
+            .filter(tracks::missing_since.is_null())
+            .filter(music_folders::enabled.eq(true))
+            .select($select)
+            .into_boxed();
+        if let Some(allowed) = &$scope.folders {
+            q = q.filter(tracks::folder_id.eq_any(allowed));
+        }
+        q.load($conn)
+    }};
+}
+
 /// Songs by id, in the order given, repeats kept (unknown, missing or out-of-scope ids are left
 /// out).
 pub fn songs_by_ids(
@@ -858,20 +877,10 @@ pub fn songs_by_ids(
     ids: &[i64],
     scope: &Scope,
 ) -> DbResult<Vec<SongRow>> {
-    use crate::app::db::schema::{music_folders, tracks};
     let mut rows: Vec<SongRow> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let mut q = tracks::table
-            .inner_join(music_folders::table)
-            .filter(tracks::id.eq_any(chunk))
-            .filter(tracks::missing_since.is_null())
-            .filter(music_folders::enabled.eq(true))
-            .select(song_select!())
-            .into_boxed();
-        if let Some(allowed) = &scope.folders {
-            q = q.filter(tracks::folder_id.eq_any(allowed));
-        }
-        rows.extend(q.load::<SongRow>(conn)?);
+        let found: Vec<SongRow> = present_rows!(conn, chunk, scope, song_select!())?;
+        rows.extend(found);
     }
     // Moved out at an id's last place, cloned only for the places before it (repeats are rare).
     let mut left: HashMap<i64, usize> = HashMap::with_capacity(ids.len());
@@ -893,6 +902,27 @@ pub fn songs_by_ids(
         .collect())
 }
 
+/// A playlist's present songs in scope, in its order with repeats, as `$select` picks their
+/// columns.
+macro_rules! playlist_rows {
+    ($conn:expr, $playlist:expr, $scope:expr, $select:expr) => {{
+        use crate::app::db::schema::{music_folders, playlist_entries as pe, tracks};
+        let mut q = pe::table
+            .inner_join(tracks::table.on(tracks::id.eq(pe::track_id)))
+            .inner_join(music_folders::table.on(music_folders::id.eq(tracks::folder_id)))
+            .filter(pe::playlist_id.eq($playlist))
+            .filter(tracks::missing_since.is_null())
+            .filter(music_folders::enabled.eq(true))
+            .order(pe::position)
+            .select($select)
+            .into_boxed();
+        if let Some(allowed) = &$scope.folders {
+            q = q.filter(tracks::folder_id.eq_any(allowed));
+        }
+        q.load($conn)
+    }};
+}
+
 /// A playlist's songs in its order, repeats kept, in one query (songs missing or out of scope
 /// are left out).
 pub fn playlist_songs(
@@ -900,20 +930,43 @@ pub fn playlist_songs(
     playlist: i64,
     scope: &Scope,
 ) -> DbResult<Vec<SongRow>> {
-    use crate::app::db::schema::{music_folders, playlist_entries as pe, tracks};
-    let mut q = pe::table
-        .inner_join(tracks::table.on(tracks::id.eq(pe::track_id)))
-        .inner_join(music_folders::table.on(music_folders::id.eq(tracks::folder_id)))
-        .filter(pe::playlist_id.eq(playlist))
-        .filter(tracks::missing_since.is_null())
-        .filter(music_folders::enabled.eq(true))
-        .order(pe::position)
-        .select(song_select!())
-        .into_boxed();
-    if let Some(allowed) = &scope.folders {
-        q = q.filter(tracks::folder_id.eq_any(allowed));
+    playlist_rows!(conn, playlist, scope, song_select!())
+}
+
+/// A playlist's songs as (id, length in ms, album id), as `playlist_songs` lists them: for
+/// callers that have the songs' other columns written out already.
+pub fn playlist_song_ids(
+    conn: &mut SqliteConnection,
+    playlist: i64,
+    scope: &Scope,
+) -> DbResult<Vec<(i64, i64, i64)>> {
+    // `tracks` is the table the macro brings in.
+    playlist_rows!(
+        conn,
+        playlist,
+        scope,
+        (tracks::id, tracks::duration_ms, tracks::album_id)
+    )
+}
+
+/// The ids among `ids` that are present songs in scope, in the order given, repeats kept: what
+/// `songs_by_ids` would return, as ids.
+pub fn present_among(
+    conn: &mut SqliteConnection,
+    ids: &[i64],
+    scope: &Scope,
+) -> DbResult<Vec<i64>> {
+    let mut present = std::collections::HashSet::<i64>::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        // `tracks` is the table the macro brings in.
+        let found: Vec<i64> = present_rows!(conn, chunk, scope, tracks::id)?;
+        present.extend(found);
     }
-    q.load(conn)
+    Ok(ids
+        .iter()
+        .copied()
+        .filter(|id| present.contains(id))
+        .collect())
 }
 
 /// Albums by id, in the order given (unknown ids are left out).

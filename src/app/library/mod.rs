@@ -42,6 +42,9 @@ pub struct Library {
     cache: Mutex<Cache>,
     /// Scans finished since start, for those who follow the library's changes.
     scans_done: std::sync::atomic::AtomicU64,
+    /// Goes up by one when a scan starts and again when it ends: odd while one runs. Caches of
+    /// what the library says compare it before and after their reads (see [`Library::version`]).
+    version: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -80,6 +83,7 @@ impl Library {
             scan_lock: Mutex::new(()),
             cache: Mutex::new(Cache::default()),
             scans_done: std::sync::atomic::AtomicU64::new(0),
+            version: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -170,6 +174,7 @@ impl Library {
     /// Runs a scan (blocking; waits for a scan already running to end first).
     pub fn scan(&self, request: &ScanRequest) -> Result<ScanReport> {
         let _guard = self.scan_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.version.fetch_add(1, Ordering::SeqCst);
         self.progress.scanning.store(true, Ordering::SeqCst);
         let config = ScanConfig {
             roots: self.roots(),
@@ -177,6 +182,7 @@ impl Library {
         };
         let result = scanner::scan(&self.db, &config, &self.progress, request);
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Cache::default();
+        self.version.fetch_add(1, Ordering::SeqCst);
         self.progress.scanning.store(false, Ordering::SeqCst);
         self.scans_done.fetch_add(1, Ordering::SeqCst);
         // A big scan leaves freed memory in the allocator's arenas; hand it back to the system.
@@ -211,6 +217,14 @@ impl Library {
     /// at least).
     pub fn scans_done(&self) -> u64 {
         self.scans_done.load(Ordering::SeqCst)
+    }
+
+    /// The library's version while no scan runs; `None` during a scan. Something read from the
+    /// library between two equal versions (taken before the read and again after it) is what
+    /// the library still says, so it may be kept until the version changes.
+    pub fn version(&self) -> Option<u64> {
+        let v = self.version.load(Ordering::SeqCst);
+        v.is_multiple_of(2).then_some(v)
     }
 
     pub fn is_scanning(&self) -> bool {

@@ -1,6 +1,6 @@
 //! Stars, ratings, scrobbles, the starred lists and who is playing what.
 
-use super::browsing::{conn, db, song_nodes, Items};
+use super::browsing::{conn, db, song_nodes, Items, Songs};
 use super::error::ApiError;
 use super::ids;
 use super::params::Params;
@@ -224,11 +224,11 @@ fn starred(ctx: &Ctx<'_>, params: &Params, c: &mut SqliteConnection) -> Result<I
             &notes.starred(user, Kind::Album)?,
             &scope,
         ))?,
-        songs: db(browse::songs_by_ids(
+        songs: Songs::Ids(db(browse::present_among(
             c,
             &notes.starred(user, Kind::Track)?,
             &scope,
-        ))?,
+        ))?),
     })
 }
 

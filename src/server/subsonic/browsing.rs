@@ -4,10 +4,12 @@ use super::error::ApiError;
 use super::ids;
 use super::nodes::{self, Extras};
 use super::params::Params;
-use super::response::{Envelope, Node};
+use super::response::{Envelope, Format, Node, Written};
 use super::Ctx;
 use crate::app::annotations::{Annotations, Kind};
 use diesel::sqlite::SqliteConnection;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::app::library::browse::{self, AlbumRow, ArtistRow, SongRow};
 
@@ -43,13 +45,102 @@ pub(super) fn song_nodes(
     songs: &[SongRow],
 ) -> Result<Vec<Node>, ApiError> {
     let ids: Vec<i64> = songs.iter().map(|s| s.id).collect();
-    let extras = Extras {
-        credits: db(browse::track_credits(c, &ids))?,
-        genres: db(browse::track_genres(c, &ids))?,
-        disc_titles: Default::default(),
-        annotations: Annotations::of_in(c, ctx.user.id, Kind::Track, &ids)?,
+    Ok(song_elements(ctx, c, &ids, Some(songs))?
+        .into_iter()
+        .map(|(_, node)| node)
+        .collect())
+}
+
+/// Song elements for songs known by id (present and in the caller's scope), in that order,
+/// each with its id; the songs' rows are read only for those the song cache lacks. A song gone
+/// since the caller's read is left out.
+pub(super) fn song_nodes_by_id(
+    ctx: &Ctx<'_>,
+    c: &mut SqliteConnection,
+    ids: &[i64],
+) -> Result<Vec<(i64, Node)>, ApiError> {
+    song_elements(ctx, c, ids, None)
+}
+
+/// What only a scan changes comes written out from the song cache where it can (see
+/// `song_cache`), else is made from `rows` (or the rows read by id) with the songs' credits and
+/// genres; the user's stars, rating and plays are read every time.
+fn song_elements(
+    ctx: &Ctx<'_>,
+    c: &mut SqliteConnection,
+    ids: &[i64],
+    rows: Option<&[SongRow]>,
+) -> Result<Vec<(i64, Node)>, ApiError> {
+    let annotations = Annotations::of_in(c, ctx.user.id, Kind::Track, ids)?;
+    let Some(version) = ctx.library_version.filter(|_| !ctx.songs.is_off()) else {
+        // Nothing is kept (the cache is off, or a scan runs): the elements are made to be
+        // written out once, straight into the answer.
+        let read;
+        let rows = match rows {
+            Some(rows) => rows,
+            None => {
+                read = db(browse::songs_by_ids(c, ids, &browse::Scope::all()))?;
+                &read[..]
+            }
+        };
+        let extras = Extras {
+            credits: db(browse::track_credits(c, ids))?,
+            genres: db(browse::track_genres(c, ids))?,
+            disc_titles: HashMap::new(),
+            annotations,
+        };
+        return Ok(rows
+            .iter()
+            .map(|r| (r.id, nodes::song(r, &extras)))
+            .collect());
     };
-    Ok(songs.iter().map(|s| nodes::song(s, &extras)).collect())
+    let json = ctx.format != Format::Xml;
+    let mut written = ctx.songs.get(version, json, ids);
+    let mut missing: Vec<i64> = (ids.iter().zip(&written))
+        .filter(|(_, w)| w.is_none())
+        .map(|(id, _)| *id)
+        .collect();
+    if !missing.is_empty() {
+        missing.sort_unstable();
+        missing.dedup();
+        let read;
+        let rows = match rows {
+            Some(rows) => rows,
+            None => {
+                read = db(browse::songs_by_ids(c, &missing, &browse::Scope::all()))?;
+                &read[..]
+            }
+        };
+        let extras = Extras {
+            credits: db(browse::track_credits(c, &missing))?,
+            genres: db(browse::track_genres(c, &missing))?,
+            ..Extras::default()
+        };
+        let mut made: HashMap<i64, Arc<Written>> = HashMap::with_capacity(missing.len());
+        for row in rows {
+            if missing.binary_search(&row.id).is_ok() && !made.contains_key(&row.id) {
+                let text = nodes::song(row, &extras).write_out(&ctx.format);
+                made.insert(row.id, Arc::new(text));
+            }
+        }
+        for (id, w) in ids.iter().zip(written.iter_mut()) {
+            if w.is_none() {
+                *w = made.get(id).cloned();
+            }
+        }
+        // Kept only if no scan started (or ran) since this request began reading.
+        if ctx.app.library.version() == Some(version) {
+            ctx.songs.put(version, json, made.into_iter().collect());
+        }
+    }
+    Ok(ids
+        .iter()
+        .zip(written)
+        .filter_map(|(id, w)| {
+            let node = nodes::annotate(Node::from_written(w?), annotations.get(id));
+            Some((*id, node))
+        })
+        .collect())
 }
 
 /// Albums as folder-style children, with the user's annotations.
@@ -88,7 +179,26 @@ pub(super) fn artist_plain_nodes(
 pub(super) struct Items {
     pub artists: Vec<ArtistRow>,
     pub albums: Vec<AlbumRow>,
-    pub songs: Vec<SongRow>,
+    pub songs: Songs,
+}
+
+/// Songs found: their rows, or only their ids (present and in scope) where the rows are worth
+/// reading only for songs the song cache lacks.
+pub(super) enum Songs {
+    Rows(Vec<SongRow>),
+    Ids(Vec<i64>),
+}
+
+impl Songs {
+    fn nodes(&self, ctx: &Ctx<'_>, c: &mut SqliteConnection) -> Result<Vec<Node>, ApiError> {
+        match self {
+            Songs::Rows(rows) => song_nodes(ctx, c, rows),
+            Songs::Ids(ids) => Ok(song_nodes_by_id(ctx, c, ids)?
+                .into_iter()
+                .map(|(_, node)| node)
+                .collect()),
+        }
+    }
 }
 
 impl Items {
@@ -100,7 +210,7 @@ impl Items {
                 artist_nodes(ctx, c, &self.artists.iter().collect::<Vec<_>>())?,
             )
             .list("album", album_nodes(ctx, c, &self.albums)?)
-            .list("song", song_nodes(ctx, c, &self.songs)?))
+            .list("song", self.songs.nodes(ctx, c)?))
     }
 
     /// The folder form (search2, getStarred): `Artist`, albums as folder `Child`ren.
@@ -115,7 +225,7 @@ impl Items {
                 artist_plain_nodes(ctx, c, &self.artists.iter().collect::<Vec<_>>())?,
             )
             .list("album", album_child_nodes(ctx, c, &self.albums)?)
-            .list("song", song_nodes(ctx, c, &self.songs)?))
+            .list("song", self.songs.nodes(ctx, c)?))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Searching and lists: search3 (including the empty query that clients use to sync a whole
 //! library), getAlbumList2 and getRandomSongs.
 
-use super::browsing::{album_child_nodes, album_nodes, conn, db, song_nodes, Items};
+use super::browsing::{album_child_nodes, album_nodes, conn, db, song_nodes, Items, Songs};
 use super::error::ApiError;
 use super::params::Params;
 use super::response::{Envelope, Node};
@@ -46,7 +46,7 @@ fn find(ctx: &Ctx<'_>, params: &Params, c: &mut SqliteConnection) -> Result<Item
         return Ok(Items {
             artists: Vec::new(),
             albums: Vec::new(),
-            songs: Vec::new(),
+            songs: Songs::Ids(Vec::new()),
         });
     }
     let q = query.as_deref();
@@ -59,9 +59,9 @@ fn find(ctx: &Ctx<'_>, params: &Params, c: &mut SqliteConnection) -> Result<Item
                 .unwrap_or(usize::MAX)
                 .min(ids.len());
             let to = from.saturating_add(songs_n as usize).min(ids.len());
-            db(browse::songs_by_ids(c, &ids[from..to], &scope))?
+            Songs::Ids(db(browse::present_among(c, &ids[from..to], &scope))?)
         }
-        _ => db(browse::search_songs(c, q, &scope, songs_n, songs_o))?,
+        _ => Songs::Rows(db(browse::search_songs(c, q, &scope, songs_n, songs_o))?),
     };
     Ok(Items {
         artists: db(browse::search_artists(c, q, &scope, artists_n, artists_o))?,

@@ -22,6 +22,7 @@ mod queue;
 pub mod response;
 pub mod shares;
 mod social;
+pub mod song_cache;
 mod system;
 mod users;
 
@@ -64,6 +65,12 @@ pub struct Ctx<'a> {
     /// Who is asking, for the player record: the client's address and `User-Agent`.
     pub ip: String,
     pub user_agent: String,
+    /// The answer's format, which song elements are written out in.
+    pub format: Format,
+    /// Songs already written out, and the library version this request started at (`None`
+    /// during a scan): only what was read between it and an equal version after may be kept.
+    pub songs: &'a song_cache::SongCache,
+    pub library_version: Option<u64>,
 }
 
 impl Ctx<'_> {
@@ -190,6 +197,7 @@ async fn handle(
     body: web::Bytes,
     app: web::Data<App>,
     brake: web::Data<auth::Brake>,
+    songs: web::Data<song_cache::SongCache>,
 ) -> HttpResponse {
     let method = req
         .match_info()
@@ -215,7 +223,9 @@ async fn handle(
         let session = session.clone();
         let history = app.clone();
         let asked_at = crate::app::db::now();
+        let block_format = format.clone();
         let answer = web::block(move || {
+            let library_version = app.library.version();
             let user = auth::authenticate(&app.users, &params, session.as_deref())?;
             let ctx = Ctx {
                 app: &app,
@@ -224,6 +234,9 @@ async fn handle(
                 body: &[],
                 ip,
                 user_agent,
+                format: block_format,
+                songs: &songs,
+                library_version,
             };
             h(&ctx, &params)
         })
@@ -279,8 +292,16 @@ async fn handle(
     let body = if is_form { web::Bytes::new() } else { body };
     let answer = web::block(move || {
         let who = (base_url, ip, user_agent);
-        dispatch(&app, &method, &params, who, (&body, session.as_deref()))
-            .map(|e| e.render(&render_format))
+        let how = (render_format.clone(), songs.get_ref());
+        dispatch(
+            &app,
+            &method,
+            &params,
+            who,
+            how,
+            (&body, session.as_deref()),
+        )
+        .map(|e| e.render(&render_format))
     })
     .await;
     let (body, content_type) = match answer {
@@ -348,12 +369,14 @@ fn dispatch(
     method: &str,
     params: &Params,
     (base_url, ip, user_agent): (String, String, String),
+    (format, songs): (Format, &song_cache::SongCache),
     (body, session): (&[u8], Option<&str>),
 ) -> Result<Envelope, ApiError> {
     // Answers without authentication, so that clients can discover the server first.
     if method == "getOpenSubsonicExtensions" {
         return Ok(system::get_open_subsonic_extensions());
     }
+    let library_version = app.library.version();
     let user = auth::authenticate(&app.users, params, session)?;
     let ctx = Ctx {
         app,
@@ -362,6 +385,9 @@ fn dispatch(
         body,
         ip,
         user_agent,
+        format,
+        songs,
+        library_version,
     };
     match handler(method) {
         Some(h) => h(&ctx, params),

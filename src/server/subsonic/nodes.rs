@@ -19,7 +19,7 @@ pub struct Extras {
 }
 
 /// The calling user's view of an item: starred, userRating, playCount, played.
-fn annotate(node: Node, a: Option<&Annotation>) -> Node {
+pub(super) fn annotate(node: Node, a: Option<&Annotation>) -> Node {
     let Some(a) = a else { return node };
     node.opt("starred", a.starred_at.map(Scalar::Time))
         .opt("userRating", a.rating)

@@ -1,14 +1,14 @@
 //! Playlists: a user's own and the household's public ones. Only the owner (or an admin) changes
 //! or deletes a playlist; a private playlist of someone else is "not found", never shown.
 
-use super::browsing::{conn, db, song_nodes};
+use super::browsing::{conn, db, song_nodes_by_id};
 use super::error::ApiError;
 use super::ids;
 use super::nodes::iso8601;
 use super::params::Params;
 use super::response::{Envelope, Node};
 use super::Ctx;
-use crate::app::library::browse::{self, SongRow};
+use crate::app::library::browse;
 use crate::app::playlists::{Changes, Playlist};
 
 /// A playlist's songs as its element shows them: how many, how long, the first one's album.
@@ -19,12 +19,19 @@ struct Totals {
 }
 
 impl Totals {
-    fn of(songs: &[SongRow]) -> Totals {
-        Totals {
-            songs: songs.len() as i64,
-            seconds: songs.iter().map(|s| (s.duration_ms + 500) / 1000).sum(),
-            cover_album: songs.first().map(|s| s.album_id),
+    /// From (song id, length in ms, album id) in playlist order.
+    fn of(songs: impl Iterator<Item = (i64, i64, i64)>) -> Totals {
+        let mut t = Totals {
+            songs: 0,
+            seconds: 0,
+            cover_album: None,
+        };
+        for (_, duration_ms, album) in songs {
+            t.songs += 1;
+            t.seconds += (duration_ms + 500) / 1000;
+            t.cover_album = t.cover_album.or(Some(album));
         }
+        t
     }
 }
 
@@ -94,10 +101,6 @@ fn require_playlist_role(ctx: &Ctx<'_>) -> Result<(), ApiError> {
     }
 }
 
-fn songs_of(ctx: &Ctx<'_>, id: i64) -> Result<Vec<SongRow>, ApiError> {
-    db(browse::playlist_songs(&mut *conn(ctx)?, id, &ctx.scope()))
-}
-
 /// Song ids from a repeated parameter; each must name an existing song.
 fn song_ids(ctx: &Ctx<'_>, params: &Params, name: &str) -> Result<Vec<i64>, ApiError> {
     let ids: Vec<i64> = params
@@ -120,10 +123,22 @@ fn song_ids(ctx: &Ctx<'_>, params: &Params, name: &str) -> Result<Vec<i64>, ApiE
     Ok(ids)
 }
 
+/// A playlist with its songs. The songs' rows are read only for those the song cache lacks: a
+/// playlist of 1,000 kept songs is its entries, the user's annotations and a copy.
 fn with_songs(ctx: &Ctx<'_>, p: &Playlist) -> Result<Node, ApiError> {
-    let songs = songs_of(ctx, p.id)?;
     let mut c = conn(ctx)?;
-    Ok(playlist_node(ctx, p, &Totals::of(&songs)).list("entry", song_nodes(ctx, &mut c, &songs)?))
+    let entries = db(browse::playlist_song_ids(&mut c, p.id, &ctx.scope()))?;
+    let ids: Vec<i64> = entries.iter().map(|e| e.0).collect();
+    let songs = song_nodes_by_id(ctx, &mut c, &ids)?;
+    // A song a scan removed between the two reads is in neither the entries nor the totals.
+    let totals = if songs.len() == entries.len() {
+        Totals::of(entries.into_iter())
+    } else {
+        let kept: std::collections::HashSet<i64> = songs.iter().map(|s| s.0).collect();
+        Totals::of(entries.into_iter().filter(|e| kept.contains(&e.0)))
+    };
+    let entries = songs.into_iter().map(|(_, node)| node).collect();
+    Ok(playlist_node(ctx, p, &totals).list("entry", entries))
 }
 
 pub fn get_playlists(ctx: &Ctx<'_>, params: &Params) -> Result<Envelope, ApiError> {

@@ -183,9 +183,36 @@ enum Child {
 /// One element: attributes, children (single, lists of elements, lists of scalars), text.
 #[derive(Debug, Clone, Default)]
 pub struct Node {
+    /// Attributes and children already written out (see [`Written`]): they come first, before
+    /// this node's own attributes and children.
+    written: Option<std::sync::Arc<Written>>,
     attrs: Vec<(&'static str, Scalar)>,
     children: Vec<(&'static str, Child)>,
     text: Option<String>,
+}
+
+/// An element's attributes and children written out once in one format, to be written again
+/// as they are: kept between requests by the song cache, with each request's own attributes
+/// (a user's stars, say) added after them. In XML the two parts are the attributes
+/// (` id="tr-1" title="A"`) and the child elements; in JSON, the fields from attributes and
+/// the fields from children, each without a leading comma, so that the answer is the same text
+/// the node itself would have written.
+#[derive(Debug)]
+pub struct Written {
+    json: bool,
+    attrs: Box<str>,
+    children: Box<str>,
+}
+
+impl Written {
+    /// The text this holds, in bytes (what it costs to keep).
+    pub fn len(&self) -> usize {
+        self.attrs.len() + self.children.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Node {
@@ -237,7 +264,40 @@ impl Node {
         self
     }
 
+    /// A node that starts with what `written` holds; attributes and children set on it follow.
+    pub fn from_written(written: std::sync::Arc<Written>) -> Node {
+        Node {
+            written: Some(written),
+            ..Node::default()
+        }
+    }
+
+    /// This node's attributes and children (not its text) written out in `format`, to be kept.
+    pub fn write_out(&self, format: &Format) -> Written {
+        debug_assert!(self.text.is_none(), "a written node has no text");
+        let json = format != &Format::Xml;
+        // About what a song takes, so that the text is not copied as it grows (the boxes below
+        // then shrink in place).
+        let (mut attrs, mut children) = (String::with_capacity(1024), String::with_capacity(512));
+        if json {
+            self.write_json_attrs(&mut attrs, &mut true);
+            self.write_json_children(&mut children, &mut true);
+        } else {
+            self.write_xml_attrs(&mut attrs);
+            self.write_xml_children(&mut children);
+        }
+        Written {
+            json,
+            attrs: attrs.into(),
+            children: children.into(),
+        }
+    }
+
     fn write_xml_attrs(&self, out: &mut String) {
+        if let Some(w) = &self.written {
+            debug_assert!(!w.json, "JSON text written into XML");
+            out.push_str(&w.attrs);
+        }
         for (k, v) in &self.attrs {
             out.push(' ');
             out.push_str(k);
@@ -250,6 +310,9 @@ impl Node {
     fn write_xml_children(&self, out: &mut String) {
         if let Some(t) = &self.text {
             escape_into(t, out);
+        }
+        if let Some(w) = &self.written {
+            out.push_str(&w.children);
         }
         let text_element = |name: &str, v: &Scalar, out: &mut String| {
             out.push('<');
@@ -274,7 +337,11 @@ impl Node {
         out.push('<');
         out.push_str(name);
         self.write_xml_attrs(out);
-        if self.children.is_empty() && self.text.is_none() {
+        let written_children = self
+            .written
+            .as_ref()
+            .is_some_and(|w| !w.children.is_empty());
+        if self.children.is_empty() && self.text.is_none() && !written_children {
             out.push_str("/>");
             return;
         }
@@ -286,24 +353,31 @@ impl Node {
     /// Writes this element's fields (attributes, text as `value`, children) into an open JSON
     /// object; `first` tracks whether a comma is needed.
     fn write_json_fields(&self, out: &mut String, first: &mut bool) {
-        let mut key = |k: &str, out: &mut String| {
-            if !*first {
-                out.push(',');
-            }
-            *first = false;
-            write_json_str(k, out);
-            out.push(':');
-        };
-        for (k, v) in &self.attrs {
-            key(k, out);
-            v.write_json(out);
-        }
+        self.write_json_attrs(out, first);
         if let Some(t) = &self.text {
-            key("value", out);
+            json_key("value", out, first);
             write_json_str(t, out);
         }
+        self.write_json_children(out, first);
+    }
+
+    fn write_json_attrs(&self, out: &mut String, first: &mut bool) {
+        if let Some(w) = &self.written {
+            debug_assert!(w.json, "XML text written into JSON");
+            json_raw(&w.attrs, out, first);
+        }
+        for (k, v) in &self.attrs {
+            json_key(k, out, first);
+            v.write_json(out);
+        }
+    }
+
+    fn write_json_children(&self, out: &mut String, first: &mut bool) {
+        if let Some(w) = &self.written {
+            json_raw(&w.children, out, first);
+        }
         for (k, child) in &self.children {
-            key(k, out);
+            json_key(k, out, first);
             match child {
                 Child::One(n) => n.write_json(out),
                 Child::Many(ns) => {
@@ -336,6 +410,28 @@ impl Node {
         self.write_json_fields(out, &mut true);
         out.push('}');
     }
+}
+
+/// A field's name in an open JSON object, after a comma unless it is the `first`.
+fn json_key(k: &str, out: &mut String, first: &mut bool) {
+    if !*first {
+        out.push(',');
+    }
+    *first = false;
+    write_json_str(k, out);
+    out.push(':');
+}
+
+/// Fields already written (`"a":1,"b":2`) into an open JSON object.
+fn json_raw(fields: &str, out: &mut String, first: &mut bool) {
+    if fields.is_empty() {
+        return;
+    }
+    if !*first {
+        out.push(',');
+    }
+    *first = false;
+    out.push_str(fields);
 }
 
 /// The requested wire format.
@@ -460,6 +556,32 @@ impl Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_written_node_answers_the_same_text_as_the_node() {
+        let song = || {
+            Node::new()
+                .attr("id", Scalar::Id("tr", 7))
+                .attr("title", "A & \"B\"")
+                .list("genres", vec![Node::new().attr("name", "Jazz")])
+                .values("moods", Vec::new())
+        };
+        let bare = || Node::new().attr("id", 1);
+        for format in [Format::Xml, Format::Json, Format::Jsonp("cb".into())] {
+            for (make, extra) in [(song as fn() -> Node, true), (song, false), (bare, true)] {
+                let mut direct = make();
+                let mut kept = Node::from_written(std::sync::Arc::new(make().write_out(&format)));
+                if extra {
+                    direct = direct
+                        .attr("starred", Scalar::Time(0))
+                        .attr("userRating", 3);
+                    kept = kept.attr("starred", Scalar::Time(0)).attr("userRating", 3);
+                }
+                let answer = |n: Node| Envelope::list("song", vec![n, Node::new()]).render(&format);
+                assert_eq!(answer(kept), answer(direct), "{format:?}, extra {extra}");
+            }
+        }
+    }
 
     fn sample() -> Envelope {
         Envelope::ok(
