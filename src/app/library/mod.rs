@@ -40,10 +40,9 @@ pub struct Library {
     scan_lock: Mutex<()>,
     /// Answers that only a scan changes, made on first use and dropped by every scan.
     cache: Mutex<Cache>,
-    /// Scans finished since start, for those who follow the library's changes.
-    scans_done: std::sync::atomic::AtomicU64,
-    /// Goes up by one when a scan starts and again when it ends: odd while one runs. Caches of
-    /// what the library says compare it before and after their reads (see [`Library::version`]).
+    /// Goes up by one when a scan starts and again when it ends: odd while one runs, twice the
+    /// scans finished since start otherwise. Caches of what the library says compare it before
+    /// and after their reads (see [`Library::version`]).
     version: std::sync::atomic::AtomicU64,
 }
 
@@ -82,7 +81,6 @@ impl Library {
             articles: settings.ignored_articles.clone(),
             scan_lock: Mutex::new(()),
             cache: Mutex::new(Cache::default()),
-            scans_done: std::sync::atomic::AtomicU64::new(0),
             version: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -182,9 +180,8 @@ impl Library {
         };
         let result = scanner::scan(&self.db, &config, &self.progress, request);
         *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Cache::default();
-        self.version.fetch_add(1, Ordering::SeqCst);
         self.progress.scanning.store(false, Ordering::SeqCst);
-        self.scans_done.fetch_add(1, Ordering::SeqCst);
+        self.version.fetch_add(1, Ordering::SeqCst);
         // A big scan leaves freed memory in the allocator's arenas; hand it back to the system.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         unsafe {
@@ -216,7 +213,7 @@ impl Library {
     /// Scans finished since the server started (whatever started them: a change goes up by one
     /// at least).
     pub fn scans_done(&self) -> u64 {
-        self.scans_done.load(Ordering::SeqCst)
+        self.version.load(Ordering::SeqCst) / 2
     }
 
     /// The library's version while no scan runs; `None` during a scan. Something read from the

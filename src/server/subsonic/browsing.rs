@@ -75,19 +75,10 @@ fn song_elements(
     let Some(version) = ctx.library_version.filter(|_| !ctx.songs.is_off()) else {
         // Nothing is kept (the cache is off, or a scan runs): the elements are made to be
         // written out once, straight into the answer.
-        let read;
-        let rows = match rows {
-            Some(rows) => rows,
-            None => {
-                read = db(browse::songs_by_ids(c, ids, &browse::Scope::all()))?;
-                &read[..]
-            }
-        };
+        let rows = rows_of(c, rows, ids)?;
         let extras = Extras {
-            credits: db(browse::track_credits(c, ids))?,
-            genres: db(browse::track_genres(c, ids))?,
-            disc_titles: HashMap::new(),
             annotations,
+            ..song_extras(c, ids)?
         };
         return Ok(rows
             .iter()
@@ -103,21 +94,10 @@ fn song_elements(
     if !missing.is_empty() {
         missing.sort_unstable();
         missing.dedup();
-        let read;
-        let rows = match rows {
-            Some(rows) => rows,
-            None => {
-                read = db(browse::songs_by_ids(c, &missing, &browse::Scope::all()))?;
-                &read[..]
-            }
-        };
-        let extras = Extras {
-            credits: db(browse::track_credits(c, &missing))?,
-            genres: db(browse::track_genres(c, &missing))?,
-            ..Extras::default()
-        };
+        let rows = rows_of(c, rows, &missing)?;
+        let extras = song_extras(c, &missing)?;
         let mut made: HashMap<i64, Arc<Written>> = HashMap::with_capacity(missing.len());
-        for row in rows {
+        for row in rows.iter() {
             if missing.binary_search(&row.id).is_ok() && !made.contains_key(&row.id) {
                 let text = nodes::song(row, &extras).write_out(&ctx.format);
                 made.insert(row.id, Arc::new(text));
@@ -141,6 +121,27 @@ fn song_elements(
             Some((*id, node))
         })
         .collect())
+}
+
+/// The songs' rows: the caller's, or those of `ids` read (present songs, in their order).
+fn rows_of<'r>(
+    c: &mut SqliteConnection,
+    rows: Option<&'r [SongRow]>,
+    ids: &[i64],
+) -> Result<std::borrow::Cow<'r, [SongRow]>, ApiError> {
+    Ok(match rows {
+        Some(rows) => std::borrow::Cow::Borrowed(rows),
+        None => std::borrow::Cow::Owned(db(browse::songs_by_ids(c, ids, &browse::Scope::all()))?),
+    })
+}
+
+/// The credits and genres of songs, which their elements need besides their rows.
+fn song_extras(c: &mut SqliteConnection, ids: &[i64]) -> Result<Extras, ApiError> {
+    Ok(Extras {
+        credits: db(browse::track_credits(c, ids))?,
+        genres: db(browse::track_genres(c, ids))?,
+        ..Extras::default()
+    })
 }
 
 /// Albums as folder-style children, with the user's annotations.

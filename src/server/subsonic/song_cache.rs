@@ -89,8 +89,9 @@ impl SongCache {
         }
     }
 
-    /// Bytes of text kept now (both generations), for tests and figures.
-    pub fn bytes(&self) -> usize {
+    /// Bytes of text kept now (both generations).
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
         let g = self.lock();
         g.young_bytes + g.old.values().map(|w| cost(w)).sum::<usize>()
     }
